@@ -1,0 +1,1 @@
+"""The validated Screen object, its schema, gene identity and preprocessing."""

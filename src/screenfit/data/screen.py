@@ -1,0 +1,265 @@
+"""The validated screen: one row per (sgRNA, replicate), canonical columns and dtypes.
+
+Validation happens once, at the door (:meth:`Screen.from_frame`); code inside screenfit
+trusts a :class:`Screen`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from screenfit.data.genes import is_depmap_name, split_depmap_names
+from screenfit.data.schema import CATEGORICAL, COLUMN_BY_NAME, REQUIRED
+from screenfit.errors import ScreenfitInputError
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+
+
+def _data_rows(mask: pd.Series | np.ndarray) -> list[int]:
+    """1-based data-row numbers (header excluded) where ``mask`` is true."""
+    return [int(i) + 1 for i in np.flatnonzero(np.asarray(mask))]
+
+
+def _coerce_numeric(df: pd.DataFrame, name: str, integer: bool, source: str) -> pd.Series:
+    raw = df[name]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna() & (raw.astype("string").str.strip().str.lower() != "nan")
+    if bad.any():
+        examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
+        raise ScreenfitInputError(
+            f"expected numbers but found text such as {examples} at these data row numbers",
+            file=source,
+            column=name,
+            rows=_data_rows(bad),
+            fix="correct or remove those values (a missing value may be left empty).",
+        )
+    if integer:
+        finite = values.dropna()
+        if not np.all(np.isclose(finite, np.round(finite))):
+            frac = values.notna() & ~np.isclose(values.fillna(0), np.round(values.fillna(0)))
+            raise ScreenfitInputError(
+                "expected whole numbers but found fractions at these data row numbers",
+                file=source,
+                column=name,
+                rows=_data_rows(frac),
+                fix="round or correct those values.",
+            )
+        return values.round().astype("Int64")
+    return values.astype("float64")
+
+
+def _coerce_bool(df: pd.DataFrame, name: str, source: str) -> pd.Series:
+    raw = df[name]
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype("boolean")
+    text = raw.astype("string").str.strip().str.lower()
+    out = pd.Series(pd.NA, index=df.index, dtype="boolean")
+    out[text.isin(_TRUE).fillna(False).astype(bool)] = True
+    out[text.isin(_FALSE).fillna(False).astype(bool)] = False
+    bad = out.isna() & raw.notna() & (text != "nan")
+    if bad.any():
+        examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
+        raise ScreenfitInputError(
+            f"expected True/False but found {examples} at these data row numbers",
+            file=source,
+            column=name,
+            rows=_data_rows(bad),
+            fix="use True/False (or 1/0) in this column.",
+        )
+    return out
+
+
+def _check_required(df: pd.DataFrame, source: str) -> None:
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if not missing:
+        return
+    hints = []
+    for name in missing:
+        close = difflib.get_close_matches(name, [str(c) for c in df.columns], n=1, cutoff=0.6)
+        lower = [c for c in df.columns if str(c).lower() == name]
+        if lower or close:
+            hints.append(f"'{(lower or close)[0]}' → '{name}'")
+    hint = f" Columns that look close: {', '.join(hints)}." if hints else ""
+    raise ScreenfitInputError(
+        f"required column(s) {', '.join(missing)} missing; the file has "
+        f"{', '.join(map(str, df.columns[:12]))}{' …' if df.shape[1] > 12 else ''}.{hint}",
+        file=source,
+        column=missing[0],
+        fix="rename the columns to screenfit's names (see docs/cli.md, 'The screen table').",
+    )
+
+
+def _normalise_gene_names(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    names = df["hugo_symbol"].astype("string")
+    depmap_style = is_depmap_name(names)
+    if depmap_style.all():
+        split = split_depmap_names(names)
+        df = df.copy()
+        df["hugo_symbol"] = split["hugo_symbol"]
+        if "entrez_id" not in df.columns:
+            df["entrez_id"] = split["entrez_id"]
+        return df
+    with_parens = names.str.contains(r"\(", regex=True).fillna(False).astype(bool)
+    if depmap_style.any() or with_parens.any():
+        odd = depmap_style | with_parens
+        minority = odd if odd.sum() <= (~odd).sum() else ~odd
+        raise ScreenfitInputError(
+            "gene names come in mixed formats: some are 'SYMBOL (ENTREZ)' as in DepMap "
+            f"files ({int(depmap_style.sum())} rows) and the others plain symbols",
+            file=source,
+            column="hugo_symbol",
+            rows=_data_rows(minority),
+            fix="use one format for every row (plain symbols, with Entrez IDs in 'entrez_id').",
+        )
+    return df
+
+
+def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Return ``df`` with canonical dtypes, or raise :class:`ScreenfitInputError`.
+
+    Checks: not empty; required columns present; each known column of its type; LFC
+    finite; counts non-negative whole numbers; (sgrna, replicate_id) unique; one gene-name
+    format. Unknown extra columns are kept as they are.
+    """
+    if df.shape[0] == 0:
+        raise ScreenfitInputError(
+            "the table has no data rows.",
+            file=source,
+            fix="check that the file is the one you meant and that it is not truncated.",
+        )
+    _check_required(df, source)
+    df = df.reset_index(drop=True)
+    out: dict[str, pd.Series] = {}
+    for name in df.columns:
+        spec = COLUMN_BY_NAME.get(str(name))
+        if spec is None:
+            out[name] = df[name]
+        elif spec.kind == "float":
+            out[name] = _coerce_numeric(df, name, integer=False, source=source)
+        elif spec.kind == "int":
+            out[name] = _coerce_numeric(df, name, integer=True, source=source)
+        elif spec.kind == "bool":
+            out[name] = _coerce_bool(df, name, source)
+        else:
+            text = df[name].astype("string")
+            if pd.api.types.is_float_dtype(df[name]):
+                # Numbers read as floats (pDNA batch 3 → 3.0) are written back as integers.
+                as_float = df[name]
+                whole = as_float.dropna()
+                if np.all(np.isclose(whole, np.round(whole))):
+                    text = as_float.astype("Int64").astype("string")
+            out[name] = text
+    df = pd.DataFrame(out)
+    for name in ("sgrna", "hugo_symbol", "depmap_id", "replicate_id"):
+        empty = df[name].isna() | (df[name].str.strip() == "")
+        if empty.any():
+            raise ScreenfitInputError(
+                "identifiers are missing at these data row numbers",
+                file=source,
+                column=name,
+                rows=_data_rows(empty),
+                fix="fill in the identifier or drop those rows.",
+            )
+    bad_lfc = ~np.isfinite(df["lfc"].to_numpy(dtype=float, na_value=np.nan))
+    if bad_lfc.any():
+        raise ScreenfitInputError(
+            "log fold changes must be finite numbers but some are missing (NaN) or infinite",
+            file=source,
+            column="lfc",
+            rows=_data_rows(bad_lfc),
+            fix="drop those rows, or recompute LFC with a pseudocount (screenfit ingest counts does).",
+        )
+    for name in ("counts_initial", "counts_final"):
+        if name in df.columns:
+            values = df[name]
+            negative = (values < 0).fillna(False)
+            fraction = ~np.isclose(values.fillna(0), np.round(values.fillna(0)))
+            bad = negative.to_numpy() | fraction
+            if bad.any():
+                raise ScreenfitInputError(
+                    "read counts must be non-negative whole numbers",
+                    file=source,
+                    column=name,
+                    rows=_data_rows(bad),
+                    fix="use raw read counts, not normalised values.",
+                )
+    dup = df.duplicated(["sgrna", "replicate_id"], keep=False)
+    if dup.any():
+        raise ScreenfitInputError(
+            "each (sgrna, replicate_id) pair must appear once, but some appear twice or more",
+            file=source,
+            column="sgrna",
+            rows=_data_rows(dup),
+            fix="remove the duplicated rows, or give the duplicated guides distinct IDs.",
+        )
+    df = _normalise_gene_names(df, source)
+    for name in CATEGORICAL:
+        if name in df.columns:
+            df[name] = df[name].astype("category")
+    return df
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A validated CRISPR screen table.
+
+    Attributes
+    ----------
+    table
+        One row per (sgRNA, replicate) with canonical columns (see :mod:`screenfit.data.schema`).
+    source
+        Where the table came from (a path or a description).
+    notes
+        What ingestion did that a user should know: rows dropped, guides flagged, joins.
+    """
+
+    table: pd.DataFrame
+    source: str = "<memory>"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, source: str = "<memory>", notes: tuple[str, ...] = ()) -> Screen:
+        """Validate a data frame and wrap it; raises :class:`ScreenfitInputError` on bad input."""
+        return cls(validate_frame(df, source), source, tuple(notes))
+
+    @property
+    def n_rows(self) -> int:
+        """Number of (sgRNA, replicate) rows."""
+        return int(self.table.shape[0])
+
+    def count(self, column: str) -> int:
+        """Number of distinct values of ``column`` present in the table."""
+        return int(self.table[column].nunique())
+
+    def has(self, *columns: str) -> bool:
+        """True when every named column is present and not entirely missing."""
+        return all(c in self.table.columns and self.table[c].notna().any() for c in columns)
+
+    def summary(self) -> dict[str, int]:
+        """Counts of rows, guides, genes, cell lines and replicates."""
+        return {
+            "rows": self.n_rows,
+            "sgrnas": self.count("sgrna"),
+            "genes": self.count("hugo_symbol"),
+            "cell_lines": self.count("depmap_id"),
+            "replicates": self.count("replicate_id"),
+        }
+
+    def content_hash(self) -> str:
+        """A stable SHA-256 of the table's content (order-independent of row order)."""
+        ordered = self.table.sort_values(["replicate_id", "sgrna"]).reset_index(drop=True)
+        hashed = pd.util.hash_pandas_object(ordered.astype(object), index=False)
+        digest = hashlib.sha256(hashed.to_numpy().tobytes())
+        digest.update(",".join(map(str, ordered.columns)).encode())
+        return digest.hexdigest()
+
+    def with_table(self, table: pd.DataFrame, note: str | None = None) -> Screen:
+        """A new Screen over a derived table (already valid), with an optional extra note."""
+        notes = self.notes + ((note,) if note else ())
+        return Screen(table.reset_index(drop=True), self.source, notes)

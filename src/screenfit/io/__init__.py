@@ -1,0 +1,1 @@
+"""Readers and writers: long tables, DepMap release files, count tables."""

@@ -1,0 +1,1 @@
+"""Figures: exploratory (EDA), QC, and later diagnostics and posterior plots."""

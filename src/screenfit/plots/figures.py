@@ -1,0 +1,23 @@
+"""Shared figure plumbing: a pyplot-free Figure factory and atomic PNG saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from screenfit.io.atomic import atomic_path
+
+DPI = 130
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A matplotlib Figure that does not touch pyplot's global state."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def save_png(fig: Figure, path: Path, force: bool = False) -> Path:
+    """Save ``fig`` as PNG at ``path`` atomically."""
+    with atomic_path(path, force=force) as tmp:
+        fig.savefig(tmp, dpi=DPI, format="png")
+    return path
