@@ -51,9 +51,9 @@ def main(data: Path) -> None:
     print(
         f"screenfit {screenfit.__version__}, Python {platform.python_version()}, {platform.machine()}, {date.today()}\n"
     )
-    print(
-        "| screen | reference sets | lines | replicates | median line AUROC | median line NNMD | failing replicates | essential genes matched |"
-    )
+    header = ["screen", "reference sets", "lines", "replicates", "median line AUROC", "median line NNMD",
+              "failing replicates", "essential genes matched"]  # fmt: skip
+    print("| " + " | ".join(header) + " |")
     print("|---|---|---|---|---|---|---|---|")
     for name, label, r in rows:
         s = r.summary()
