@@ -6,7 +6,6 @@ traceback); 2 a fit was written but failed its convergence gate; anything else i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -21,10 +20,26 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from typer.core import TyperGroup
 
 from screenfit.errors import ScreenfitInputError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Bayesian hierarchical models for CRISPR screens.")
+
+class _UserErrorsExit1(TyperGroup):
+    """Turns a ScreenfitInputError from any command into one paragraph on stderr and exit code 1."""
+
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except ScreenfitInputError as err:
+            Console(stderr=True).print(f"[bold red]error:[/bold red] {err.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_UserErrorsExit1, add_completion=False, no_args_is_help=True,
+    help="Bayesian hierarchical models for CRISPR screens.",
+)  # fmt: skip
 ingest_app = typer.Typer(no_args_is_help=True, help="Read screen data into a validated Parquet table.")
 app.add_typer(ingest_app, name="ingest")
 
@@ -45,7 +60,7 @@ def _print_notes(notes: tuple[str, ...] | list[str], quiet: bool) -> None:
 
 
 def _done(message: str) -> None:
-    Console().print(message, highlight=False)
+    Console().print(message, highlight=False, soft_wrap=True)
 
 
 def _progress(quiet: bool) -> Progress:
@@ -215,6 +230,88 @@ def simulate(
 
 
 @app.command()
+def models() -> None:
+    """List the registered models."""
+    from screenfit.models.registry import MODELS
+
+    table = Table(title="screenfit models (docs/models.md has the equations)")
+    for col in ("name", "data", "description"):
+        table.add_column(col)
+    for name, cls in MODELS.items():
+        table.add_row(name, cls.observed, cls.title)
+    Console().print(table)
+
+
+@app.command()
+def fit(
+    screen: Annotated[Path, typer.Argument(help="Screen table written by `screenfit ingest` (or `simulate`).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (`screenfit models`).")] = "gene-cellline",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (also the cache).")] = Path("fit"),
+    sampler: Annotated[str, typer.Option(help="nutpie, pymc, numpyro, blackjax, advi, fullrank_advi, map.")] = "nutpie",
+    draws: Annotated[int | None, typer.Option(help="Draws per chain (default: the model's recommendation).")] = None,
+    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(help="Chains.")] = 4,
+    cores: Annotated[int | None, typer.Option(help="Chains run in parallel (default: min(chains, 2)).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    covariate: Annotated[
+        str | None, typer.Option(help="Cell-line feature for per-gene slopes (e.g. is_mutated).")
+    ] = None,
+    genes: Annotated[int | None, typer.Option(help="Deterministic sub-sample of genes.")] = None,
+    cell_lines: Annotated[int | None, typer.Option(help="Deterministic sub-sample of cell lines.")] = None,
+    full_likelihood: Annotated[bool, typer.Option(help="Evaluate every row instead of sufficient statistics.")] = False,
+    ci_prob: Annotated[float, typer.Option(help="Probability of the HDI columns.")] = 0.94,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Fit a model; writes posterior.nc, tables, config, provenance and diagnostics to --out.
+
+    Exit code 2 when the fit was written but failed its convergence gate.
+    """
+    from screenfit.data.preprocess import subsample
+    from screenfit.fitting import fit as run_fit
+    from screenfit.inference.samplers import SamplerConfig
+    from screenfit.models.base import ModelOptions
+
+    data = _load(screen)
+    if genes is not None or cell_lines is not None:
+        data = subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)  # type: ignore[arg-type]
+    cfg = SamplerConfig(method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed)  # type: ignore[arg-type]
+    result = run_fit(
+        data, model, options=ModelOptions(covariate=covariate), sampler=cfg, out=out, force=force,  # type: ignore[arg-type]
+        collapse=not full_likelihood, ci_prob=ci_prob, progress=not quiet,
+    )  # fmt: skip
+    d = result.diagnostics
+    where = f"{out} ({'reused from cache' if result.cached else 'new fit'})"
+    if result.status == "failed":
+        _err().print(
+            f"[bold red]FIT FAILED ITS CONVERGENCE GATE[/bold red]: {'; '.join(d.problems)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        _done(f"Wrote the failed fit (marked failed) to {where}")
+        raise typer.Exit(2)
+    if d.max_rhat is not None:
+        summary = f"max R-hat {d.max_rhat:.4f}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
+    else:
+        summary = f"{d.method}: {d.optimiser}"
+    _done(f"Fit {result.status} ({summary}). Results in {where}")
+
+
+@app.command()
+def plot(
+    fit_dir: Annotated[Path, typer.Argument(help="Folder of a fit.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the PNGs.")],
+    force: Force = False,
+) -> None:
+    """Trace plot and forest plot of gene effects for a fit (stamped when it failed its gate)."""
+    from screenfit.fitting import load_fit
+    from screenfit.plots.posterior import write_fit_plots
+
+    written = write_fit_plots(load_fit(fit_dir), out, force=force)
+    _done(f"Wrote {', '.join(map(str, written))}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo_output"),
     force: Force = False,
@@ -223,24 +320,22 @@ def demo(
     """Run the main job end to end on the bundled DepMap Avana sample and say where results are."""
     from screenfit.jobs import run_demo
 
-    with _progress(quiet) as bar:
-        bar.add_task("ingest → QC → EDA on the bundled Avana sample", total=None)
-        result = run_demo(out, force=force)
+    if not quiet:
+        _err().print("Demo: ingest → QC → EDA → fit (copy-number, nutpie) → plots on the bundled DepMap Avana sample")
+    result = run_demo(out, force=force, progress=not quiet)
     s = result.qc.summary()
     _done(
         f"Demo done. Screen: {result.screen}\n"
         f"QC: {out / 'qc'} (median per-line AUROC {s['median_auroc']:.3f}, "
-        f"{s['failed_cell_lines']} failing lines)\nEDA figures: {out / 'eda'}"
+        f"{s['failed_cell_lines']} failing lines)\nEDA figures: {out / 'eda'}\n"
+        f"Fit ({result.fit_status}): {result.fit_dir} — strongest dependencies: {', '.join(result.top_genes)}\n"
+        f"Fit plots: {out / 'fit_plots'}"
     )
 
 
 def main() -> None:
-    """Console entry point: user errors become one paragraph on stderr and exit code 1."""
-    try:
-        app()
-    except ScreenfitInputError as err:
-        _err().print(f"[bold red]error:[/bold red] {err.message}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+    """Console entry point (user errors exit 1 with one paragraph; see ``_UserErrorsExit1``)."""
+    app()
 
 
 if __name__ == "__main__":

@@ -54,21 +54,36 @@ def load_example() -> Screen:
 
 @dataclass(frozen=True)
 class DemoResult:
-    """Where the demo wrote its outputs."""
+    """Where the demo wrote its outputs, and the fit's status and strongest dependencies."""
 
     out: Path
     screen: Path
     qc: QCResult
     eda: EDAFigures
+    fit_dir: Path
+    fit_status: str
+    top_genes: list[str]
 
 
-def run_demo(out: Path, force: bool = False) -> DemoResult:
-    """Ingest the bundled Avana sample, run QC and EDA, all under the folder ``out``."""
+DEMO_MODEL = "copy-number"
+
+
+def run_demo(out: Path, force: bool = False, progress: bool = True) -> DemoResult:
+    """Ingest the bundled Avana sample, run QC and EDA, fit the copy-number model, plot it.
+
+    Everything lands under the folder ``out``, written atomically as one folder.
+    """
+    from screenfit.fitting import fit
+    from screenfit.plots.posterior import write_fit_plots
+
     screen = load_example()
     with atomic_path(out, force=force) as tmp:
         tmp.mkdir()
         write_table(screen.table, tmp / "screen.parquet", metadata={"notes": list(screen.notes)})
         qc = write_qc(screen, tmp / "qc")
         eda = write_eda(screen, tmp / "eda")
+        result = fit(screen, DEMO_MODEL, out=tmp / "fit", progress=progress)
+        write_fit_plots(result, tmp / "fit_plots")
     eda = EDAFigures({k: out / "eda" / v.name for k, v in eda.written.items()}, eda.skipped)
-    return DemoResult(out, out / "screen.parquet", qc, eda)
+    top = result.gene_effects.sort_values("mean")["hugo_symbol"].astype(str).head(10).tolist()
+    return DemoResult(out, out / "screen.parquet", qc, eda, out / "fit", result.status, top)

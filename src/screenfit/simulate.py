@@ -83,7 +83,24 @@ class SimulationConfig:
     pdna_reads_per_guide: float = 1000.0
     reads_per_guide: float = 500.0
     count_dispersion: float = 0.01
+    guide_efficacy: bool = True
+    lfc_from_counts: bool = True
     seed: int = 0
+
+    @classmethod
+    def additive(cls, **overrides: object) -> SimulationConfig:
+        """The additive Gaussian regime: ``LFC = o_c + β_gc + ε`` with one noise SD.
+
+        Every guide fully efficient, screen quality 1, no copy-number or batch terms, no
+        gene × line deviation, and the LFC is the latent value itself (read counts are still
+        drawn from it). This is exactly the ``gene-cellline`` model's generative process.
+        """
+        base: dict[str, object] = dict(
+            guide_efficacy=False, quality_sd=0.0, cn_slope_mean=0.0, cn_slope_sd=0.0, batch_guide_sd=0.0,
+            gene_line_sd=0.0, noise_sd_spread=0.0, frac_selective=0.0, lfc_from_counts=False,
+        )  # fmt: skip
+        base.update(overrides)
+        return cls(**base)  # type: ignore[arg-type]
 
     def validate(self) -> None:
         """Raise a clear error for impossible sizes or fractions."""
@@ -191,6 +208,8 @@ def _draw_world(cfg: SimulationConfig) -> _World:
     guide_gene = np.repeat(np.arange(n_g), cfg.n_guides)
     dud = rng.random(n_s) < cfg.dud_guide_fraction
     efficacy = np.where(dud, rng.uniform(0.0, 0.3, n_s), rng.beta(12.0, 1.5, n_s))
+    if not cfg.guide_efficacy:
+        efficacy, dud = np.ones(n_s), np.zeros(n_s, dtype=bool)
     guides = pd.DataFrame(
         {
             "sgrna": _random_sequences(n_s, rng),
@@ -293,7 +312,7 @@ def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
     ref = world.pdna[batch][:, None, :].repeat(n_r, axis=1)
     ref_total = np.where(world.usable, world.pdna, 0.0).sum(axis=1)[batch][:, None, None]
     final_total = np.where(usable, final, 0.0).sum(axis=2, keepdims=True)
-    lfc = log2_fold_change(final, final_total, ref, ref_total, PSEUDOCOUNT)
+    lfc = log2_fold_change(final, final_total, ref, ref_total, PSEUDOCOUNT) if cfg.lfc_from_counts else z
     keep = usable.ravel()
 
     rep_labels = np.array(

@@ -1,0 +1,208 @@
+"""The design: what a model sees of a screen — labelled indices and observations per group.
+
+Rows that share every factor a model's mean depends on are collapsed to exact Gaussian
+sufficient statistics (count ``n``, mean ``ȳ``, within-group sum of squares ``S``):
+
+``Σ_rows log N(y | m, σ) = log N(ȳ | m, σ/√n) − (n − 1) log σ − S / (2σ²) + const``
+
+so a model evaluated on groups has the same posterior as on rows, with fewer data passes.
+A design at row level (``level=ROW_LEVEL``) is the plain full likelihood.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from screenfit.data.preprocess import CN_MAX, zscale_cna_by_group
+from screenfit.data.screen import Screen
+from screenfit.errors import ScreenfitInputError
+
+GENE, LINE, GUIDE, LINEAGE, REPLICATE = "hugo_symbol", "depmap_id", "sgrna", "lineage", "replicate_id"
+ROW_LEVEL: tuple[str, ...] = (GUIDE, REPLICATE)
+UNIT_LEVEL: tuple[str, ...] = (GUIDE, LINE)
+"""Pointwise log-likelihood unit shared by every model: one guide in one cell line."""
+
+
+@dataclass(frozen=True)
+class Design:
+    """Labelled indices and (collapsed) observations of a screen for one model.
+
+    Attributes
+    ----------
+    coords
+        Sorted labels of each factor (``hugo_symbol``, ``depmap_id``, ``sgrna``, ``lineage``).
+    level
+        The columns rows were grouped by (``ROW_LEVEL`` = no collapsing).
+    index
+        Per group, the integer code of each factor that is constant within the group.
+    n, y_mean, y_ss
+        Rows per group, mean LFC, within-group sum of squares.
+    covariates
+        Per-group values of covariates (constant within groups by construction).
+    guide_gene, line_lineage
+        The gene of each guide and the lineage of each line (codes into ``coords``).
+    counts
+        Row-level count columns (only for row-level designs of count models).
+    n_rows
+        Rows of the screen behind the design.
+    """
+
+    coords: dict[str, list[str]]
+    level: tuple[str, ...]
+    index: dict[str, np.ndarray]
+    n: np.ndarray
+    y_mean: np.ndarray
+    y_ss: np.ndarray
+    covariates: dict[str, np.ndarray]
+    guide_gene: np.ndarray
+    line_lineage: np.ndarray | None
+    counts: dict[str, np.ndarray] | None
+    n_rows: int
+
+    @property
+    def n_groups(self) -> int:
+        """Number of observation groups."""
+        return int(self.n.shape[0])
+
+
+def _codes(values: pd.Series, labels: list[str]) -> np.ndarray:
+    return pd.Categorical(values.astype(str), categories=labels).codes.astype(np.int64)
+
+
+def cn_excess(table: pd.DataFrame, source: str, cn_max: float = CN_MAX) -> pd.Series:
+    """Capped relative copy number minus one: ``min(gene_cn, cn_max) − 1`` (0 = typical).
+
+    An alternative to the seed's within-gene z-score that keeps the absolute level (cutting
+    toxicity grows with the number of cut sites). On a simulation with linear toxicity both
+    remove the copy-number bias of non-essential genes equally (residual r = −0.034 vs −0.040,
+    Fisher SE 0.021). A missing copy number gives 0 with a warning.
+    """
+    if "gene_cn" not in table.columns:
+        raise ScreenfitInputError(
+            "the model needs copy number but the screen has no 'gene_cn' column.",
+            file=source,
+            column="gene_cn",
+            fix="ingest copy number (e.g. `screenfit ingest depmap` with OmicsCNGene) or pick a model "
+            "without copy number.",
+        )
+    values = table["gene_cn"].astype(float).clip(upper=cn_max) - 1.0
+    missing = int(values.isna().sum())
+    if missing:
+        warnings.warn(f"{missing} rows have no copy number; their cn_excess is set to 0", stacklevel=3)
+    return values.fillna(0.0)
+
+
+def prepare_covariates(screen: Screen, columns: Sequence[str], cn_max: float = CN_MAX) -> pd.DataFrame:
+    """The screen table with the requested covariate columns present and numeric.
+
+    ``gene_cn_z`` is computed from ``gene_cn`` (capped at ``cn_max``, z-scaled within gene)
+    when absent; a missing copy number becomes 0 (the gene's mean) with a warning. Boolean
+    covariates become 0/1; other missing values are an error naming the column.
+    """
+    t = screen.table
+    if "cn_excess" in columns and "cn_excess" not in t.columns:
+        t = t.assign(cn_excess=cn_excess(t, screen.source, cn_max))
+    if "gene_cn_z" in columns and "gene_cn_z" not in t.columns:
+        if "gene_cn" not in t.columns:
+            raise ScreenfitInputError(
+                "the model needs copy number but the screen has no 'gene_cn' or 'gene_cn_z' column.",
+                file=screen.source,
+                column="gene_cn",
+                fix="ingest copy number (e.g. `screenfit ingest depmap` with OmicsCNGene) or pick a model "
+                "without copy number.",
+            )
+        t = zscale_cna_by_group(t, cn_max=cn_max)
+    out = t
+    for col in columns:
+        if col not in out.columns:
+            raise ScreenfitInputError(
+                f"the covariate column '{col}' is not in the screen.",
+                file=screen.source,
+                column=col,
+                fix="pick a column the screen has (e.g. is_mutated, rna_expr, gene_cn_z) or add it.",
+            )
+        values = pd.to_numeric(out[col].astype("Float64") if out[col].dtype == "boolean" else out[col], errors="coerce")
+        if values.isna().any():
+            rows = [int(i) + 1 for i in np.flatnonzero(values.isna().to_numpy())]
+            raise ScreenfitInputError(
+                f"covariate '{col}' is missing or not numeric in some rows",
+                file=screen.source,
+                column=col,
+                rows=rows,
+                fix="fill the missing values (or filter those rows) before fitting.",
+            )
+        if out is t:
+            out = t.copy()
+        out[col] = values.astype(float)
+    return out
+
+
+def build_design(
+    screen: Screen, level: Sequence[str], covariates: Sequence[str] = (), count_columns: bool = False
+) -> Design:
+    """Group the screen by ``level`` and compute sufficient statistics and per-group covariates.
+
+    Raises :class:`ScreenfitInputError` if a covariate varies within a group (it could not be
+    collapsed), which means the model's level is wrong for that covariate.
+    """
+    level = tuple(level)
+    t = prepare_covariates(screen, covariates)
+    coords: dict[str, list[str]] = {}
+    for col in (GENE, LINE, GUIDE, LINEAGE):
+        if col in t.columns and t[col].notna().all():
+            coords[col] = sorted(str(v) for v in t[col].astype(str).unique())
+    codes = {col: _codes(t[col], labels) for col, labels in coords.items()}
+    guide_first = pd.DataFrame({"g": codes[GUIDE], "gene": codes[GENE]}).drop_duplicates("g").set_index("g")
+    guide_gene = guide_first["gene"].reindex(range(len(coords[GUIDE]))).to_numpy()
+    line_lineage = None
+    if LINEAGE in codes:
+        per_line = pd.DataFrame({"c": codes[LINE], "l": codes[LINEAGE]}).drop_duplicates()
+        if per_line["c"].duplicated().any():
+            raise ScreenfitInputError(
+                "a cell line has more than one lineage.", column=LINEAGE, fix="fix the lineage column."
+            )
+        line_lineage = per_line.set_index("c")["l"].reindex(range(len(coords[LINE]))).to_numpy()
+    y = t["lfc"].to_numpy(dtype=float)
+    if level == ROW_LEVEL:
+        group = np.arange(len(t))
+        n_groups = len(t)
+    else:
+        keys = np.stack([codes[c] if c in codes else _codes(t[c], sorted(t[c].astype(str).unique())) for c in level])
+        _, group = np.unique(keys, axis=1, return_inverse=True)
+        group = group.ravel()
+        n_groups = int(group.max()) + 1
+    n = np.bincount(group, minlength=n_groups).astype(float)
+    sums = np.bincount(group, weights=y, minlength=n_groups)
+    y_mean = sums / n
+    y_ss = np.bincount(group, weights=(y - y_mean[group]) ** 2, minlength=n_groups)
+    first = np.full(n_groups, -1)
+    first[group[::-1]] = np.arange(len(t))[::-1]
+    index = {}
+    for col, c in codes.items():
+        if level == ROW_LEVEL or _constant_within(c, group, n_groups):
+            index[col] = c[first]
+    cov = {}
+    for col in covariates:
+        values = t[col].to_numpy(dtype=float)
+        if level != ROW_LEVEL and not _constant_within(values, group, n_groups):
+            raise ScreenfitInputError(
+                f"covariate '{col}' varies between rows that the model treats as one group ({', '.join(level)}).",
+                column=col,
+                fix="use a covariate that is constant per gene × cell line, or fit with --full-likelihood.",
+            )
+        cov[col] = values[first]
+    counts = None
+    if count_columns:
+        needed = ("counts_initial", "counts_final", "library_size_initial", "library_size_final")
+        counts = {c: t[c].to_numpy(dtype=float) for c in needed}
+    return Design(coords, level, index, n, y_mean, y_ss, cov, guide_gene, line_lineage, counts, len(t))
+
+
+def _constant_within(values: np.ndarray, group: np.ndarray, n_groups: int) -> bool:
+    spread = pd.Series(values).groupby(group).agg(["min", "max"])
+    return bool(np.all(spread["max"].to_numpy() - spread["min"].to_numpy() < 1e-9))

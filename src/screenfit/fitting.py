@@ -1,0 +1,291 @@
+"""``screenfit.fit``: screen → design → model → sampler → gate → labelled tables, cached on disk.
+
+Output folder (CONVENTIONS.md): ``posterior.nc`` (posterior, sample stats, unit-level observed
+data and pointwise log-likelihood), ``config.json``, ``provenance.json``, ``diagnostics.json``
+and the tables (Parquet + CSV twin). The folder is written atomically and reused when its
+hash matches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import time
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+from scipy import sparse
+
+import screenfit
+from screenfit.data.design import GUIDE, LINE, UNIT_LEVEL, Design, build_design
+from screenfit.data.screen import Screen
+from screenfit.errors import ScreenfitInputError
+from screenfit.inference.cache import CONFIG, cache_state, fit_hash
+from screenfit.inference.diagnostics import Diagnostics, GateThresholds, check_mcmc, check_optimiser
+from screenfit.inference.samplers import SamplerConfig, run_sampler
+from screenfit.io.atomic import atomic_path
+from screenfit.io.tables import write_table
+from screenfit.models.base import ModelOptions, ScreenModel
+from screenfit.models.registry import get_model
+from screenfit.results.tables import CI_PROB, build_tables
+
+LOGLIK_BUDGET = 50_000_000
+"""Most pointwise log-likelihood values stored (units × draws); above it draws are thinned."""
+
+
+@dataclass
+class FitResult:
+    """A fit: status and diagnostics, labelled tables, configuration, and the posterior.
+
+    ``idata`` is loaded from ``posterior.nc`` on first use when the fit came from the cache.
+    """
+
+    model: str
+    diagnostics: Diagnostics
+    tables: dict[str, pd.DataFrame]
+    config: dict[str, object]
+    provenance: dict[str, object]
+    out: Path | None = None
+    cached: bool = False
+    _idata: az.InferenceData | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> str:
+        """``converged``, ``approximate`` or ``failed``."""
+        return self.diagnostics.status
+
+    @property
+    def idata(self) -> az.InferenceData:
+        """The posterior as ArviZ InferenceData."""
+        if self._idata is None:
+            if self.out is None:
+                raise ScreenfitInputError("this fit has no posterior in memory or on disk.")
+            self._idata = az.from_netcdf(self.out / "posterior.nc")
+        return self._idata
+
+    @property
+    def gene_effects(self) -> pd.DataFrame:
+        """One row per gene: mean, sd, HDI bounds, P(effect < threshold)."""
+        return self.tables["gene_effects"]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A result table by its file stem; unknown names list the available ones."""
+        if name not in self.tables:
+            raise ScreenfitInputError(f"no table '{name}' in this fit; it has {', '.join(self.tables)}.")
+        return self.tables[name]
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "screenfit": screenfit.__version__}
+    for pkg in ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "xarray", "jax", "numpyro", "blackjax"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _provenance(timings: dict[str, float], sampler: SamplerConfig) -> dict[str, object]:
+    gpu = "none"
+    if sampler.method in ("numpyro", "blackjax") or sampler.nutpie_backend == "jax":
+        import jax
+
+        gpu = ", ".join(str(d) for d in jax.devices() if d.platform != "cpu") or "none"
+    return {
+        "versions": _versions(), "host": socket.gethostname(), "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(), "gpu": gpu,
+        "timings_s": timings, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }  # fmt: skip
+
+
+def _entrez(screen: Screen) -> dict[str, int]:
+    t = screen.table
+    if "entrez_id" not in t.columns:
+        return {}
+    pairs = t[["hugo_symbol", "entrez_id"]].dropna().drop_duplicates("hugo_symbol")
+    return dict(zip(pairs["hugo_symbol"].astype(str), pairs["entrez_id"].astype(int), strict=True))
+
+
+def _thin(idata: az.InferenceData, n_points: int) -> az.InferenceData:
+    draws = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+    step = max(1, int(np.ceil(n_points * draws / LOGLIK_BUDGET)))
+    return idata.sel(draw=slice(None, None, step)) if step > 1 else idata
+
+
+def _unit_labels(design: Design) -> dict[str, np.ndarray]:
+    return {
+        "sgrna": np.asarray(design.coords[GUIDE])[design.index[GUIDE]],
+        "depmap_id": np.asarray(design.coords[LINE])[design.index[LINE]],
+    }
+
+
+def unit_log_likelihood(
+    spec: ScreenModel, screen: Screen, idata: az.InferenceData, model: pm.Model, design: Design
+) -> tuple[xr.Dataset, xr.Dataset]:
+    """Pointwise log-likelihood per unit (one guide in one cell line) and the unit-level observed data.
+
+    Gaussian models are re-evaluated on a unit-level design (exact, with the within-unit term);
+    count models sum their replicate rows per unit. Draws are thinned to stay within
+    ``LOGLIK_BUDGET`` values.
+    """
+    unit = build_design(screen, UNIT_LEVEL, spec.covariate_columns)
+    labels = _unit_labels(unit)
+    coords = {"obs": np.arange(unit.n_groups)}
+    observed = xr.Dataset(
+        {"lfc_mean": ("obs", unit.y_mean), "n": ("obs", unit.n), "lfc_ss": ("obs", unit.y_ss),
+         "sgrna": ("obs", labels["sgrna"]), "depmap_id": ("obs", labels["depmap_id"])},
+        coords=coords,
+    )  # fmt: skip
+    if spec.observed == "counts":
+        thinned = _thin(idata, design.n_groups)
+        rows = pm.compute_log_likelihood(thinned, model=model, extend_inferencedata=False, progressbar=False)
+        values = rows["counts_final"].values  # chain, draw, row
+        row_unit = pd.MultiIndex.from_arrays(list(_unit_labels(design).values()))
+        unit_index = pd.MultiIndex.from_arrays([labels["sgrna"], labels["depmap_id"]])
+        codes = unit_index.get_indexer(row_unit)
+        # Sum each unit's replicate rows with a sparse (units × rows) indicator.
+        n_rows = values.shape[2]
+        indicator = sparse.csr_matrix((np.ones(n_rows), (codes, np.arange(n_rows))), shape=(unit.n_groups, n_rows))
+        flat = values.reshape(-1, n_rows)
+        ll = np.asarray(indicator @ flat.T).T.reshape(*values.shape[:2], unit.n_groups)
+        sample_coords = {d: thinned.posterior[d].values for d in ("chain", "draw")}
+    else:
+        thinned = _thin(idata, unit.n_groups)
+        unit_model = spec.build(unit)
+        ll_ds = pm.compute_log_likelihood(
+            thinned, model=unit_model, var_names=["lfc"], extend_inferencedata=False, progressbar=False
+        )
+        ll = ll_ds["lfc"].values
+        chains, draws = ll.shape[:2]
+        sigma_name = "sigma" if spec.noise_by is None else "sigma_line"
+        sigma = thinned.posterior[sigma_name].values.reshape(chains * draws, *thinned.posterior[sigma_name].shape[2:])
+        correction = spec.unit_loglik_correction(unit, {sigma_name: sigma})
+        if correction is not None:
+            ll = ll + correction.reshape(chains, draws, -1)
+        sample_coords = {d: thinned.posterior[d].values for d in ("chain", "draw")}
+    loglik = xr.Dataset({"lfc": (("chain", "draw", "obs"), ll.astype(np.float32))}, coords={**sample_coords, **coords})
+    return loglik, observed
+
+
+def _write(result: FitResult, idata: az.InferenceData, out: Path, force: bool) -> float:
+    t0 = time.perf_counter()
+    ci_prob = result.config["ci_prob"]
+    with atomic_path(out, force=force) as tmp:
+        tmp.mkdir()
+        idata.to_netcdf(str(tmp / "posterior.nc"))
+        meta = {"model": result.model, "ci_prob": ci_prob, "status": result.status}
+        for stem, table in result.tables.items():
+            write_table(table, tmp / f"{stem}.parquet", metadata=meta)
+        (tmp / "diagnostics.json").write_text(json.dumps(result.diagnostics.to_dict(), indent=2, default=str) + "\n")
+        result.provenance["timings_s"]["write"] = time.perf_counter() - t0  # type: ignore[index]
+        (tmp / "provenance.json").write_text(json.dumps(result.provenance, indent=2, default=str) + "\n")
+        # config.json last: a folder with config.json is a complete fit.
+        (tmp / CONFIG).write_text(json.dumps(result.config, indent=2, default=str) + "\n")
+    return time.perf_counter() - t0
+
+
+def load_fit(folder: str | Path) -> FitResult:
+    """Load a fit written by :func:`fit` (tables eagerly, the posterior on first use)."""
+    folder = Path(folder)
+    if not (folder / CONFIG).is_file():
+        raise ScreenfitInputError(
+            "not a screenfit fit folder (no config.json).", file=folder, fix="pass the --out of a fit."
+        )
+    config = json.loads((folder / CONFIG).read_text())
+    diagnostics = Diagnostics.from_dict(json.loads((folder / "diagnostics.json").read_text()))
+    provenance = json.loads((folder / "provenance.json").read_text())
+    tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+    return FitResult(str(config["model"]), diagnostics, tables, config, provenance, folder, cached=True)
+
+
+def fit(
+    screen: Screen,
+    model: str = "gene-cellline",
+    *,
+    options: ModelOptions | None = None,
+    sampler: SamplerConfig | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    collapse: bool = True,
+    ci_prob: float = CI_PROB,
+    thresholds: GateThresholds | None = None,
+    log_likelihood: bool = True,
+    progress: bool = True,
+) -> FitResult:
+    """Fit a registered model to a screen.
+
+    Parameters
+    ----------
+    screen
+        The validated screen.
+    model
+        Registry name (``screenfit models`` lists them).
+    options
+        Model options (covariate, copy-number column, dependency threshold).
+    sampler
+        Method and settings; default nutpie NUTS, 4 chains × 1000 draws, seed 0.
+    out
+        Output folder; reused when it holds a fit with the same hash, an error when it holds
+        another fit (unless ``force``), and written atomically otherwise.
+    collapse
+        Use the exact sufficient-statistics likelihood (default); ``False`` evaluates every row.
+    ci_prob
+        Probability of the HDI columns (stated in the tables and config).
+    thresholds
+        Convergence-gate thresholds.
+    log_likelihood
+        Compute the pointwise (per guide × cell line) log-likelihood for model comparison.
+    progress
+        Show the sampler's progress bar.
+    """
+    spec = get_model(model, options)
+    spec.check_screen(screen)
+    sampler = sampler or SamplerConfig()
+    if sampler.draws is None:
+        sampler = replace(sampler, draws=spec.recommended_draws)
+    sampler.validate()
+    if not 0 < ci_prob < 1:
+        raise ScreenfitInputError(f"ci_prob must be between 0 and 1, got {ci_prob}.", fix="pass e.g. --ci-prob 0.94.")
+    level = spec.level(collapse)
+    config = {
+        "model": spec.name, "options": spec.options.to_dict(), "sampler": sampler.to_dict(), "observed": spec.observed,
+        "likelihood_level": list(level), "ci_prob": ci_prob, "data_hash": screen.content_hash(),
+        "data_source": screen.source, "data_notes": list(screen.notes), "data_summary": screen.summary(),
+        "screenfit_version": screenfit.__version__,
+    }  # fmt: skip
+    config["hash"] = fit_hash({k: v for k, v in config.items() if k not in ("data_source", "data_notes")})
+    out_path = Path(out) if out is not None else None
+    if out_path is not None and cache_state(out_path, str(config["hash"]), force) == "hit":
+        return load_fit(out_path)
+
+    t0 = time.perf_counter()
+    design = build_design(screen, level, spec.covariate_columns, count_columns=spec.observed == "counts")
+    pm_model = spec.build(design)
+    timings = {"load": time.perf_counter() - t0}
+    run = run_sampler(pm_model, sampler, progress=progress)
+    timings.update(compile=run.compile_s, sample=run.sample_s)
+    if sampler.is_mcmc:
+        diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds)
+    else:
+        diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
+    idata = run.idata
+    keep = [v for v in idata.posterior.data_vars if not str(v).endswith("__")]
+    idata.posterior = idata.posterior[keep]
+    if log_likelihood:
+        t1 = time.perf_counter()
+        loglik, observed = unit_log_likelihood(spec, screen, idata, pm_model, design)
+        idata.add_groups({"log_likelihood": loglik, "observed_data": observed})
+        timings["log_likelihood"] = time.perf_counter() - t1
+    tables = build_tables(idata, spec, _entrez(screen), ci_prob)
+    result = FitResult(spec.name, diagnostics, tables, config, _provenance(timings, sampler), out_path, False, idata)
+    if out_path is not None:
+        _write(result, idata, out_path, force)
+    return result

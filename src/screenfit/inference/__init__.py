@@ -1,0 +1,1 @@
+"""Samplers (nutpie, PyMC, numpyro, blackjax), variational fits and MAP, diagnostics, the fit cache."""

@@ -1,0 +1,178 @@
+"""What every screenfit model shares: options, the Gaussian likelihood on sufficient statistics,
+covariate slopes, and the declaration a model makes of its parameters.
+
+A model is one class: it states its parameters, priors and mean in :meth:`ScreenModel.mean`
+and its equation in the docstring; :mod:`screenfit.models.registry` exposes it by name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from screenfit.data.design import GENE, LINE, UNIT_LEVEL, Design
+from screenfit.data.screen import Screen
+from screenfit.errors import ScreenfitInputError
+
+Observed = Literal["lfc", "counts"]
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Options every model accepts.
+
+    Attributes
+    ----------
+    covariate
+        A cell-line feature column (per gene × line, e.g. ``is_mutated``, ``rna_expr``): adds a
+        per-gene slope ``b_g · x_gc`` with a hierarchical prior, reported as ``covariate_slope``.
+    cn_column
+        Copy-number covariate of models with a copy-number term: the seed's ``gene_cn_z``
+        (default) or ``cn_excess = min(gene_cn, 10) − 1`` (both computed from ``gene_cn`` when
+        absent), or any numeric column.
+    dependency_threshold
+        Effects below this count as a dependency in ``prob_lt_threshold`` / probability of
+        dependency columns.
+    """
+
+    covariate: str | None = None
+    cn_column: str = "gene_cn_z"
+    dependency_threshold: float = -0.5
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-dict form for config.json."""
+        return asdict(self)
+
+
+class ScreenModel(ABC):
+    """Base class of the model zoo.
+
+    Class attributes a model sets:
+
+    - ``name``, ``title``: registry name and one-line description;
+    - ``observed``: ``"lfc"`` (Gaussian) or ``"counts"`` (negative binomial on read counts);
+    - ``mean_level``: the finest columns its mean depends on, which is how far rows collapse;
+    - ``noise_by``: ``None`` for one noise SD, ``"depmap_id"`` for one per cell line;
+    - ``uses_cn``: whether it has a copy-number term;
+    - ``gene_effect``, ``gene_line_effect``: names of the variables reported as gene effects
+      (dims ``hugo_symbol``) and gene × cell-line effects (dims ``hugo_symbol, depmap_id``);
+    - ``location_pairs``: pairs of location parameters that are identified only through their
+      sum if the model is mis-specified; the diagnostics check their posterior correlation.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    observed: ClassVar[Observed] = "lfc"
+    mean_level: ClassVar[tuple[str, ...]] = (GENE, LINE)
+    noise_by: ClassVar[str | None] = None
+    uses_cn: ClassVar[bool] = False
+    needs_lineage: ClassVar[bool] = False
+    gene_effect: ClassVar[str] = "gene_effect"
+    gene_line_effect: ClassVar[str | None] = None
+    location_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
+    recommended_draws: ClassVar[int] = 1000
+
+    def __init__(self, options: ModelOptions | None = None) -> None:
+        self.options = options or ModelOptions()
+
+    @property
+    def covariate_columns(self) -> tuple[str, ...]:
+        """Per-group covariates the design must carry for this model."""
+        cols = [self.options.cn_column] if self.uses_cn else []
+        if self.options.covariate:
+            cols.append(self.options.covariate)
+        return tuple(cols)
+
+    def check_screen(self, screen: Screen) -> None:
+        """Raise a clear error when the screen lacks what the model needs."""
+        if self.observed == "counts" and not screen.has("counts_initial", "counts_final"):
+            raise ScreenfitInputError(
+                f"model '{self.name}' models read counts but the screen has no counts_initial/counts_final.",
+                file=screen.source,
+                column="counts_final",
+                fix="ingest the screen from counts (`screenfit ingest depmap` or `ingest counts`), or pick an "
+                "LFC model such as gene-cellline.",
+            )
+        if self.needs_lineage and not screen.has("lineage"):
+            raise ScreenfitInputError(
+                f"model '{self.name}' pools gene effects within lineage but the screen has no 'lineage' column.",
+                file=screen.source,
+                column="lineage",
+                fix="add a lineage column (e.g. from DepMap's Model.csv) or pick another model.",
+            )
+
+    def level(self, collapse: bool) -> tuple[str, ...]:
+        """The design level to sample at: collapsed to ``mean_level`` or one group per row."""
+        if self.observed == "counts" or not collapse:
+            return ("sgrna", "replicate_id")
+        if self.covariate_columns and LINE not in self.mean_level:
+            return (*self.mean_level, LINE)  # covariates vary per gene × line
+        return self.mean_level
+
+    @abstractmethod
+    def mean(self, design: Design) -> pt.TensorVariable:
+        """Declare the parameters (inside the model context) and return the mean per group."""
+
+    def covariate_term(self, design: Design) -> pt.TensorVariable | float:
+        """Per-gene slopes on the optional covariate: ``b_g · x``, ``b_g ~ N(μ_b, σ_b)`` (non-centred)."""
+        col = self.options.covariate
+        if col is None:
+            return 0.0
+        x = design.covariates[col]
+        mu_b = pm.Normal("covariate_slope_mu", 0.0, 1.0)
+        sd_b = pm.HalfNormal("covariate_slope_sd", 0.5)
+        z_b = pm.Normal("covariate_slope_z", 0.0, 1.0, dims=GENE)
+        slope = pm.Deterministic("covariate_slope", mu_b + sd_b * z_b, dims=GENE)
+        return slope[design.index[GENE]] * x
+
+    def noise(self, design: Design) -> pt.TensorVariable:
+        """Noise SD per group: one ``σ ~ HalfNormal(1)``, or per line ``log σ_c ~ N(μ, τ)``."""
+        if self.noise_by is None:
+            return pm.HalfNormal("sigma", 1.0)
+        mu = pm.Normal("log_sigma_mu", np.log(0.3), 1.0)
+        tau = pm.HalfNormal("log_sigma_sd", 0.5)
+        z = pm.Normal("log_sigma_z", 0.0, 1.0, dims=self.noise_by)
+        sigma = pm.Deterministic("sigma_line", pt.exp(mu + tau * z), dims=self.noise_by)
+        return sigma[design.index[self.noise_by]]
+
+    def likelihood(self, design: Design, mean: pt.TensorVariable) -> None:
+        """Gaussian likelihood on sufficient statistics (exact; see :mod:`screenfit.data.design`)."""
+        sigma = self.noise(design)
+        n = design.n
+        pm.Normal("lfc", mu=mean, sigma=sigma / np.sqrt(n), observed=design.y_mean, dims="obs")
+        extra = n - 1.0
+        if np.any(extra > 0):
+            pm.Potential("lfc_within", pt.sum(-extra * pt.log(sigma) - design.y_ss / (2.0 * sigma**2)))
+
+    def build(self, design: Design) -> pm.Model:
+        """The PyMC model on ``design``, every parameter labelled by its dims."""
+        coords = {**design.coords, "obs": np.arange(design.n_groups)}
+        with pm.Model(coords=coords) as model:
+            mean = self.mean(design) + self.covariate_term(design)
+            self.likelihood(design, mean)
+        return model
+
+    def unit_loglik_correction(self, design: Design, posterior: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Term to add to PyMC's log-likelihood of the group means to get each unit's full log-likelihood.
+
+        For Gaussian models evaluated at ``UNIT_LEVEL``: ``−(n−1) log σ − S/(2σ²) − ((n−1)/2) log 2π − ½ log n``
+        with σ from ``posterior`` (draws × groups). Count models return ``None`` (aggregated instead).
+        """
+        if self.observed != "lfc" or design.level != UNIT_LEVEL:
+            return None
+        if self.noise_by is None:
+            sigma = posterior["sigma"][:, None]
+        else:
+            sigma = posterior["sigma_line"][:, design.index[self.noise_by]]
+        n = design.n[None, :]
+        return (
+            -(n - 1) * np.log(sigma)
+            - design.y_ss[None, :] / (2 * sigma**2)
+            - (n - 1) / 2 * np.log(2 * np.pi)
+            - 0.5 * np.log(n)
+        )

@@ -1,0 +1,71 @@
+"""Posterior figures of a fit: the seed's trace plots and a forest plot of gene effects.
+
+A fit that failed its convergence gate is stamped "NOT CONVERGED" on every figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import arviz as az
+import matplotlib
+
+matplotlib.use("Agg")  # headless: figures are only ever written to files
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from screenfit.fitting import FitResult
+from screenfit.io.atomic import atomic_path
+from screenfit.models.registry import get_model
+from screenfit.plots.figures import save_png
+
+MAX_FOREST_GENES = 60
+
+
+def _stamp(fig: Figure, result: FitResult) -> None:
+    if result.status == "failed":
+        fig.suptitle(f"NOT CONVERGED — {'; '.join(result.diagnostics.problems)[:160]}", color="crimson", fontsize=11)
+    elif result.status == "approximate":
+        fig.suptitle(f"approximate fit ({result.diagnostics.method})", color="darkorange", fontsize=11)
+
+
+def trace_figure(result: FitResult) -> Figure:
+    """Trace plot (compact) of the gene effects and the scalar hyperparameters."""
+    spec = get_model(result.model)
+    post = result.idata.posterior
+    scalars = [v for v in post.data_vars if post[v].ndim == 2 and not str(v).endswith("__")][:6]
+    axes = az.plot_trace(result.idata, var_names=[spec.gene_effect, *scalars], compact=True, show=False)
+    fig = axes.ravel()[0].figure
+    _stamp(fig, result)
+    return fig
+
+
+def forest_figure(result: FitResult) -> Figure:
+    """Forest plot of gene effects (HDI at the fit's ci_prob); the most negative genes when many."""
+    table = result.gene_effects.sort_values("mean")
+    genes = table["hugo_symbol"].astype(str).tolist()[:MAX_FOREST_GENES]
+    spec = get_model(result.model)
+    prob = float(result.config["ci_prob"])  # type: ignore[arg-type]
+    axes = az.plot_forest(
+        result.idata, var_names=[spec.gene_effect], coords={"hugo_symbol": genes}, combined=True, hdi_prob=prob,
+        figsize=(6, max(3.0, 0.22 * len(genes) + 1)), show=False,
+    )  # fmt: skip
+    fig = axes.ravel()[0].figure
+    axes.ravel()[0].set_title(
+        f"gene effects, {prob:.0%} HDI" + (f" ({len(genes)} most negative)" if len(table) > len(genes) else "")
+    )
+    _stamp(fig, result)
+    return fig
+
+
+def write_fit_plots(result: FitResult, out: Path, force: bool = False) -> list[Path]:
+    """Write ``trace.png`` and ``forest.png`` for a fit into the folder ``out``."""
+    written = []
+    with atomic_path(out, force=force) as tmp:
+        tmp.mkdir()
+        for name, make in (("trace", trace_figure), ("forest", forest_figure)):
+            fig = make(result)
+            save_png(fig, tmp / f"{name}.png")
+            plt.close(fig)
+            written.append(out / f"{name}.png")
+    return written

@@ -1,0 +1,1 @@
+"""Labelled posterior summaries and the result tables of a fit."""

@@ -1,0 +1,117 @@
+"""Tidy tables from a posterior: one row per labelled parameter, never re-joined by position.
+
+Every interval is an HDI at an explicit probability (``ci_prob``, default 0.94); columns are
+``mean, sd, hdi_lower, hdi_upper`` and the probability is stored with the table.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE
+from screenfit.data.genes import depmap_label
+from screenfit.inference.diagnostics import per_parameter, reported_variables
+from screenfit.models.base import ScreenModel
+
+CI_PROB = 0.94
+_INTERNAL_SUFFIXES = ("__", "_z")
+
+
+def summarize(
+    da: xr.DataArray, ci_prob: float, threshold: float | None = None, column: str = "prob_lt_threshold"
+) -> pd.DataFrame:
+    """Mean, SD, HDI bounds (and ``P(x < threshold)``) of a posterior variable, one row per element."""
+    sample = da.stack(sample=("chain", "draw")).transpose(..., "sample")
+    values = sample.values
+    n = values.shape[-1]
+    mean = values.mean(axis=-1)
+    sd = values.std(axis=-1, ddof=1) if n > 1 else np.full(mean.shape, np.nan)
+    if n > 2:
+        hdi = az.hdi(da, hdi_prob=ci_prob)
+        hdi = hdi[da.name] if isinstance(hdi, xr.Dataset) else hdi
+        lower, upper = hdi.sel(hdi="lower").values, hdi.sel(hdi="higher").values
+    else:
+        lower = upper = np.full(mean.shape, np.nan)
+    dims = [d for d in da.dims if d not in ("chain", "draw")]
+    if dims:
+        index = pd.MultiIndex.from_product([da[d].values for d in dims], names=dims)
+        out = index.to_frame(index=False)
+    else:
+        out = pd.DataFrame(index=[0])
+    out["mean"], out["sd"] = mean.ravel(), sd.ravel()
+    out["hdi_lower"], out["hdi_upper"] = np.ravel(lower), np.ravel(upper)
+    if threshold is not None:
+        out[column] = (values < threshold).mean(axis=-1).ravel()
+    for d in dims:
+        out[d] = out[d].astype(str)
+    return out
+
+
+def _convergence_columns(idata: az.InferenceData, var: str) -> pd.DataFrame | None:
+    """Per-element R-hat and bulk ESS of ``var`` (MCMC only), in the order ``summarize`` uses."""
+    post = idata.posterior
+    if post.sizes.get("chain", 1) < 2 or post.sizes.get("draw", 1) < 4:
+        return None
+    return per_parameter(idata, [var])[["r_hat", "ess_bulk"]]
+
+
+def _with_entrez(table: pd.DataFrame, entrez: dict[str, int]) -> pd.DataFrame:
+    if entrez and GENE in table.columns:
+        table.insert(table.columns.get_loc(GENE) + 1, "entrez_id", table[GENE].map(entrez).astype("Int64"))
+    return table
+
+
+def _long_parameters(
+    idata: az.InferenceData, dims: tuple[str, ...], exclude: set[str], ci_prob: float
+) -> pd.DataFrame | None:
+    frames = []
+    for name in reported_variables(idata):
+        da = idata.posterior[name]
+        if name in exclude or name.endswith(_INTERNAL_SUFFIXES):
+            continue
+        if tuple(d for d in da.dims if d not in ("chain", "draw")) != dims:
+            continue
+        frame = summarize(da, ci_prob)
+        frame.insert(0, "parameter", name)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def build_tables(
+    idata: az.InferenceData, model: ScreenModel, entrez: dict[str, int], ci_prob: float = CI_PROB
+) -> dict[str, pd.DataFrame]:
+    """All result tables of a fit, keyed by their file stem (CONVENTIONS.md names)."""
+    th = model.options.dependency_threshold
+    tables: dict[str, pd.DataFrame] = {}
+    genes = summarize(idata.posterior[model.gene_effect], ci_prob, th)
+    conv = _convergence_columns(idata, model.gene_effect)
+    if conv is not None:
+        genes = pd.concat([genes, conv], axis=1)
+    tables["gene_effects"] = _with_entrez(genes, entrez)
+    reported = {model.gene_effect}
+    if model.gene_line_effect:
+        long = summarize(idata.posterior[model.gene_line_effect], ci_prob, th, column="prob_dependency")
+        tables["gene_cell_line_effects"] = _with_entrez(long, entrez)
+        wide = long.pivot(index=LINE, columns=GENE, values="mean")
+        wide.columns = [depmap_label(g, entrez.get(g)) for g in wide.columns]
+        tables["gene_effect_matrix"] = wide.rename_axis(index=LINE).reset_index()
+        reported.add(model.gene_line_effect)
+    if "gene_lineage_effect" in idata.posterior:
+        tables["gene_lineage_effects"] = _with_entrez(
+            summarize(idata.posterior["gene_lineage_effect"], ci_prob, th), entrez
+        )
+        reported.add("gene_lineage_effect")
+    for stem, dims in (
+        ("gene_parameters", (GENE,)),
+        ("cell_line_parameters", (LINE,)),
+        ("guide_parameters", (GUIDE,)),
+        ("lineage_parameters", (LINEAGE,)),
+        ("hyperparameters", ()),
+    ):
+        frame = _long_parameters(idata, dims, reported, ci_prob)
+        if frame is not None:
+            tables[stem] = _with_entrez(frame, entrez) if stem == "gene_parameters" else frame
+    return tables

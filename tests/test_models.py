@@ -1,0 +1,85 @@
+"""The model zoo without sampling: registry, labelled parameters, bad requests, and the exactness
+of the sufficient-statistics likelihood."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from screenfit.data.design import ROW_LEVEL, build_design
+from screenfit.errors import ScreenfitInputError
+from screenfit.fitting import fit
+from screenfit.models.base import ModelOptions
+from screenfit.models.registry import MODELS, get_model
+from screenfit.simulate import SimulationConfig, simulate_screen
+
+EXPECTED = {"seed-m1", "seed-m2", "gene-cellline", "guide", "copy-number", "gene-by-line", "lineage", "counts"}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    screen, _, _ = simulate_screen(SimulationConfig(n_genes=8, n_cell_lines=12, seed=2))
+    return screen
+
+
+def test_registry_has_the_zoo():
+    assert set(MODELS) >= EXPECTED
+    for name, cls in MODELS.items():
+        assert cls.name == name and cls.__doc__ and cls.title
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_model_builds_with_labelled_parameters(tiny, name):
+    spec = get_model(name)
+    design = build_design(tiny, spec.level(True), spec.covariate_columns, count_columns=spec.observed == "counts")
+    model = spec.build(design)
+    dims = model.named_vars_to_dims
+    assert dims[spec.gene_effect] == ("hugo_symbol",)
+    assert list(model.coords["hugo_symbol"]) == sorted(tiny.table["hugo_symbol"].astype(str).unique())
+    if spec.gene_line_effect:
+        assert dims[spec.gene_line_effect] == ("hugo_symbol", "depmap_id")
+    assert np.isfinite(model.compile_logp()(model.initial_point()))
+
+
+@pytest.mark.parametrize("name", ["gene-cellline", "guide", "copy-number", "gene-by-line", "lineage", "seed-m1"])
+def test_sufficient_statistics_equal_the_full_likelihood(tiny, name):
+    """Collapsed and row-level log densities differ by a constant, whatever the parameters."""
+    spec = get_model(name, ModelOptions(covariate="is_mutated"))
+    collapsed = spec.build(build_design(tiny, spec.level(True), spec.covariate_columns))
+    full = spec.build(build_design(tiny, ROW_LEVEL, spec.covariate_columns))
+    assert collapsed.free_RVs and len(build_design(tiny, spec.level(True), spec.covariate_columns).n) < tiny.n_rows
+    logp_c, logp_f = collapsed.compile_logp(), full.compile_logp()
+    rng = np.random.default_rng(0)
+    diffs = []
+    for _ in range(4):
+        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in collapsed.initial_point().items()}
+        diffs.append(logp_f(point) - logp_c(point))
+    assert np.ptp(diffs) < 1e-6 * max(1.0, abs(diffs[0]))
+
+
+def test_unknown_model(tiny):
+    with pytest.raises(ScreenfitInputError, match=r"unknown model 'm3'.*gene-cellline"):
+        fit(tiny, "m3")
+
+
+def test_missing_covariate_column(tiny):
+    with pytest.raises(ScreenfitInputError, match="covariate column 'kras_status'") as info:
+        fit(tiny, "gene-cellline", options=ModelOptions(covariate="kras_status"), progress=False)
+    assert info.value.column == "kras_status"
+
+
+def test_counts_model_needs_counts(tiny):
+    no_counts = tiny.with_table(tiny.table.drop(columns=["counts_initial", "counts_final"]))
+    with pytest.raises(ScreenfitInputError, match="models read counts") as info:
+        fit(no_counts, "counts", progress=False)
+    assert "gene-cellline" in info.value.message
+
+
+def test_lineage_model_needs_lineage(tiny):
+    with pytest.raises(ScreenfitInputError, match="no 'lineage' column"):
+        fit(tiny.with_table(tiny.table.drop(columns=["lineage"])), "lineage", progress=False)
+
+
+def test_copy_number_model_needs_copy_number(tiny):
+    with pytest.raises(ScreenfitInputError, match="needs copy number"):
+        fit(tiny.with_table(tiny.table.drop(columns=["gene_cn"])), "copy-number", progress=False)
