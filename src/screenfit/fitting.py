@@ -276,6 +276,7 @@ def fit(
         diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds)
     else:
         diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
+    config["parametrisation"] = {k: ("centred" if v else "non-centred") for k, v in spec.parametrisation.items()}
     idata = run.idata
     keep = [v for v in idata.posterior.data_vars if not str(v).endswith("__")]
     idata.posterior = idata.posterior[keep]

@@ -8,6 +8,7 @@ and its equation in the docstring; :mod:`screenfit.models.registry` exposes it b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Literal
 
@@ -18,6 +19,7 @@ import pytensor.tensor as pt
 from screenfit.data.design import GENE, LINE, UNIT_LEVEL, Design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
+from screenfit.models.terms import cn_slopes, slopes_are_data_rich
 
 Observed = Literal["lfc", "counts"]
 
@@ -79,6 +81,23 @@ class ScreenModel(ABC):
 
     def __init__(self, options: ModelOptions | None = None) -> None:
         self.options = options or ModelOptions()
+        self.parametrisation: dict[str, bool] = {}
+
+    def centred(self, term: str, decide: Callable[[], bool]) -> bool:
+        """Whether ``term`` is centred: decided once (on the first design built) and then reused.
+
+        Every later build — e.g. the unit-level model for the pointwise log-likelihood — must
+        have the same parameters as the sampled one. The choices go into config.json.
+        """
+        if term not in self.parametrisation:
+            self.parametrisation[term] = bool(decide())
+        return self.parametrisation[term]
+
+    def cn_term(self, design: Design) -> pt.TensorVariable:
+        """The copy-number slopes term, parametrised by the data (see ``terms.cn_slopes``)."""
+        column = self.options.cn_column
+        centred = self.centred("cn_slope", lambda: slopes_are_data_rich(design, column))
+        return cn_slopes(design, column, centred)
 
     @property
     def covariate_columns(self) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ import pytensor.tensor as pt
 
 from screenfit.data.design import GENE, LINE, Design
 from screenfit.models.base import ScreenModel
-from screenfit.models.terms import cn_slopes, gene_intercepts, line_offsets
+from screenfit.models.terms import gene_intercepts, line_offsets
 
 
 class CopyNumber(ScreenModel):
@@ -24,4 +24,4 @@ class CopyNumber(ScreenModel):
     def mean(self, design: Design) -> pt.TensorVariable:
         alpha = gene_intercepts()
         beta = line_offsets()
-        return alpha[design.index[GENE]] + beta[design.index[LINE]] + cn_slopes(design, self.options.cn_column)
+        return alpha[design.index[GENE]] + beta[design.index[LINE]] + self.cn_term(design)

@@ -8,7 +8,7 @@ import pytensor.tensor as pt
 
 from screenfit.data.design import GENE, LINE, Design
 from screenfit.models.base import ScreenModel
-from screenfit.models.terms import cn_slopes, gene_intercepts
+from screenfit.models.terms import gene_intercepts
 
 
 class GeneByLine(ScreenModel):
@@ -49,4 +49,4 @@ class GeneByLine(ScreenModel):
         quality = pm.Deterministic("screen_quality", pt.exp(sd_q * w), dims=LINE)
         g, c = design.index[GENE], design.index[LINE]
         mu_alpha = pm.modelcontext(None)["gene_effect_mu"]
-        return mu_alpha + quality[c] * (theta[g, c] - mu_alpha) + cn_slopes(design, self.options.cn_column)
+        return mu_alpha + quality[c] * (theta[g, c] - mu_alpha) + self.cn_term(design)

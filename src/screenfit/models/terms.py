@@ -7,6 +7,8 @@ prior (see :func:`line_offsets`).
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
@@ -33,8 +35,52 @@ def line_offsets(name: str = "cell_line_effect", scale: float = 0.5) -> pt.Tenso
     return pm.ZeroSumNormal(name, sigma=scale, dims=LINE)
 
 
-def cn_slopes(design: Design, column: str, centred: bool = False) -> pt.TensorVariable:
-    """Copy-number term per group: ``κ_c · cn``, ``κ_c ~ N(μ_κ, σ_κ)`` (non-centred unless ``centred``)."""
+def slopes_are_data_rich(design: Design, column: str, by: str = LINE) -> bool:
+    """Whether per-group slopes on ``column`` are measured more precisely than they vary.
+
+    The classical rule for hierarchical parametrisations: centred when the likelihood pins each
+    group's slope down better than the population spread, non-centred otherwise. Per group, the
+    weighted least-squares slope of the group means on ``column`` (after removing each group's
+    mean, and gene means) and its standard error; the spread is a robust moment estimate
+    ``τ² = (1.4826 · MAD(slopes))² − median(se²)``. Centred when the median SE is below ``τ / 2``.
+    """
+    x = design.covariates[column]
+    y = design.y_mean
+    w = design.n
+    codes = design.index[by]
+    frame = pd.DataFrame({"g": codes, "x": x, "y": y, "w": w})
+    if GENE in design.index:
+        # Remove gene means first, so gene effects do not count as noise.
+        frame["y"] = frame["y"] - frame.groupby(design.index[GENE])["y"].transform("mean")
+    frame["xc"] = frame["x"] - frame.groupby("g")["x"].transform("mean")
+    frame["yc"] = frame["y"] - frame.groupby("g")["y"].transform("mean")
+    sxx = (frame["w"] * frame["xc"] ** 2).groupby(frame["g"]).sum()
+    sxy = (frame["w"] * frame["xc"] * frame["yc"]).groupby(frame["g"]).sum()
+    ok = sxx > 0
+    if ok.sum() < 3:
+        return False
+    slope = sxy[ok] / sxx[ok]
+    resid = frame["yc"] - frame["xc"] * frame["g"].map(slope).fillna(0.0)
+    noise_var = float((frame["w"] * resid**2).sum() / max(frame["w"].sum() - 2 * ok.sum(), 1.0))
+    se2 = noise_var / sxx[ok]
+    # Robust spread: lines without copy-number variation give pure-noise slopes that would
+    # inflate a plain variance.
+    spread = 1.4826 * float(np.median(np.abs(slope - slope.median())))
+    tau2 = spread**2 - float(se2.median())
+    return tau2 > 0 and float(np.sqrt(se2.median())) < 0.5 * np.sqrt(tau2)
+
+
+def cn_slopes(design: Design, column: str, centred: bool) -> pt.TensorVariable:
+    """Copy-number term per group: ``κ_c · cn``, ``κ_c ~ N(μ_κ, σ_κ)``.
+
+    Centred or non-centred as the model decided with :func:`slopes_are_data_rich`: on the Avana sample (883
+    genes per line) the non-centred form left ``μ_κ`` at R-hat 1.022 / bulk ESS 289 (centred:
+    converged, ESS 4,807), while on a 26-gene × 40-line screen the centred form sat in a funnel
+    (bulk ESS 8). Known limit: when few lines show any copy-number variation (26 simulated genes,
+    ~12% of lines amplified) ``σ_κ`` is barely identified and mixes slowly (bulk ESS 170–330 of
+    4,000 draws, also with 8,000 draws or a boundary-avoiding Gamma(2, 20) prior); the gate then
+    marks the fit failed.
+    """
     mu = pm.Normal("cn_slope_mu", 0.0, 0.5)
     sd = pm.HalfNormal("cn_slope_sd", 0.2)
     if centred:
