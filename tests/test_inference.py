@@ -11,6 +11,7 @@ import pytest
 
 from screenfit.fitting import fit
 from screenfit.inference.samplers import SamplerConfig
+from screenfit.models.base import ModelOptions
 from screenfit.simulate import SimulationConfig, simulate_screen
 
 pytestmark = pytest.mark.slow
@@ -154,3 +155,26 @@ def test_guide_model_is_not_dragged_by_a_dud_guide():
     rob = robust.gene_effects.set_index("hugo_symbol")
     assert abs(rob.loc[essential, "mean"] - true) < abs(plain.loc[essential, "mean"] - true)
     assert rob.loc[essential, "hdi_lower"] <= true <= rob.loc[essential, "hdi_upper"]
+
+
+def test_covariate_slopes_find_mutation_dependent_genes():
+    cfg = SimulationConfig.additive(n_genes=30, n_cell_lines=80, seed=12, frac_selective=0.3, frac_essential=0.1)
+    screen, truth, _ = simulate_screen(cfg)
+    result = fit(
+        screen, "gene-cellline", options=ModelOptions(covariate="is_mutated"), log_likelihood=False, progress=False
+    )
+    assert result.status == "converged", result.diagnostics.problems
+    slopes = result.table("gene_parameters").query("parameter == 'covariate_slope'").set_index("hugo_symbol")
+    genes = truth.genes.set_index("hugo_symbol")
+    dependent = genes.index[genes["selectivity"] == "mutation"]
+    # Genes with no selectivity at all (lineage-selective genes are left out: without a lineage
+    # term their lineage effect leaks into the slope where mutant lines share a lineage).
+    others = genes.index[genes["gene_class"] != "selective"]
+    assert len(dependent) >= 3
+    # Mutant lines depend on these genes: the whole HDI of the slope lies below zero ...
+    assert (slopes.loc[dependent, "hdi_upper"] < 0).all(), slopes.loc[dependent]
+    # ... and the 94% HDI covers the true slope, 0, for the genes without selectivity: at most
+    # 6% misses expected; allow 3 binomial SDs.
+    covers = (slopes.loc[others, "hdi_lower"] <= 0) & (slopes.loc[others, "hdi_upper"] >= 0)
+    n = len(others)
+    assert covers.mean() >= 0.94 - 3 * np.sqrt(0.94 * 0.06 / n), slopes.loc[others]

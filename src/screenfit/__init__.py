@@ -25,10 +25,62 @@ from screenfit.simulate import SimulationConfig, read_truth, simulate_screen, wr
 
 __version__ = "0.1.0"
 
+# Fitting pulls in PyMC (seconds to import); load it only when a fitting name is first used,
+# so reading, QC and the CLI's other verbs stay quick.
+_LAZY = {
+    "fit": "screenfit.fitting",
+    "load_fit": "screenfit.fitting",
+    "FitResult": "screenfit.fitting",
+    "SamplerConfig": "screenfit.inference.samplers",
+    "ModelOptions": "screenfit.models.base",
+    "MODELS": "screenfit.models.registry",
+    "get_model": "screenfit.models.registry",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'screenfit' has no attribute {name!r}")
+
+
 __all__ = [
-    "DepMapFiles", "Filters", "QCResult", "QCThresholds", "Screen", "ScreenfitError", "ScreenfitInputError",
-    "SimulationConfig", "apply_filters", "bundled_sheet", "get_indices", "index_screen", "load_example",
-    "make_cat", "read_count_table", "read_depmap", "read_long_table", "read_sample_sheet", "read_truth",
-    "run_demo", "run_qc", "simulate_screen", "subsample", "write_eda", "write_qc", "write_screen",
-    "write_simulation", "write_table", "zscale_cna_by_group",
+    "MODELS",
+    "DepMapFiles",
+    "Filters",
+    "FitResult",
+    "ModelOptions",
+    "QCResult",
+    "QCThresholds",
+    "SamplerConfig",
+    "Screen",
+    "ScreenfitError",
+    "ScreenfitInputError",
+    "SimulationConfig",
+    "apply_filters",
+    "bundled_sheet",
+    "fit",
+    "get_indices",
+    "get_model",
+    "index_screen",
+    "load_example",
+    "load_fit",
+    "make_cat",
+    "read_count_table",
+    "read_depmap",
+    "read_long_table",
+    "read_sample_sheet",
+    "read_truth",
+    "run_demo",
+    "run_qc",
+    "simulate_screen",
+    "subsample",
+    "write_eda",
+    "write_qc",
+    "write_screen",
+    "write_simulation",
+    "write_table",
+    "zscale_cna_by_group",
 ]  # fmt: skip

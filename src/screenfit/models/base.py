@@ -138,16 +138,18 @@ class ScreenModel(ABC):
         """Declare the parameters (inside the model context) and return the mean per group."""
 
     def covariate_term(self, design: Design) -> pt.TensorVariable | float:
-        """Per-gene slopes on the optional covariate: ``b_g · x``, ``b_g ~ N(μ_b, σ_b)`` (non-centred)."""
+        """Per-gene slopes on the optional covariate: ``b_g · x``, ``b_g ~ N(0, 0.5)`` independently.
+
+        No pooled scale: a few genes depend strongly on, e.g., a mutation while most have one or
+        two mutant lines, and a hierarchical slope had no good parametrisation for that mix
+        (non-centred: R-hat 1.05, bulk ESS 108 on a simulation with 30% mutation-dependent genes).
+        A gene with few informative lines simply gets a wide interval.
+        """
         col = self.options.covariate
         if col is None:
             return 0.0
-        x = design.covariates[col]
-        mu_b = pm.Normal("covariate_slope_mu", 0.0, 1.0)
-        sd_b = pm.HalfNormal("covariate_slope_sd", 0.5)
-        z_b = pm.Normal("covariate_slope_z", 0.0, 1.0, dims=GENE)
-        slope = pm.Deterministic("covariate_slope", mu_b + sd_b * z_b, dims=GENE)
-        return slope[design.index[GENE]] * x
+        slope = pm.Normal("covariate_slope", 0.0, 0.5, dims=GENE)
+        return slope[design.index[GENE]] * design.covariates[col]
 
     def noise(self, design: Design) -> pt.TensorVariable:
         """Noise SD per group: one ``σ ~ HalfNormal(1)``, or per line ``log σ_c ~ N(μ, τ)``."""
