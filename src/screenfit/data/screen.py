@@ -26,19 +26,25 @@ def _data_rows(mask: pd.Series | np.ndarray) -> list[int]:
     return [int(i) + 1 for i in np.flatnonzero(np.asarray(mask))]
 
 
+def _reject_unparsed(raw: pd.Series, bad: pd.Series, expected: str, fix: str, name: str, source: str) -> None:
+    """Raise naming the rows of ``raw`` that could not be read as ``expected`` (if any)."""
+    if bad.any():
+        examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
+        raise ScreenfitInputError(
+            f"expected {expected} but found {examples} at these data row numbers",
+            file=source,
+            column=name,
+            rows=_data_rows(bad),
+            fix=fix,
+        )
+
+
 def _coerce_numeric(df: pd.DataFrame, name: str, integer: bool, source: str) -> pd.Series:
     raw = df[name]
     values = pd.to_numeric(raw, errors="coerce")
     bad = values.isna() & raw.notna() & (raw.astype("string").str.strip().str.lower() != "nan")
-    if bad.any():
-        examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
-        raise ScreenfitInputError(
-            f"expected numbers but found text such as {examples} at these data row numbers",
-            file=source,
-            column=name,
-            rows=_data_rows(bad),
-            fix="correct or remove those values (a missing value may be left empty).",
-        )
+    fix = "correct or remove those values (a missing value may be left empty)."
+    _reject_unparsed(raw, bad, "numbers", fix, name, source)
     if integer:
         finite = values.dropna()
         if not np.all(np.isclose(finite, np.round(finite))):
@@ -63,15 +69,7 @@ def _coerce_bool(df: pd.DataFrame, name: str, source: str) -> pd.Series:
     out[text.isin(_TRUE).fillna(False).astype(bool)] = True
     out[text.isin(_FALSE).fillna(False).astype(bool)] = False
     bad = out.isna() & raw.notna() & (text != "nan")
-    if bad.any():
-        examples = ", ".join(repr(v) for v in raw[bad].astype(str).unique()[:3])
-        raise ScreenfitInputError(
-            f"expected True/False but found {examples} at these data row numbers",
-            file=source,
-            column=name,
-            rows=_data_rows(bad),
-            fix="use True/False (or 1/0) in this column.",
-        )
+    _reject_unparsed(raw, bad, "True/False", "use True/False (or 1/0) in this column.", name, source)
     return out
 
 
