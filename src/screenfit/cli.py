@@ -7,7 +7,7 @@ traceback); 2 a fit was written but failed its convergence gate; anything else i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from screenfit.errors import ScreenfitInputError
+
+if TYPE_CHECKING:
+    from screenfit.data.screen import Screen
 
 
 class _UserErrorsExit1(TyperGroup):
@@ -70,12 +73,12 @@ def _progress(quiet: bool) -> Progress:
     )  # fmt: skip
 
 
-def _write_screen(screen: object, out: Path, force: bool, quiet: bool) -> None:
+def _write_screen(screen: Screen, out: Path, force: bool, quiet: bool) -> None:
     from screenfit.io.tables import write_screen
 
-    written = write_screen(screen, out, force=force)  # type: ignore[arg-type]
-    _print_notes(screen.notes, quiet)  # type: ignore[attr-defined]
-    summary = screen.summary()  # type: ignore[attr-defined]
+    written = write_screen(screen, out, force=force)
+    _print_notes(screen.notes, quiet)
+    summary = screen.summary()
     _done(
         f"Wrote {summary['rows']:,} rows ({summary['genes']} genes, {summary['cell_lines']} cell lines, "
         f"{summary['replicates']} replicates) to {', '.join(map(str, written))}"
@@ -147,7 +150,7 @@ def ingest_counts(
     _write_screen(screen, out, force, quiet)
 
 
-def _load(path: Path) -> object:
+def _load(path: Path) -> Screen:
     from screenfit.io.tables import read_long_table
 
     return read_long_table(path)
@@ -167,7 +170,7 @@ def qc(
     from screenfit.reference import load_gene_set
 
     result = write_qc(
-        _load(screen), out,  # type: ignore[arg-type]
+        _load(screen), out,
         load_gene_set(essential) if essential else None,
         load_gene_set(nonessential) if nonessential else None,
         force=force,
@@ -191,7 +194,7 @@ def eda(
     """The seed notebook's exploratory figures plus per-replicate LFC and count distributions."""
     from screenfit.plots.eda import write_eda
 
-    figs = write_eda(_load(screen), out, force=force)  # type: ignore[arg-type]
+    figs = write_eda(_load(screen), out, force=force)
     _print_notes([f"skipped {k}: {v}" for k, v in figs.skipped.items()], quiet)
     _done(f"Wrote {len(figs.written)} figures to {out}")
 
@@ -274,10 +277,10 @@ def fit(
 
     data = _load(screen)
     if genes is not None or cell_lines is not None:
-        data = subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)  # type: ignore[arg-type]
+        data = subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
     cfg = SamplerConfig(method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed)  # type: ignore[arg-type]
     result = run_fit(
-        data, model, options=ModelOptions(covariate=covariate), sampler=cfg, out=out, force=force,  # type: ignore[arg-type]
+        data, model, options=ModelOptions(covariate=covariate), sampler=cfg, out=out, force=force,
         collapse=not full_likelihood, ci_prob=ci_prob, progress=not quiet,
     )  # fmt: skip
     d = result.diagnostics
