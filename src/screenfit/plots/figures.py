@@ -19,5 +19,5 @@ def new_figure(width: float, height: float) -> Figure:
 def save_png(fig: Figure, path: Path, force: bool = False) -> Path:
     """Save ``fig`` as PNG at ``path`` atomically."""
     with atomic_path(path, force=force) as tmp:
-        fig.savefig(tmp, dpi=DPI, format="png")
+        fig.savefig(tmp, dpi=DPI, format="png", bbox_inches="tight")
     return path
