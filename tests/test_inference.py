@@ -178,3 +178,18 @@ def test_covariate_slopes_find_mutation_dependent_genes():
     covers = (slopes.loc[others, "hdi_lower"] <= 0) & (slopes.loc[others, "hdi_upper"] >= 0)
     n = len(others)
     assert covers.mean() >= 0.94 - 3 * np.sqrt(0.94 * 0.06 / n), slopes.loc[others]
+
+
+def test_lineage_model_finds_lineage_selective_dependencies():
+    screen, truth, _ = simulate_screen(SimulationConfig(seed=1))  # the seed's shape, 6 lineages
+    result = fit(screen, "lineage", log_likelihood=False, progress=False)
+    assert result.status == "converged", result.diagnostics.problems
+    table = result.table("gene_lineage_effects").set_index(["hugo_symbol", "lineage"])
+    selective = truth.genes[truth.genes["selectivity"] == "lineage"]
+    assert len(selective) >= 1
+    for _, gene in selective.iterrows():
+        effects = table.loc[gene["hugo_symbol"]]
+        inside = effects.loc[gene["selective_lineage"]]
+        others = effects.drop(gene["selective_lineage"])
+        # The dependent lineage's whole HDI lies below every other lineage's HDI.
+        assert inside["hdi_upper"] < others["hdi_lower"].min(), effects

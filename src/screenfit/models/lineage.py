@@ -23,6 +23,9 @@ class Lineage(ScreenModel):
     name = "lineage"
     title = "gene effects pooled within lineage (gene | lineage) + cell-line offsets"
     needs_lineage = True
+    # On a seed-sized simulation one of 156 gene × lineage deviations reached R-hat 1.0104 at
+    # 1,000 draws per chain (every bulk ESS ≥ 732); at 2,000 the largest was 1.003.
+    recommended_draws = 2000
 
     def mean(self, design: Design) -> pt.TensorVariable:
         if design.line_lineage is None:
