@@ -29,7 +29,13 @@ from screenfit.data.design import GUIDE, LINE, UNIT_LEVEL, Design, build_design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.cache import CONFIG, cache_state, fit_hash
-from screenfit.inference.diagnostics import Diagnostics, GateThresholds, check_mcmc, check_optimiser
+from screenfit.inference.diagnostics import (
+    Diagnostics,
+    GateThresholds,
+    check_mcmc,
+    check_optimiser,
+    reported_variables,
+)
 from screenfit.inference.samplers import SamplerConfig, run_sampler
 from screenfit.io.atomic import atomic_path
 from screenfit.io.tables import write_table
@@ -156,7 +162,6 @@ def unit_log_likelihood(
         indicator = sparse.csr_matrix((np.ones(n_rows), (codes, np.arange(n_rows))), shape=(unit.n_groups, n_rows))
         flat = values.reshape(-1, n_rows)
         ll = np.asarray(indicator @ flat.T).T.reshape(*values.shape[:2], unit.n_groups)
-        sample_coords = {d: thinned.posterior[d].values for d in ("chain", "draw")}
     else:
         thinned = _thin(idata, unit.n_groups)
         unit_model = spec.build(unit)
@@ -170,12 +175,12 @@ def unit_log_likelihood(
         correction = spec.unit_loglik_correction(unit, {sigma_name: sigma})
         if correction is not None:
             ll = ll + correction.reshape(chains, draws, -1)
-        sample_coords = {d: thinned.posterior[d].values for d in ("chain", "draw")}
+    sample_coords = {d: thinned.posterior[d].values for d in ("chain", "draw")}
     loglik = xr.Dataset({"lfc": (("chain", "draw", "obs"), ll.astype(np.float32))}, coords={**sample_coords, **coords})
     return loglik, observed
 
 
-def _write(result: FitResult, idata: az.InferenceData, out: Path, force: bool) -> float:
+def _write(result: FitResult, idata: az.InferenceData, out: Path, force: bool) -> None:
     t0 = time.perf_counter()
     ci_prob = result.config["ci_prob"]
     with atomic_path(out, force=force) as tmp:
@@ -189,7 +194,6 @@ def _write(result: FitResult, idata: az.InferenceData, out: Path, force: bool) -
         (tmp / "provenance.json").write_text(json.dumps(result.provenance, indent=2, default=str) + "\n")
         # config.json last: a folder with config.json is a complete fit.
         (tmp / CONFIG).write_text(json.dumps(result.config, indent=2, default=str) + "\n")
-    return time.perf_counter() - t0
 
 
 def load_fit(folder: str | Path) -> FitResult:
@@ -231,7 +235,7 @@ def fit(
     options
         Model options (covariate, copy-number column, dependency threshold).
     sampler
-        Method and settings; default nutpie NUTS, 4 chains × 1000 draws, seed 0.
+        Method and settings; default nutpie NUTS, 4 chains, seed 0, the model's recommended draws.
     out
         Output folder; reused when it holds a fit with the same hash, an error when it holds
         another fit (unless ``force``), and written atomically otherwise.
@@ -278,8 +282,7 @@ def fit(
         diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
     config["parametrisation"] = {k: ("centred" if v else "non-centred") for k, v in spec.parametrisation.items()}
     idata = run.idata
-    keep = [v for v in idata.posterior.data_vars if not str(v).endswith("__")]
-    idata.posterior = idata.posterior[keep]
+    idata.posterior = idata.posterior[reported_variables(idata)]
     if log_likelihood:
         t1 = time.perf_counter()
         loglik, observed = unit_log_likelihood(spec, screen, idata, pm_model, design)

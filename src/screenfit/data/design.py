@@ -74,14 +74,7 @@ def _codes(values: pd.Series, labels: list[str]) -> np.ndarray:
     return pd.Categorical(values.astype(str), categories=labels).codes.astype(np.int64)
 
 
-def cn_excess(table: pd.DataFrame, source: str, cn_max: float = CN_MAX) -> pd.Series:
-    """Capped relative copy number minus one: ``min(gene_cn, cn_max) − 1`` (0 = typical).
-
-    An alternative to the seed's within-gene z-score that keeps the absolute level (cutting
-    toxicity grows with the number of cut sites). On a simulation with linear toxicity both
-    remove the copy-number bias of non-essential genes equally (residual r = −0.034 vs −0.040,
-    Fisher SE 0.021). A missing copy number gives 0 with a warning.
-    """
+def _require_gene_cn(table: pd.DataFrame, source: str) -> None:
     if "gene_cn" not in table.columns:
         raise ScreenfitInputError(
             "the model needs copy number but the screen has no 'gene_cn' column.",
@@ -90,6 +83,17 @@ def cn_excess(table: pd.DataFrame, source: str, cn_max: float = CN_MAX) -> pd.Se
             fix="ingest copy number (e.g. `screenfit ingest depmap` with OmicsCNGene) or pick a model "
             "without copy number.",
         )
+
+
+def cn_excess(table: pd.DataFrame, source: str, cn_max: float = CN_MAX) -> pd.Series:
+    """Capped relative copy number minus one: ``min(gene_cn, cn_max) − 1`` (0 = typical).
+
+    An alternative to the seed's within-gene z-score that keeps the absolute level (cutting
+    toxicity grows with the number of cut sites). On a simulation with linear toxicity both
+    remove the copy-number bias of non-essential genes equally (residual r = −0.034 vs −0.040,
+    Fisher SE 0.021). A missing copy number gives 0 with a warning.
+    """
+    _require_gene_cn(table, source)
     values = table["gene_cn"].astype(float).clip(upper=cn_max) - 1.0
     missing = int(values.isna().sum())
     if missing:
@@ -108,14 +112,7 @@ def prepare_covariates(screen: Screen, columns: Sequence[str], cn_max: float = C
     if "cn_excess" in columns and "cn_excess" not in t.columns:
         t = t.assign(cn_excess=cn_excess(t, screen.source, cn_max))
     if "gene_cn_z" in columns and "gene_cn_z" not in t.columns:
-        if "gene_cn" not in t.columns:
-            raise ScreenfitInputError(
-                "the model needs copy number but the screen has no 'gene_cn' or 'gene_cn_z' column.",
-                file=screen.source,
-                column="gene_cn",
-                fix="ingest copy number (e.g. `screenfit ingest depmap` with OmicsCNGene) or pick a model "
-                "without copy number.",
-            )
+        _require_gene_cn(t, screen.source)
         t = zscale_cna_by_group(t, cn_max=cn_max)
     out = t
     for col in columns:

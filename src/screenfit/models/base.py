@@ -32,7 +32,7 @@ class ModelOptions:
     ----------
     covariate
         A cell-line feature column (per gene × line, e.g. ``is_mutated``, ``rna_expr``): adds a
-        per-gene slope ``b_g · x_gc`` with a hierarchical prior, reported as ``covariate_slope``.
+        per-gene slope ``b_g · x_gc``, ``b_g ~ N(0, 0.5)``, reported as ``covariate_slope``.
     cn_column
         Copy-number covariate of models with a copy-number term: the seed's ``gene_cn_z``
         (default) or ``cn_excess = min(gene_cn, 10) − 1`` (both computed from ``gene_cn`` when

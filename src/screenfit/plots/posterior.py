@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from screenfit.fitting import FitResult
+from screenfit.inference.diagnostics import reported_variables
 from screenfit.io.atomic import atomic_path
 from screenfit.models.registry import get_model
 from screenfit.plots.figures import save_png
@@ -33,7 +34,7 @@ def trace_figure(result: FitResult) -> Figure:
     """Trace plot (compact) of the gene effects and the scalar hyperparameters."""
     spec = get_model(result.model)
     post = result.idata.posterior
-    scalars = [v for v in post.data_vars if post[v].ndim == 2 and not str(v).endswith("__")][:6]
+    scalars = [v for v in reported_variables(result.idata) if post[v].ndim == 2][:6]
     axes = az.plot_trace(result.idata, var_names=[spec.gene_effect, *scalars], compact=True, show=False)
     fig = axes.ravel()[0].figure
     _stamp(fig, result)

@@ -13,11 +13,10 @@ import xarray as xr
 
 from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE
 from screenfit.data.genes import depmap_label
-from screenfit.inference.diagnostics import per_parameter, reported_variables
+from screenfit.inference.diagnostics import gated_variables, per_parameter
 from screenfit.models.base import ScreenModel
 
 CI_PROB = 0.94
-_INTERNAL_SUFFIXES = ("__", "_z")
 
 
 def summarize(
@@ -68,9 +67,9 @@ def _long_parameters(
     idata: az.InferenceData, dims: tuple[str, ...], exclude: set[str], ci_prob: float
 ) -> pd.DataFrame | None:
     frames = []
-    for name in reported_variables(idata):
+    for name in gated_variables(idata):
         da = idata.posterior[name]
-        if name in exclude or name.endswith(_INTERNAL_SUFFIXES):
+        if name in exclude:
             continue
         if tuple(d for d in da.dims if d not in ("chain", "draw")) != dims:
             continue
