@@ -88,6 +88,13 @@ def test_interrupted_write_leaves_nothing_that_looks_complete(screen_file, tmp_p
     monkeypatch.setattr(fitting, "write_table", boom)
     out = tmp_path / "fit"
     with pytest.raises(KeyboardInterrupt):
-        fitting.fit(read_long_table(screen_file), "gene-cellline", out=out, log_likelihood=False, progress=False)
+        fitting.fit(
+            read_long_table(screen_file),
+            "gene-cellline",
+            out=out,
+            log_likelihood=False,
+            predictive=False,
+            progress=False,
+        )
     assert not out.exists()
     assert not list(tmp_path.iterdir())

@@ -306,12 +306,69 @@ def plot(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the PNGs.")],
     force: Force = False,
 ) -> None:
-    """Trace plot and forest plot of gene effects for a fit (stamped when it failed its gate)."""
+    """Every figure of a fit as PNG: trace, forest, posterior predictive checks and readouts.
+
+    The same figures the report shows; a figure whose model has nothing to show is skipped.
+    Figures of a fit that failed its gate are stamped NOT CONVERGED.
+    """
     from screenfit.fitting import load_fit
-    from screenfit.plots.posterior import write_fit_plots
+    from screenfit.plots.catalogue import write_fit_plots
 
     written = write_fit_plots(load_fit(fit_dir), out, force=force)
     _done(f"Wrote {', '.join(map(str, written))}")
+
+
+@app.command()
+def compare(
+    fit_dirs: Annotated[list[Path], typer.Argument(help="Two or more fit folders of the same screen.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: comparison table, plot, notes.")],
+    kfold: Annotated[
+        int | None, typer.Option(help="K-fold cross-validation held out by cell line (refits each model K times).")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="The screen the fits were made on (needed for --kfold).")] = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Rank fits of the same screen by expected log predictive density (PSIS-LOO, or K-fold by cell line).
+
+    Writes comparison.csv/.parquet (rank, elpd, se, elpd_diff, dse, weight, Pareto-k counts,
+    status), comparison.png and comparison_notes.txt (Pareto-k warnings in words).
+    """
+    from screenfit.jobs import write_comparison
+
+    comparison = write_comparison(fit_dirs, out, kfold=kfold, data=data, force=force, progress=not quiet)
+    _print_notes(comparison.messages, quiet)
+    table = Table(
+        "rank", "model", "elpd", "se", "elpd_diff", "dse", "status", title=f"model comparison ({comparison.method})"
+    )
+    for row in comparison.table.itertuples():
+        table.add_row(str(row.rank), str(row.model), f"{row.elpd:.1f}", f"{row.se:.1f}", f"{row.elpd_diff:.1f}",
+                      f"{row.dse:.1f}", str(row.status))  # fmt: skip
+    Console().print(table)
+    _done(f"Wrote {out / 'comparison.csv'}, {out / 'comparison.png'}")
+
+
+@app.command()
+def report(
+    fit_dirs: Annotated[list[Path], typer.Argument(help="One or more fit folders (of the same screen to compare).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    qc_dir: Annotated[Path | None, typer.Option("--qc", help="Folder written by `screenfit qc`.")] = None,
+    title: Annotated[str, typer.Option(help="Page title.")] = "screenfit report",
+    force: Force = False,
+) -> None:
+    """One self-contained HTML report: data, QC, models, diagnostics, comparison, PPC, readouts, tables."""
+    from screenfit.fitting import load_fit
+    from screenfit.report import read_qc_folder, write_report
+
+    fits = [load_fit(d) for d in fit_dirs]
+    qc_folder = read_qc_folder(qc_dir) if qc_dir is not None else None
+    write_report(fits, out, qc=qc_folder, title=title, force=force)
+    failed = [f.model for f in fits if f.status == "failed"]
+    if failed:
+        _err().print(
+            f"[bold red]note:[/bold red] {', '.join(failed)} failed the convergence gate (marked in the report)."
+        )
+    _done(f"Wrote {out}")
 
 
 @app.command()
@@ -332,7 +389,7 @@ def demo(
         f"QC: {out / 'qc'} (median per-line AUROC {s['median_auroc']:.3f}, "
         f"{s['failed_cell_lines']} failing lines)\nEDA figures: {out / 'eda'}\n"
         f"Fit ({result.fit_status}): {result.fit_dir} — strongest dependencies: {', '.join(result.top_genes)}\n"
-        f"Fit plots: {out / 'fit_plots'}"
+        f"Fit plots: {out / 'fit_plots'}\nReport: {result.report} — open it in a browser"
     )
 
 

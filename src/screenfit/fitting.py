@@ -25,7 +25,7 @@ import xarray as xr
 from scipy import sparse
 
 import screenfit
-from screenfit.data.design import GUIDE, LINE, UNIT_LEVEL, Design, build_design
+from screenfit.data.design import GENE, GUIDE, LINE, UNIT_LEVEL, Design, build_design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.cache import CONFIG, cache_state, fit_hash
@@ -41,6 +41,7 @@ from screenfit.io.atomic import atomic_path
 from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.registry import get_model
+from screenfit.results.predictive import calibration, ppc_by, predictive_check
 from screenfit.results.tables import CI_PROB, build_tables
 
 LOGLIK_BUDGET = 50_000_000
@@ -76,6 +77,11 @@ class FitResult:
                 raise ScreenfitInputError("this fit has no posterior in memory or on disk.")
             self._idata = az.from_netcdf(self.out / "posterior.nc")
         return self._idata
+
+    @property
+    def options(self) -> dict[str, object]:
+        """The model options the fit was made with (covariate, copy-number column, threshold)."""
+        return dict(self.config.get("options") or {})  # type: ignore[call-overload]
 
     @property
     def gene_effects(self) -> pd.DataFrame:
@@ -127,54 +133,74 @@ def _thin(idata: az.InferenceData, n_points: int) -> az.InferenceData:
 
 
 def _unit_labels(design: Design) -> dict[str, np.ndarray]:
-    return {
-        "sgrna": np.asarray(design.coords[GUIDE])[design.index[GUIDE]],
-        "depmap_id": np.asarray(design.coords[LINE])[design.index[LINE]],
-    }
+    return {col: np.asarray(design.coords[col])[design.index[col]] for col in (GUIDE, GENE, LINE)}
+
+
+@dataclass(frozen=True)
+class EvaluationUnits:
+    """The model and design on which a fit is evaluated: per unit (guide × line) or, for counts, per row."""
+
+    unit: Design
+    model: pm.Model
+    design: Design
+    var: str
+    observed: np.ndarray
+    labels: dict[str, np.ndarray]
+
+
+def evaluation_units(spec: ScreenModel, screen: Screen, model: pm.Model, design: Design) -> EvaluationUnits:
+    """Gaussian models are rebuilt on the unit-level design; count models keep their row-level one.
+
+    ``unit`` is always the guide × line design of the LFC (the observed data stored with the fit).
+    """
+    unit = build_design(screen, UNIT_LEVEL, spec.covariate_columns)
+    if spec.observed == "counts":
+        assert design.counts is not None
+        return EvaluationUnits(unit, model, design, "counts_final", design.counts["counts_final"], _unit_labels(design))
+    return EvaluationUnits(unit, spec.build(unit), unit, "lfc", unit.y_mean, _unit_labels(unit))
 
 
 def unit_log_likelihood(
-    spec: ScreenModel, screen: Screen, idata: az.InferenceData, model: pm.Model, design: Design
+    spec: ScreenModel, idata: az.InferenceData, ev: EvaluationUnits
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """Pointwise log-likelihood per unit (one guide in one cell line) and the unit-level observed data.
 
-    Gaussian models are re-evaluated on a unit-level design (exact, with the within-unit term);
+    Gaussian models are evaluated on the unit-level design (exact, with the within-unit term);
     count models sum their replicate rows per unit. Draws are thinned to stay within
     ``LOGLIK_BUDGET`` values.
     """
-    unit = build_design(screen, UNIT_LEVEL, spec.covariate_columns)
+    unit = ev.unit
     labels = _unit_labels(unit)
-    coords = {"obs": np.arange(unit.n_groups)}
-    observed = xr.Dataset(
-        {"lfc_mean": ("obs", unit.y_mean), "n": ("obs", unit.n), "lfc_ss": ("obs", unit.y_ss),
-         "sgrna": ("obs", labels["sgrna"]), "depmap_id": ("obs", labels["depmap_id"])},
-        coords=coords,
-    )  # fmt: skip
     if spec.observed == "counts":
-        thinned = _thin(idata, design.n_groups)
-        rows = pm.compute_log_likelihood(thinned, model=model, extend_inferencedata=False, progressbar=False)
-        values = rows["counts_final"].values  # chain, draw, row
-        row_unit = pd.MultiIndex.from_arrays(list(_unit_labels(design).values()))
-        unit_index = pd.MultiIndex.from_arrays([labels["sgrna"], labels["depmap_id"]])
-        codes = unit_index.get_indexer(row_unit)
+        unit_index = pd.MultiIndex.from_arrays([labels[GUIDE], labels[LINE]])
+        codes = unit_index.get_indexer(pd.MultiIndex.from_arrays([ev.labels[GUIDE], ev.labels[LINE]]))
+        n_units = unit.n_groups
+        thinned = _thin(idata, ev.design.n_groups)
+        rows = pm.compute_log_likelihood(thinned, model=ev.model, extend_inferencedata=False, progressbar=False)
+        values = rows[ev.var].values  # chain, draw, row
         # Sum each unit's replicate rows with a sparse (units × rows) indicator.
         n_rows = values.shape[2]
-        indicator = sparse.csr_matrix((np.ones(n_rows), (codes, np.arange(n_rows))), shape=(unit.n_groups, n_rows))
+        indicator = sparse.csr_matrix((np.ones(n_rows), (codes, np.arange(n_rows))), shape=(n_units, n_rows))
         flat = values.reshape(-1, n_rows)
-        ll = np.asarray(indicator @ flat.T).T.reshape(*values.shape[:2], unit.n_groups)
+        ll = np.asarray(indicator @ flat.T).T.reshape(*values.shape[:2], n_units)
     else:
         thinned = _thin(idata, unit.n_groups)
-        unit_model = spec.build(unit)
         ll_ds = pm.compute_log_likelihood(
-            thinned, model=unit_model, var_names=["lfc"], extend_inferencedata=False, progressbar=False
+            thinned, model=ev.model, var_names=[ev.var], extend_inferencedata=False, progressbar=False
         )
-        ll = ll_ds["lfc"].values
+        ll = ll_ds[ev.var].values
         chains, draws = ll.shape[:2]
         sigma_name = "sigma" if spec.noise_by is None else "sigma_line"
         sigma = thinned.posterior[sigma_name].values.reshape(chains * draws, *thinned.posterior[sigma_name].shape[2:])
         correction = spec.unit_loglik_correction(unit, {sigma_name: sigma})
         if correction is not None:
             ll = ll + correction.reshape(chains, draws, -1)
+    coords = {"obs": np.arange(unit.n_groups)}
+    observed = xr.Dataset(
+        {"lfc_mean": ("obs", unit.y_mean), "n": ("obs", unit.n), "lfc_ss": ("obs", unit.y_ss),
+         "sgrna": ("obs", labels[GUIDE]), "hugo_symbol": ("obs", labels[GENE]), "depmap_id": ("obs", labels[LINE])},
+        coords=coords,
+    )  # fmt: skip
     sample_coords = {d: thinned.posterior[d].values for d in ("chain", "draw")}
     loglik = xr.Dataset({"lfc": (("chain", "draw", "obs"), ll.astype(np.float32))}, coords={**sample_coords, **coords})
     return loglik, observed
@@ -222,6 +248,7 @@ def fit(
     ci_prob: float = CI_PROB,
     thresholds: GateThresholds | None = None,
     log_likelihood: bool = True,
+    predictive: bool = True,
     progress: bool = True,
 ) -> FitResult:
     """Fit a registered model to a screen.
@@ -247,6 +274,8 @@ def fit(
         Convergence-gate thresholds.
     log_likelihood
         Compute the pointwise (per guide × cell line) log-likelihood for model comparison.
+    predictive
+        Run posterior predictive checks (tables ``ppc_*``, a few replicated data sets in the posterior).
     progress
         Show the sampler's progress bar.
     """
@@ -256,6 +285,7 @@ def fit(
     if sampler.draws is None:
         sampler = replace(sampler, draws=spec.recommended_draws)
     sampler.validate()
+    predictive = predictive and sampler.method != "map"  # one point has no predictive spread
     if not 0 < ci_prob < 1:
         raise ScreenfitInputError(f"ci_prob must be between 0 and 1, got {ci_prob}.", fix="pass e.g. --ci-prob 0.94.")
     level = spec.level(collapse)
@@ -263,7 +293,7 @@ def fit(
         "model": spec.name, "options": spec.options.to_dict(), "sampler": sampler.to_dict(), "observed": spec.observed,
         "likelihood_level": list(level), "ci_prob": ci_prob, "data_hash": screen.content_hash(),
         "data_source": screen.source, "data_notes": list(screen.notes), "data_summary": screen.summary(),
-        "screenfit_version": screenfit.__version__,
+        "screenfit_version": screenfit.__version__, "log_likelihood": log_likelihood, "predictive": predictive,
     }  # fmt: skip
     config["hash"] = fit_hash({k: v for k, v in config.items() if k not in ("data_source", "data_notes")})
     out_path = Path(out) if out is not None else None
@@ -283,12 +313,27 @@ def fit(
     config["parametrisation"] = {k: ("centred" if v else "non-centred") for k, v in spec.parametrisation.items()}
     idata = run.idata
     idata.posterior = idata.posterior[reported_variables(idata)]
+    tables = build_tables(idata, spec, _entrez(screen), ci_prob)
+    if "guide_parameters" in tables:
+        guide_gene = screen.table.drop_duplicates(GUIDE).set_index(GUIDE)[GENE].astype(str)
+        guides = tables["guide_parameters"]
+        guides.insert(guides.columns.get_loc(GUIDE) + 1, GENE, guides[GUIDE].map(guide_gene))
+    if log_likelihood or predictive:
+        ev = evaluation_units(spec, screen, pm_model, design)
     if log_likelihood:
         t1 = time.perf_counter()
-        loglik, observed = unit_log_likelihood(spec, screen, idata, pm_model, design)
+        loglik, observed = unit_log_likelihood(spec, idata, ev)
         idata.add_groups({"log_likelihood": loglik, "observed_data": observed})
         timings["log_likelihood"] = time.perf_counter() - t1
-    tables = build_tables(idata, spec, _entrez(screen), ci_prob)
+    if predictive:
+        t1 = time.perf_counter()
+        ppc, replicated = predictive_check(ev.model, idata, ev.var, ev.observed, ev.labels, ci_prob, sampler.seed)
+        idata.add_groups({"posterior_predictive": replicated})
+        tables["ppc_units"] = ppc
+        tables["ppc_calibration"] = calibration(ppc)
+        tables["ppc_cell_lines"] = ppc_by(ppc, LINE)
+        tables["ppc_genes"] = ppc_by(ppc, GENE)
+        timings["predictive"] = time.perf_counter() - t1
     result = FitResult(spec.name, diagnostics, tables, config, _provenance(timings, sampler), out_path, False, idata)
     if out_path is not None:
         _write(result, idata, out_path, force)

@@ -12,13 +12,15 @@ from importlib import resources
 from pathlib import Path
 
 from screenfit.data.screen import Screen
-from screenfit.io.atomic import atomic_path
+from screenfit.errors import ScreenfitInputError
+from screenfit.io.atomic import atomic_path, check_writable
 from screenfit.io.depmap import read_depmap
 from screenfit.io.tables import write_table
 from screenfit.plots.eda import EDAFigures, write_eda
 from screenfit.plots.figures import save_png
 from screenfit.plots.qc import qc_figure
 from screenfit.qc import QCResult, QCThresholds, run_qc
+from screenfit.results.comparison import Comparison
 
 
 def write_qc(
@@ -63,18 +65,24 @@ class DemoResult:
     fit_dir: Path
     fit_status: str
     top_genes: list[str]
+    report: Path
 
 
 DEMO_MODEL = "copy-number"
+DEMO_BASELINE = "gene-cellline"
+"""The demo also fits this model without copy number, so the report compares the two."""
 
 
 def run_demo(out: Path, force: bool = False, progress: bool = True) -> DemoResult:
-    """Ingest the bundled Avana sample, run QC and EDA, fit the copy-number model, plot it.
+    """Ingest the bundled Avana sample, run QC and EDA, fit two models, plot, compare and report.
 
-    Everything lands under the folder ``out``, written atomically as one folder.
+    ``fit/`` holds the copy-number model (the demo's main fit), ``fit_baseline/`` gene-cellline;
+    ``report.html`` compares them. Everything lands under the folder ``out``, written atomically
+    as one folder.
     """
     from screenfit.fitting import fit
-    from screenfit.plots.posterior import write_fit_plots
+    from screenfit.plots.catalogue import write_fit_plots
+    from screenfit.report import read_qc_folder, write_report
 
     screen = load_example()
     with atomic_path(out, force=force) as tmp:
@@ -83,7 +91,58 @@ def run_demo(out: Path, force: bool = False, progress: bool = True) -> DemoResul
         qc = write_qc(screen, tmp / "qc")
         eda = write_eda(screen, tmp / "eda")
         result = fit(screen, DEMO_MODEL, out=tmp / "fit", progress=progress)
+        baseline = fit(screen, DEMO_BASELINE, out=tmp / "fit_baseline", progress=progress)
         write_fit_plots(result, tmp / "fit_plots")
+        write_report([result, baseline], tmp / "report.html", qc=read_qc_folder(tmp / "qc"),
+                     title="screenfit demo: DepMap Avana sample")  # fmt: skip
     eda = EDAFigures({k: out / "eda" / v.name for k, v in eda.written.items()}, eda.skipped)
     top = result.gene_effects.sort_values("mean")["hugo_symbol"].astype(str).head(10).tolist()
-    return DemoResult(out, out / "screen.parquet", qc, eda, out / "fit", result.status, top)
+    return DemoResult(out, out / "screen.parquet", qc, eda, out / "fit", result.status, top, out / "report.html")
+
+
+def write_comparison(
+    fit_dirs: list[Path],
+    out: Path,
+    kfold: int | None = None,
+    data: Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Comparison:
+    """Compare fits (PSIS-LOO, or K-fold by cell line) and write ``comparison.*``, the plot and the notes.
+
+    K-fold refits each fit's model (with its options and sampler) on the screen ``data``, which
+    must be the one the fits were made on.
+    """
+    from screenfit.fitting import load_fit
+    from screenfit.inference.samplers import SamplerConfig
+    from screenfit.io.tables import read_long_table
+    from screenfit.kfold import compare_kfold
+    from screenfit.models.base import ModelOptions
+    from screenfit.plots.checks import compare_figure
+    from screenfit.results.comparison import check_comparable, compare_fits
+
+    fits = [load_fit(d) for d in fit_dirs]
+    check_comparable(fits)
+    check_writable(out, force)
+    if kfold is None:
+        comparison = compare_fits(fits)
+    else:
+        if data is None:
+            raise ScreenfitInputError("--kfold refits the models and needs the screen.", fix="pass --data SCREEN.")
+        screen = read_long_table(data)
+        if screen.content_hash() != fits[0].config["data_hash"]:
+            raise ScreenfitInputError(
+                "this screen is not the one the fits were made on (its content hash differs).",
+                file=data,
+                fix="pass the screen file given to `screenfit fit` (with the same filters).",
+            )
+        options = {f.model: ModelOptions(**f.config["options"]) for f in fits}  # type: ignore[arg-type]
+        samplers = {f.model: SamplerConfig(**f.config["sampler"]) for f in fits}  # type: ignore[arg-type]
+        comparison = compare_kfold(screen, [f.model for f in fits], kfold, options, samplers, progress=progress)
+    meta = {"method": comparison.method, "fits": [str(d) for d in fit_dirs]}
+    with atomic_path(out, force=force) as tmp:
+        tmp.mkdir()
+        write_table(comparison.table, tmp / "comparison.parquet", metadata=meta)
+        save_png(compare_figure(comparison), tmp / "comparison.png")
+        (tmp / "comparison_notes.txt").write_text("\n\n".join(comparison.messages) + "\n")
+    return comparison

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,25 @@ class Design:
     def n_groups(self) -> int:
         """Number of observation groups."""
         return int(self.n.shape[0])
+
+    def subset(self, keep: np.ndarray) -> Design:
+        """The design restricted to the groups where ``keep`` is true, with every label kept.
+
+        Parameters of factors left without data (e.g. held-out cell lines) stay in the model and
+        are drawn from their hierarchical prior, which is what predicting new lines needs.
+        """
+        if self.counts is not None:
+            raise ValueError("subset() is for LFC designs; a count design's rows carry raw counts")
+        keep = np.asarray(keep, dtype=bool)
+        return replace(
+            self,
+            index={k: v[keep] for k, v in self.index.items()},
+            n=self.n[keep],
+            y_mean=self.y_mean[keep],
+            y_ss=self.y_ss[keep],
+            covariates={k: v[keep] for k, v in self.covariates.items()},
+            n_rows=int(self.n[keep].sum()),
+        )
 
 
 def _codes(values: pd.Series, labels: list[str]) -> np.ndarray:

@@ -70,6 +70,25 @@ def slopes_are_data_rich(design: Design, column: str, by: str = LINE) -> bool:
     return tau2 > 0 and float(np.sqrt(se2.median())) < 0.5 * np.sqrt(tau2)
 
 
+def noise_is_data_rich(design: Design, by: str = LINE) -> bool:
+    """Whether per-group noise SDs are measured more precisely than they vary between groups.
+
+    Per group, ``s²`` pools the within-observation sums of squares (``Σ S / Σ (n − 1)``); its
+    log has standard error ``≈ 1/√(2·df)``. The spread of the true log SDs is the moment
+    estimate ``τ² = var(log s) − mean(se²)``. Centred when the median SE is below ``τ / 2``.
+    Designs without replicate spread (every ``n = 1``) say no.
+    """
+    frame = pd.DataFrame({"g": design.index[by], "ss": design.y_ss, "df": design.n - 1.0})
+    pooled = frame.groupby("g")[["ss", "df"]].sum()
+    pooled = pooled[(pooled["df"] > 1) & (pooled["ss"] > 0)]
+    if len(pooled) < 3:
+        return False
+    log_s = 0.5 * np.log(pooled["ss"] / pooled["df"])
+    se2 = 1.0 / (2.0 * pooled["df"])
+    tau2 = float(log_s.var(ddof=1) - se2.mean())
+    return tau2 > 0 and float(np.sqrt(se2.median())) < 0.5 * np.sqrt(tau2)
+
+
 def cn_slopes(design: Design, column: str, centred: bool) -> pt.TensorVariable:
     """Copy-number term per group: ``κ_c · cn``, ``κ_c ~ N(μ_κ, σ_κ)``.
 

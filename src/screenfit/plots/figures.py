@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
 from screenfit.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from screenfit.fitting import FitResult
 
 DPI = 130
 
@@ -21,3 +25,11 @@ def save_png(fig: Figure, path: Path, force: bool = False) -> Path:
     with atomic_path(path, force=force) as tmp:
         fig.savefig(tmp, dpi=DPI, format="png", bbox_inches="tight")
     return path
+
+
+def stamp(fig: Figure, result: FitResult) -> None:
+    """Title a fit's figure "NOT CONVERGED" (failed gate) or "approximate" (VI/MAP)."""
+    if result.status == "failed":
+        fig.suptitle(f"NOT CONVERGED — {'; '.join(result.diagnostics.problems)[:160]}", color="crimson", fontsize=11)
+    elif result.status == "approximate":
+        fig.suptitle(f"approximate fit ({result.diagnostics.method})", color="darkorange", fontsize=11)

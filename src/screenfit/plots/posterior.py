@@ -5,29 +5,18 @@ A fit that failed its convergence gate is stamped "NOT CONVERGED" on every figur
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import arviz as az
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are only ever written to files
-import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from screenfit.fitting import FitResult
 from screenfit.inference.diagnostics import reported_variables
-from screenfit.io.atomic import atomic_path
 from screenfit.models.registry import get_model
-from screenfit.plots.figures import save_png
+from screenfit.plots.figures import stamp
 
 MAX_FOREST_GENES = 60
-
-
-def _stamp(fig: Figure, result: FitResult) -> None:
-    if result.status == "failed":
-        fig.suptitle(f"NOT CONVERGED — {'; '.join(result.diagnostics.problems)[:160]}", color="crimson", fontsize=11)
-    elif result.status == "approximate":
-        fig.suptitle(f"approximate fit ({result.diagnostics.method})", color="darkorange", fontsize=11)
 
 
 def trace_figure(result: FitResult) -> Figure:
@@ -37,7 +26,7 @@ def trace_figure(result: FitResult) -> Figure:
     scalars = [v for v in reported_variables(result.idata) if post[v].ndim == 2][:6]
     axes = az.plot_trace(result.idata, var_names=[spec.gene_effect, *scalars], compact=True, show=False)
     fig = axes.ravel()[0].figure
-    _stamp(fig, result)
+    stamp(fig, result)
     return fig
 
 
@@ -55,18 +44,5 @@ def forest_figure(result: FitResult) -> Figure:
     axes.ravel()[0].set_title(
         f"gene effects, {prob:.0%} HDI" + (f" ({len(genes)} most negative)" if len(table) > len(genes) else "")
     )
-    _stamp(fig, result)
+    stamp(fig, result)
     return fig
-
-
-def write_fit_plots(result: FitResult, out: Path, force: bool = False) -> list[Path]:
-    """Write ``trace.png`` and ``forest.png`` for a fit into the folder ``out``."""
-    written = []
-    with atomic_path(out, force=force) as tmp:
-        tmp.mkdir()
-        for name, make in (("trace", trace_figure), ("forest", forest_figure)):
-            fig = make(result)
-            save_png(fig, tmp / f"{name}.png")
-            plt.close(fig)
-            written.append(out / f"{name}.png")
-    return written

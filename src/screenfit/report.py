@@ -1,0 +1,287 @@
+"""``screenfit report``: one self-contained HTML page for one or more fits of a screen.
+
+The page needs no network: figures are embedded PNGs, tables are JSON rendered by a small
+script shipped in the package (sortable, searchable), and the styles are inline. It shows the
+data summary, QC (when a QC folder is given), each model's equations and diagnostics — with a
+loud banner when a fit failed its convergence gate — the model comparison, posterior
+predictive checks, the biological readouts and the gene-effect tables.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import inspect
+import io
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+import screenfit
+from screenfit.errors import ScreenfitInputError
+from screenfit.fitting import FitResult
+from screenfit.io.atomic import atomic_path
+from screenfit.models.registry import get_model
+from screenfit.plots.catalogue import fit_figures
+from screenfit.plots.checks import compare_figure
+from screenfit.plots.figures import DPI
+from screenfit.results.comparison import Comparison, compare_fits
+from screenfit.results.readouts import covariate_effects, guide_efficacy, ranked_dependencies, screen_quality
+
+FIGURE_CAPTIONS = {
+    "trace": "Trace plots of the gene effects and scalar hyperparameters (one line per chain).",
+    "forest": "Gene effects with their highest-density intervals.",
+    "ppc": "Posterior predictive check: observed vs replicated data, and how often central predictive "
+    "intervals hold the observations (on the diagonal = calibrated).",
+    "ppc_groups": "Coverage of the 94% predictive interval per cell line and per gene (worst first in the tables).",
+    "copy_number": "Copy-number effect: the LFC shift the model attributes to copy number (cutting toxicity).",
+    "guide_efficacy": "Guide offsets from their gene's effect: weak guides of essential genes stand out.",
+    "screen_quality": "Per-cell-line parameters: screen quality, noise, offsets, copy-number slopes.",
+    "dependencies": "The strongest gene × cell-line dependencies.",
+}
+
+
+@dataclass(frozen=True)
+class QCFolder:
+    """What the report shows of ``screenfit qc`` output."""
+
+    summary: dict[str, object]
+    cell_lines: pd.DataFrame
+    figure: Path
+
+
+def read_qc_folder(folder: Path) -> QCFolder:
+    """Read a folder written by ``screenfit qc`` (or the demo's ``qc/``)."""
+    needed = ("qc_summary.json", "qc_cell_lines.parquet", "qc.png")
+    missing = [n for n in needed if not (folder / n).is_file()]
+    if missing:
+        raise ScreenfitInputError(
+            f"not a QC folder: {', '.join(missing)} missing.", file=folder, fix="pass the --out of `screenfit qc`."
+        )
+    return QCFolder(
+        json.loads((folder / "qc_summary.json").read_text()),
+        pd.read_parquet(folder / "qc_cell_lines.parquet"),
+        folder / "qc.png",
+    )
+
+
+def _png(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _figure(data: str, caption: str) -> str:
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+class _Page:
+    """Accumulates HTML fragments and the JSON payloads of the interactive tables."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.payloads: list[str] = []
+        self.n_tables = 0
+
+    def add(self, fragment: str) -> None:
+        self.parts.append(fragment)
+
+    def table(self, frame: pd.DataFrame, placeholder: str = "search genes…", search_id: str | None = None) -> None:
+        """An interactive (sortable, searchable) table of ``frame``."""
+        self.n_tables += 1
+        ident = f"sf-data-{self.n_tables}"
+        clean = frame.replace([np.inf, -np.inf], np.nan).astype(object).where(frame.notna(), None)
+        rows = [[_jsonable(v) for v in row] for row in clean.itertuples(index=False)]
+        payload = json.dumps({"columns": [str(c) for c in frame.columns], "rows": rows}, allow_nan=False)
+        safe = payload.replace("</", "<\\/")  # a JSON string must not close the <script> element
+        self.payloads.append(f'<script type="application/json" id="{ident}">{safe}</script>')
+        extra = f' data-search-id="{search_id}"' if search_id else ""
+        self.add(
+            f'<div class="sf-table" data-source="{ident}" data-placeholder="{html.escape(placeholder)}"{extra}></div>'
+        )
+
+    def static_table(self, frame: pd.DataFrame) -> None:
+        """A plain HTML table (small, fixed)."""
+        self.add(frame.to_html(index=False, border=0, float_format=lambda v: f"{v:.3f}", na_rep=""))
+
+
+def _jsonable(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, np.integer | int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    return str(value)
+
+
+def _banner(result: FitResult, name: str) -> str:
+    d = result.diagnostics
+    if result.status == "failed":
+        text = (
+            f"{name}: NOT CONVERGED — this fit failed the convergence gate ({'; '.join(d.problems)}). "
+            "Its numbers are not results."
+        )
+    elif result.status == "approximate":
+        text = f"{name}: approximate fit ({d.method}) — variational or point estimate; intervals may be too narrow."
+    else:
+        text = (
+            f"{name}: converged (max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, "
+            f"{d.divergences} divergences)."
+        )
+    return f'<div class="banner {result.status}">{html.escape(text)}</div>'
+
+
+def _data_section(page: _Page, fits: Sequence[FitResult], qc: QCFolder | None) -> None:
+    config = fits[0].config
+    page.add('<section id="data"><h2>Data</h2>')
+    page.add(f"<p>Source: <code>{html.escape(str(config.get('data_source')))}</code> "
+             f"(content hash <code>{html.escape(str(config.get('data_hash'))[:16])}</code>).</p>")  # fmt: skip
+    summary = config.get("data_summary") or {}
+    page.static_table(pd.DataFrame([summary]))  # type: ignore[list-item]
+    notes: list[str] = list(config.get("data_notes") or [])  # type: ignore[call-overload]
+    for note in notes:
+        page.add(f'<div class="note">{html.escape(str(note))}</div>')
+    page.add("</section>")
+    page.add('<section id="qc"><h2>Quality control</h2>')
+    if qc is None:
+        page.add(
+            '<div class="note">No QC folder was given (run <code>screenfit qc</code> and pass <code>--qc</code>).</div>'
+        )
+    else:
+        s = qc.summary
+        auroc = float(s["median_auroc"])  # type: ignore[arg-type]
+        page.add(f"<p>Median per-line AUROC (common essentials vs non-essentials): <b>{auroc:.3f}</b>; "
+                 f"lines failing QC: <b>{s['failed_cell_lines']}</b>.</p>")  # fmt: skip
+        page.add(_figure(base64.b64encode(qc.figure.read_bytes()).decode("ascii"), "QC per replicate and cell line."))
+        page.table(qc.cell_lines, placeholder="search cell lines…")
+    page.add("</section>")
+
+
+def _comparison_section(page: _Page, fits: Sequence[FitResult], names: list[str]) -> None:
+    page.add('<section id="comparison"><h2>Model comparison</h2>')
+    try:
+        comparison: Comparison = compare_fits(fits)
+    except ScreenfitInputError as err:
+        page.add(f'<div class="note">Not compared: {html.escape(err.message)}</div></section>')
+        return
+    best = comparison.table.iloc[0]
+    page.add(f"<p>Ranked by expected log predictive density (PSIS-LOO, per guide × cell line). Best: "
+             f"<b>{html.escape(str(best['model']))}</b>. A difference is clear when <code>elpd_diff</code> "
+             "is several times its standard error <code>dse</code>.</p>")  # fmt: skip
+    page.static_table(comparison.table.drop(columns=["fit_dir"]))
+    for msg in comparison.messages:
+        page.add(f'<div class="note">{html.escape(msg)}</div>')
+    page.add(_figure(_png(compare_figure(comparison)), "ELPD per model (± SE) and difference to the best (± SE)."))
+    page.add("</section>")
+
+
+def _fit_section(page: _Page, index: int, name: str, result: FitResult, first_gene_table: bool) -> None:
+    spec = get_model(result.model)
+    page.add(f'<section id="fit-{index}"><h2>{html.escape(name)}: {html.escape(spec.title)}</h2>')
+    page.add(_banner(result, name))
+    page.add("<h3>Model</h3>")
+    page.add(f'<pre class="equation">{html.escape(inspect.cleandoc(type(spec).__doc__ or "").replace("``", ""))}</pre>')
+    options = {k: v for k, v in result.options.items() if v is not None}
+    sampler = result.config.get("sampler") or {}
+    page.add(f"<p class='meta'>Options: {html.escape(json.dumps(options))}; sampler: "
+             f"{html.escape(json.dumps(sampler))}; intervals: {float(result.config['ci_prob']):.0%} HDI.</p>")  # type: ignore[arg-type]  # fmt: skip
+    page.add("<h3>Diagnostics</h3>")
+    d = result.diagnostics
+    page.static_table(pd.DataFrame([{
+        "status": d.status, "method": d.method, "max R-hat": d.max_rhat, "at": d.max_rhat_parameter,
+        "min bulk ESS": d.min_ess_bulk, "min tail ESS": d.min_ess_tail, "divergences": d.divergences,
+        "min E-BFMI": d.min_bfmi,
+    }]))  # fmt: skip
+    page.add("<h3>Gene effects</h3>")
+    page.table(result.gene_effects, search_id="gene-search" if first_gene_table else None)
+    figures = fit_figures(result)
+    page.add("<h3>Figures</h3>")
+    for key, fig in figures.items():
+        page.add(_figure(_png(fig), FIGURE_CAPTIONS.get(key, key)))
+    page.add("<h3>Posterior predictive checks</h3>")
+    calibration = result.tables.get("ppc_calibration")
+    if calibration is None:
+        page.add('<div class="note">This fit was made without posterior predictive checks.</div>')
+    else:
+        page.static_table(calibration)
+        page.add("<p>Cell lines with the worst predictive coverage:</p>")
+        page.table(result.tables["ppc_cell_lines"], placeholder="search cell lines…")
+    page.add("<h3>Readouts</h3><p>Strongest dependencies per cell line (or overall, for models with one effect "
+             "per gene):</p>")  # fmt: skip
+    page.table(ranked_dependencies(result))
+    for title, table in (
+        ("Covariate: genes whose effect differs with the feature", covariate_effects(result)),
+        ("Guide efficacy", guide_efficacy(result)),
+        ("Screen quality per cell line", screen_quality(result)),
+    ):
+        if table is not None:
+            page.add(f"<p>{html.escape(title)}:</p>")
+            page.table(table)
+    page.add("</section>")
+
+
+def _names(fits: Sequence[FitResult]) -> list[str]:
+    models = [f.model for f in fits]
+    if len(set(models)) == len(models):
+        return models
+    return [f"{f.model} ({f.out.name if f.out else i})" for i, f in enumerate(fits)]
+
+
+def build_report(fits: Sequence[FitResult], qc: QCFolder | None = None, title: str = "screenfit report") -> str:
+    """The report page as one HTML string."""
+    if not fits:
+        raise ScreenfitInputError("report needs at least one fit.", fix="pass one or more fit folders.")
+    names = _names(fits)
+    page = _Page()
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    links = ['<a href="#data">Data</a>', '<a href="#qc">QC</a>']
+    if len(fits) > 1:
+        links.append('<a href="#comparison">Comparison</a>')
+    links += [f'<a href="#fit-{i}">{html.escape(n)}</a>' for i, n in enumerate(names)]
+    page.add(f"<header><h1>{html.escape(title)}</h1><p class='meta'>{len(fits)} fit(s); made {stamp} by "
+             f"screenfit {screenfit.__version__}.</p><nav>{''.join(links)}</nav></header>")  # fmt: skip
+    for name, result in zip(names, fits, strict=True):
+        if result.status != "converged":
+            page.add(_banner(result, name))
+    _data_section(page, fits, qc)
+    if len(fits) > 1:
+        _comparison_section(page, fits, names)
+    for i, (name, result) in enumerate(zip(names, fits, strict=True)):
+        _fit_section(page, i, name, result, first_gene_table=i == 0)
+    folder = resources.files("screenfit.resources") / "report"
+    css = (folder / "report.css").read_text()
+    js = (folder / "report.js").read_text()
+    body = "\n".join(page.parts)
+    scripts = "\n".join(page.payloads)
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{css}</style></head>\n<body>\n{body}\n{scripts}\n"
+        f"<script>{js}</script>\n</body></html>\n"
+    )
+
+
+def write_report(
+    fits: Sequence[FitResult], out: Path, qc: QCFolder | None = None, title: str = "screenfit report",
+    force: bool = False,
+) -> Path:  # fmt: skip
+    """Write the report to the file ``out`` atomically (never overwriting without ``force``)."""
+    text = build_report(fits, qc, title)
+    with atomic_path(out, force=force) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return out

@@ -1,0 +1,138 @@
+"""Posterior predictive checks: replicated data from the posterior, compared with what was observed.
+
+The check runs on the same units as the pointwise log-likelihood: for LFC models one guide in
+one cell line (the mean LFC of its replicates, whose predictive distribution is
+``N(μ, σ/√n)``), for count models one replicate's final read count. Per unit it records the
+predictive mean, SD, central interval and the PIT value ``P(y_rep < y_obs)`` (randomised on
+ties for counts). A calibrated model has uniform PIT values, so a central predictive interval
+of probability ``p`` holds ``p`` of the observations: :func:`calibration` tabulates that, and
+:func:`ppc_by` breaks the check down per cell line or per gene.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+PPC_DRAWS = 200
+"""Most posterior draws behind each unit's predictive summary."""
+PPC_BUDGET = 20_000_000
+"""Most replicated values held in memory at once (units × draws); above it fewer draws are used."""
+KEEP_DRAWS = 10
+"""Replicated data sets stored in ``posterior.nc`` (group ``posterior_predictive``) for plots."""
+LEVELS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.94, 0.99)
+"""Nominal probabilities of the central predictive intervals checked by :func:`calibration`."""
+
+
+def _thin_to(idata: az.InferenceData, n_draws: int) -> az.InferenceData:
+    post = idata.posterior
+    total = post.sizes["chain"] * post.sizes["draw"]
+    step = max(1, int(np.ceil(total / n_draws)))
+    return idata.sel(draw=slice(None, None, step)) if step > 1 else idata
+
+
+def predictive_check(
+    model: pm.Model,
+    idata: az.InferenceData,
+    var: str,
+    observed: np.ndarray,
+    labels: dict[str, np.ndarray],
+    ci_prob: float,
+    seed: int,
+) -> tuple[pd.DataFrame, xr.Dataset]:
+    """Replicate ``var`` of ``model`` from the posterior and summarise it per unit.
+
+    Parameters
+    ----------
+    model
+        The PyMC model whose observed variable ``var`` has one entry per unit (dim ``obs``).
+    idata
+        Posterior draws (thinned here to at most :data:`PPC_DRAWS`).
+    observed
+        The observed value of each unit.
+    labels
+        Columns that label the units (``sgrna``, ``hugo_symbol``, ``depmap_id``, …).
+    ci_prob
+        Probability of the central predictive interval columns.
+    seed
+        Seed of the replicated draws and of the PIT tie-breaking.
+
+    Returns
+    -------
+    The per-unit table and a small ``posterior_predictive`` dataset (:data:`KEEP_DRAWS` draws).
+    """
+    n_units = observed.shape[0]
+    n_draws = int(min(PPC_DRAWS, max(20, PPC_BUDGET // max(n_units, 1))))
+    thinned = _thin_to(idata, n_draws)
+    with warnings.catch_warnings():
+        # The only Potential is the Gaussian within-unit term, a function of σ and the data: it
+        # does not change the predictive distribution of a unit's mean, so PyMC's warning that
+        # Potentials are ignored does not apply here.
+        warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
+        rep = pm.sample_posterior_predictive(
+            thinned, model=model, var_names=[var], random_seed=seed, progressbar=False, extend_inferencedata=False
+        )
+    values = rep.posterior_predictive[var].values  # chain, draw, obs
+    flat = values.reshape(-1, n_units).astype(float)
+    rng = np.random.default_rng(seed)
+    below = (flat < observed[None, :]).mean(axis=0)
+    ties = (flat == observed[None, :]).mean(axis=0)
+    pit = below + rng.uniform(size=n_units) * ties
+    tail = (1.0 - ci_prob) / 2.0
+    table = pd.DataFrame(labels)
+    table["observed"] = observed
+    table["predicted_mean"] = flat.mean(axis=0)
+    table["predicted_sd"] = flat.std(axis=0, ddof=1)
+    table["predicted_lower"] = np.quantile(flat, tail, axis=0)
+    table["predicted_upper"] = np.quantile(flat, 1.0 - tail, axis=0)
+    table["pit"] = pit
+    keep = flat[: min(KEEP_DRAWS, flat.shape[0])].astype(np.float32)
+    stored = xr.Dataset(
+        {var: (("chain", "draw", "obs"), keep[None])},
+        coords={"chain": [0], "draw": np.arange(keep.shape[0]), "obs": np.arange(n_units)},
+    )
+    return table, stored
+
+
+def covered(pit: np.ndarray | pd.Series, level: float) -> np.ndarray:
+    """Whether each observation lies in the central predictive interval of probability ``level``."""
+    return np.abs(np.asarray(pit, dtype=float) - 0.5) <= level / 2.0
+
+
+def calibration(ppc: pd.DataFrame, levels: tuple[float, ...] = LEVELS) -> pd.DataFrame:
+    """Nominal vs observed coverage of central predictive intervals, with a binomial SE."""
+    n = len(ppc)
+    rows = []
+    for level in levels:
+        cov = float(covered(ppc["pit"], level).mean()) if n else np.nan
+        rows.append({"nominal": level, "observed": cov, "se": float(np.sqrt(level * (1 - level) / max(n, 1))), "n": n})
+    return pd.DataFrame(rows)
+
+
+def ppc_by(ppc: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per group (``depmap_id`` or ``hugo_symbol``): observed vs predicted means, RMSE, coverage.
+
+    Sorted by the 94% coverage, worst first, so lines or genes the model fits badly come on top.
+    """
+    frame = ppc.assign(
+        sq=(ppc["observed"] - ppc["predicted_mean"]) ** 2,
+        in50=covered(ppc["pit"], 0.5),
+        in94=covered(ppc["pit"], 0.94),
+    )
+    grouped = frame.groupby(by, observed=True)
+    out = pd.DataFrame(
+        {
+            "n_units": grouped.size(),
+            "observed_mean": grouped["observed"].mean(),
+            "predicted_mean": grouped["predicted_mean"].mean(),
+            "rmse": np.sqrt(grouped["sq"].mean()),
+            "coverage_50": grouped["in50"].mean(),
+            "coverage_94": grouped["in94"].mean(),
+        }
+    )
+    return out.sort_values(["coverage_94", "rmse"], ascending=[True, False]).reset_index()
