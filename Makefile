@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_output
 
-.PHONY: install demo test test-fast test-all lint clean
+.PHONY: install browser demo test test-fast test-all bench bench-quick lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,17 +18,28 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Debian's Chromium + ChromeDriver for the report's browser test (skipped when already there).
+browser:
+	bash scripts/install-chromium.sh
+
 demo: install
 	$(BIN)/screenfit demo --out $(DEMO_OUT) --force
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q -m "not long and not gpu" -n 2 --dist loadgroup
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not long and not gpu" -n 2
 
-test-all: install
+test-all: install browser
 	$(BIN)/python -m pytest -q -n 2
+
+# Speed benchmark against plain PyMC + nutpie measured in the same run (docs/benchmarks.md).
+bench: install
+	$(BIN)/python benchmarks/speed.py --json benchmarks/latest.json
+
+bench-quick: install
+	$(BIN)/python benchmarks/speed.py --quick
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -24,7 +24,7 @@ def _paired(pointwise: dict[str, np.ndarray], better: str, worse: str) -> tuple[
 @pytest.mark.slow
 def test_compare_ranks_models_with_copy_number_and_guides_above_the_seed_models():
     # Truth with copy-number cutting toxicity and guide efficacy (the simulator's default regime).
-    cfg = SimulationConfig(n_genes=30, n_cell_lines=40, seed=11, amplified_fraction=0.15, cn_slope_mean=-0.1)
+    cfg = SimulationConfig(n_genes=40, n_cell_lines=40, seed=11, amplified_fraction=0.3, cn_slope_mean=-0.15)
     screen, _, _ = simulate_screen(cfg)
     fits = [fit(screen, m, progress=False) for m in ("seed-m1", "seed-m2", "copy-number", "guide")]
     comparison = compare_fits(fits)

@@ -17,8 +17,8 @@ def test_coverage_and_grouping_helpers():
     ppc = pd.DataFrame({"depmap_id": ["a", "a", "b", "b", "b"], "observed": [0.0] * 5, "predicted_mean": [0.1] * 5,
                         "pit": pit})  # fmt: skip
     by = ppc_by(ppc, "depmap_id")
-    assert by["depmap_id"].tolist() == ["b", "a"]  # b has an observation outside its 94% interval: worst first
-    assert np.isclose(by.set_index("depmap_id").loc["a", "coverage_94"], 1.0)
+    assert by["depmap_id"].tolist() == ["a", "b"]  # a: 1 of 2 inside its 94% interval, b: 2 of 3; worst first
+    assert np.isclose(by.set_index("depmap_id").loc["b", "coverage_94"], 2 / 3)
     cal = calibration(ppc, levels=(0.5,))
     assert np.isclose(cal["observed"].iloc[0], 3 / 5)
 

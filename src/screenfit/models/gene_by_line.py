@@ -8,7 +8,7 @@ import pytensor.tensor as pt
 
 from screenfit.data.design import GENE, LINE, Design
 from screenfit.models.base import ScreenModel
-from screenfit.models.terms import gene_intercepts
+from screenfit.models.terms import gene_intercepts, quality_is_data_rich
 
 
 class GeneByLine(ScreenModel):
@@ -17,8 +17,10 @@ class GeneByLine(ScreenModel):
     ``y ~ N(μ_α + q_c · (θ_gc − μ_α) + κ_c · cn_gc, σ_c)``;
     ``θ_gc = α_g + τ_g z_gc`` (partial pooling toward the gene mean ``α_g``), ``z_gc ~ N(0, 1)``,
     ``log τ_g ~ N(μ_τ, s_τ)``, ``μ_τ ~ N(log 0.1, 1)``, ``s_τ ~ HalfNormal(1)``;
-    ``log q_c = σ_q w_c``, ``w ~ ZeroSumNormal(1)``, ``σ_q ~ HalfNormal(0.3)`` (screen quality,
-    mean 1 on the log scale);
+    ``log q ~ ZeroSumNormal(σ_q)`` over lines, ``σ_q ~ HalfNormal(0.3)`` (screen quality, mean 1
+    on the log scale; centred when each line's quality is measured more precisely than lines
+    differ — :func:`~screenfit.models.terms.quality_is_data_rich` — as on the Avana sample, where
+    the non-centred ``log q_c = σ_q w_c`` left ``σ_q`` at bulk ESS 85; non-centred otherwise);
     ``log σ_c ~ N(μ_σ, τ_σ)``; ``α_g``, ``κ_c`` as in copy-number.
 
     Quality scales effects around the mean gene effect ``μ_α``, which sets the level of every
@@ -45,8 +47,11 @@ class GeneByLine(ScreenModel):
         z = pm.Normal("gene_line_z", 0.0, 1.0, dims=(GENE, LINE))
         theta = pm.Deterministic("gene_line_effect", alpha[:, None] + pt.exp(log_tau)[:, None] * z, dims=(GENE, LINE))
         sd_q = pm.HalfNormal("screen_quality_sd", 0.3)
-        w = pm.ZeroSumNormal("screen_quality_z", sigma=1.0, dims=LINE)
-        quality = pm.Deterministic("screen_quality", pt.exp(sd_q * w), dims=LINE)
+        if self.centred("screen_quality", lambda: quality_is_data_rich(design)):
+            log_q = pm.ZeroSumNormal("screen_quality_log", sigma=sd_q, dims=LINE)
+        else:
+            log_q = sd_q * pm.ZeroSumNormal("screen_quality_z", sigma=1.0, dims=LINE)
+        quality = pm.Deterministic("screen_quality", pt.exp(log_q), dims=LINE)
         g, c = design.index[GENE], design.index[LINE]
         mu_alpha = pm.modelcontext(None)["gene_effect_mu"]
         return mu_alpha + quality[c] * (theta[g, c] - mu_alpha) + self.cn_term(design)

@@ -89,6 +89,32 @@ def noise_is_data_rich(design: Design, by: str = LINE) -> bool:
     return tau2 > 0 and float(np.sqrt(se2.median())) < 0.5 * np.sqrt(tau2)
 
 
+def quality_is_data_rich(design: Design) -> bool:
+    """Whether per-line screen quality (a slope on the gene effects) is measured better than it varies.
+
+    Per line, the weighted least-squares slope of its gene × line means on the genes' mean
+    effects (both centred) and its standard error; the spread of log slopes is the moment
+    estimate ``τ² = var(log b) − mean((se/b)²)``. Centred when the median relative SE is below
+    ``τ / 2``. Lines whose slope is not clearly positive are left out of the estimate.
+    """
+    frame = pd.DataFrame({"g": design.index[GENE], "c": design.index[LINE], "y": design.y_mean, "w": design.n})
+    frame["x"] = frame.groupby("g")["y"].transform("mean")
+    frame["x"] -= frame.groupby("c")["x"].transform("mean")
+    frame["yc"] = frame["y"] - frame.groupby("c")["y"].transform("mean")
+    sxx = (frame["w"] * frame["x"] ** 2).groupby(frame["c"]).sum()
+    sxy = (frame["w"] * frame["x"] * frame["yc"]).groupby(frame["c"]).sum()
+    slope = sxy / sxx
+    resid = frame["yc"] - frame["x"] * frame["c"].map(slope)
+    # Per-row noise variance: a group mean of n rows has variance σ²/n, so Σ n·r² / (groups − fitted) → σ².
+    noise_var = float((frame["w"] * resid**2).sum() / max(len(frame) - 2 * len(slope), 1.0))
+    rel_se = np.sqrt(noise_var / sxx) / slope
+    ok = (slope > 0) & (rel_se < 0.5)
+    if ok.sum() < 3:
+        return False
+    tau2 = float(np.log(slope[ok]).var(ddof=1) - (rel_se[ok] ** 2).mean())
+    return tau2 > 0 and float(rel_se[ok].median()) < 0.5 * np.sqrt(tau2)
+
+
 def cn_slopes(design: Design, column: str, centred: bool) -> pt.TensorVariable:
     """Copy-number term per group: ``κ_c · cn``, ``κ_c ~ N(μ_κ, σ_κ)``.
 
