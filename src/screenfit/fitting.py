@@ -310,7 +310,11 @@ def fit(
         diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds)
     else:
         diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
-    config["parametrisation"] = {k: ("centred" if v else "non-centred") for k, v in spec.parametrisation.items()}
+    parametrisation: dict[str, object] = {
+        k: ("centred" if v else "non-centred") for k, v in spec.parametrisation.items()
+    }
+    parametrisation.update({k: {"centred": sorted(v)} for k, v in spec.centred_groups.items()})
+    config["parametrisation"] = parametrisation
     idata = run.idata
     idata.posterior = idata.posterior[reported_variables(idata)]
     tables = build_tables(idata, spec, _entrez(screen), ci_prob)

@@ -34,7 +34,14 @@ from screenfit.plots.catalogue import fit_figures
 from screenfit.plots.checks import compare_figure
 from screenfit.plots.figures import DPI
 from screenfit.results.comparison import Comparison, compare_fits
-from screenfit.results.readouts import covariate_effects, guide_efficacy, ranked_dependencies, screen_quality
+from screenfit.results.readouts import (
+    covariate_effects,
+    guide_efficacy,
+    ranked_dependencies,
+    reference_summary,
+    screen_quality,
+    with_reference_sets,
+)
 
 FIGURE_CAPTIONS = {
     "trace": "Trace plots of the gene effects and scalar hyperparameters (one line per chain).",
@@ -186,7 +193,12 @@ def _comparison_section(page: _Page, fits: Sequence[FitResult], names: list[str]
     page.static_table(comparison.table.drop(columns=["fit_dir"]))
     for msg in comparison.messages:
         page.add(f'<div class="note">{html.escape(msg)}</div>')
-    page.add(_figure(_png(compare_figure(comparison)), "ELPD per model (± SE) and difference to the best (± SE)."))
+    page.add(
+        _figure(
+            _png(compare_figure(comparison)),
+            "ELPD difference of each model to the best, ±2 SE of the (paired) difference.",
+        )
+    )
     page.add("</section>")
 
 
@@ -208,7 +220,16 @@ def _fit_section(page: _Page, index: int, name: str, result: FitResult, first_ge
         "min E-BFMI": d.min_bfmi,
     }]))  # fmt: skip
     page.add("<h3>Gene effects</h3>")
-    page.table(result.gene_effects, search_id="gene-search" if first_gene_table else None)
+    genes = with_reference_sets(result.gene_effects)
+    ref = reference_summary(genes)
+    if ref["n_essential"] and ref["n_nonessential"]:
+        page.add(
+            f"<p>Strongest first. Of the {ref['top']:.0f} strongest dependencies, <b>{ref['top_essential']:.0f}</b> "
+            f"are Hart common essentials (CEGv2) and {ref['top_nonessential']:.0f} non-essential (NEGv1); the gene "
+            f"effects separate this screen's {ref['n_essential']:.0f} CEGv2 from its {ref['n_nonessential']:.0f} "
+            f"NEGv1 genes with AUROC <b>{ref['auroc']:.3f}</b>.</p>"
+        )
+    page.table(genes, search_id="gene-search" if first_gene_table else None)
     figures = fit_figures(result)
     page.add("<h3>Figures</h3>")
     for key, fig in figures.items():

@@ -8,7 +8,7 @@ and its equation in the docstring; :mod:`screenfit.models.registry` exposes it b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Literal
 
@@ -82,6 +82,7 @@ class ScreenModel(ABC):
     def __init__(self, options: ModelOptions | None = None) -> None:
         self.options = options or ModelOptions()
         self.parametrisation: dict[str, bool] = {}
+        self.centred_groups: dict[str, frozenset[str]] = {}
 
     def centred(self, term: str, decide: Callable[[], bool]) -> bool:
         """Whether ``term`` is centred: decided once (on the first design built) and then reused.
@@ -92,6 +93,17 @@ class ScreenModel(ABC):
         if term not in self.parametrisation:
             self.parametrisation[term] = bool(decide())
         return self.parametrisation[term]
+
+    def centred_subset(self, term: str, decide: Callable[[], Sequence[str]]) -> frozenset[str]:
+        """Labels of the groups whose ``term`` is centred (the rest non-centred), decided once.
+
+        For terms where groups differ in how well the data pin them down (e.g. a selective
+        gene's effects across lines vs a gene that barely varies). Kept by label, so a design
+        over a subset of lines (K-fold) gets the same split. The choices go into config.json.
+        """
+        if term not in self.centred_groups:
+            self.centred_groups[term] = frozenset(decide())
+        return self.centred_groups[term]
 
     def cn_term(self, design: Design) -> pt.TensorVariable:
         """The copy-number slopes term, parametrised by the data (see ``terms.cn_slopes``)."""

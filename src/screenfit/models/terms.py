@@ -89,13 +89,12 @@ def noise_is_data_rich(design: Design, by: str = LINE) -> bool:
     return tau2 > 0 and float(np.sqrt(se2.median())) < 0.5 * np.sqrt(tau2)
 
 
-def quality_is_data_rich(design: Design) -> bool:
-    """Whether per-line screen quality (a slope on the gene effects) is measured better than it varies.
+def _line_scaling_fit(design: Design) -> tuple[pd.DataFrame, pd.Series, float]:
+    """Per line, the weighted least-squares fit of its gene × line means on the genes' mean effects.
 
-    Per line, the weighted least-squares slope of its gene × line means on the genes' mean
-    effects (both centred) and its standard error; the spread of log slopes is the moment
-    estimate ``τ² = var(log b) − mean((se/b)²)``. Centred when the median relative SE is below
-    ``τ / 2``. Lines whose slope is not clearly positive are left out of the estimate.
+    Returns the frame (with the residual ``r`` of each gene × line mean), each line's slope and
+    the per-row noise variance (a mean of ``n`` rows has variance ``σ²/n``, so
+    ``Σ n·r² / (groups − fitted) → σ²``).
     """
     frame = pd.DataFrame({"g": design.index[GENE], "c": design.index[LINE], "y": design.y_mean, "w": design.n})
     frame["x"] = frame.groupby("g")["y"].transform("mean")
@@ -104,15 +103,46 @@ def quality_is_data_rich(design: Design) -> bool:
     sxx = (frame["w"] * frame["x"] ** 2).groupby(frame["c"]).sum()
     sxy = (frame["w"] * frame["x"] * frame["yc"]).groupby(frame["c"]).sum()
     slope = sxy / sxx
-    resid = frame["yc"] - frame["x"] * frame["c"].map(slope)
-    # Per-row noise variance: a group mean of n rows has variance σ²/n, so Σ n·r² / (groups − fitted) → σ².
-    noise_var = float((frame["w"] * resid**2).sum() / max(len(frame) - 2 * len(slope), 1.0))
+    frame["r"] = frame["yc"] - frame["x"] * frame["c"].map(slope)
+    noise_var = float((frame["w"] * frame["r"] ** 2).sum() / max(len(frame) - 2 * len(slope), 1.0))
+    return frame, slope, noise_var
+
+
+def quality_is_data_rich(design: Design) -> bool:
+    """Whether per-line screen quality (a slope on the gene effects) is measured better than it varies.
+
+    Per line, the weighted least-squares slope of its gene × line means on the genes' mean
+    effects (both centred) and its standard error; the spread of log slopes is the moment
+    estimate ``τ² = var(log b) − mean((se/b)²)``. Centred when the median relative SE is below
+    ``τ / 2``. Lines whose slope is not clearly positive are left out of the estimate.
+    """
+    frame, slope, noise_var = _line_scaling_fit(design)
+    sxx = (frame["w"] * frame["x"] ** 2).groupby(frame["c"]).sum()
     rel_se = np.sqrt(noise_var / sxx) / slope
     ok = (slope > 0) & (rel_se < 0.5)
     if ok.sum() < 3:
         return False
     tau2 = float(np.log(slope[ok]).var(ddof=1) - (rel_se[ok] ** 2).mean())
     return tau2 > 0 and float(rel_se[ok].median()) < 0.5 * np.sqrt(tau2)
+
+
+def genes_varying_across_lines(design: Design) -> list[str]:
+    """Genes whose effects vary across cell lines more than each gene × line mean is uncertain.
+
+    After removing each line's offset and scaling of the gene effects (what screen quality
+    explains), per gene: the spread of its residuals across lines, ``τ̂² = var(r_gc) − mean(se²)``
+    with ``se² = σ̂²/n_gc``. A gene is listed when its median SE is below ``τ̂ / 2`` — strongly
+    selective dependencies, whose gene × line effects the data pin down and which therefore
+    sample best centred.
+    """
+    frame, _, noise_var = _line_scaling_fit(design)
+    frame["se2"] = noise_var / frame["w"]
+    grouped = frame.groupby("g")
+    tau2 = grouped["r"].var(ddof=1) - grouped["se2"].mean()
+    se = np.sqrt(grouped["se2"].median())
+    rich = (tau2 > 0) & (se < 0.5 * np.sqrt(tau2.clip(lower=0)))
+    labels = np.asarray(design.coords[GENE])
+    return [str(labels[i]) for i in rich.index[rich.to_numpy()]]
 
 
 def cn_slopes(design: Design, column: str, centred: bool) -> pt.TensorVariable:

@@ -70,20 +70,18 @@ def ppc_groups_figure(result: FitResult) -> Figure | None:
 
 
 def compare_figure(comparison: Comparison) -> Figure:
-    """ELPD of each model (± SE) and its difference to the best (± SE of the difference)."""
+    """Each model's ELPD difference to the best, with the SE of the difference (paired over units)."""
     table = comparison.table
     n = len(table)
-    fig = new_figure(7, 1.0 + 0.55 * n)
+    fig = new_figure(7, 1.2 + 0.5 * n)
     ax = fig.subplots()
     y = np.arange(n)[::-1]
-    ax.errorbar(table["elpd"], y, xerr=table["se"], fmt="o", color="black", mfc="white", label="ELPD ± SE")
-    shifted = table["elpd"].iloc[0] - table["elpd_diff"]
-    ax.errorbar(shifted.iloc[1:], y[1:] - 0.2, xerr=table["dse"].iloc[1:], fmt="^", color="grey",
-                label="difference to best ± SE")  # fmt: skip
-    ax.axvline(table["elpd"].iloc[0], color="grey", ls="--", lw=1)
-    ax.set_yticks(y, [f"{m} ({s})" if s != "converged" else str(m) for m, s in zip(table["model"], table["status"],
-                                                                                 strict=True)])  # fmt: skip
-    ax.set_xlabel(f"expected log predictive density ({'PSIS-LOO' if comparison.method == 'loo' else 'K-fold by line'})")
-    ax.set_title("model comparison: higher is better")
-    ax.legend(frameon=False, fontsize=8, loc="lower left")
+    ax.errorbar(-table["elpd_diff"], y, xerr=2 * table["dse"], fmt="o", color="black", mfc="white", capsize=3)
+    ax.axvline(0, color="grey", ls="--", lw=1)
+    rows = zip(table["model"], table["elpd"], table["se"], table["status"], strict=True)
+    labels = [f"{m}\nELPD {e:,.0f} ± {s:,.0f}" + ("" if st == "converged" else f" ({st})") for m, e, s, st in rows]
+    ax.set_yticks(y, labels, fontsize=8)
+    method = "PSIS-LOO" if comparison.method == "loo" else "K-fold by cell line"
+    ax.set_xlabel(f"ELPD difference to the best model ({method}); bars: ±2 SE of the difference")
+    ax.set_title("model comparison: 0 is the best; clearly below 0 is clearly worse", fontsize=10)
     return fig

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from screenfit.data.design import GENE, LINE, LINEAGE
+from screenfit.data.genes import match_symbols
 from screenfit.fitting import FitResult
+from screenfit.reference import essential_sets
 from screenfit.results.tables import summarize
 
 LINE_QUALITY_PARAMETERS = ("screen_quality", "sigma_line", "cell_line_effect", "cn_slope", "beta_c")
@@ -26,6 +28,43 @@ LINE_QUALITY_PARAMETERS = ("screen_quality", "sigma_line", "cell_line_effect", "
 
 def _ci(result: FitResult) -> float:
     return float(result.config["ci_prob"])  # type: ignore[arg-type]
+
+
+def with_reference_sets(genes: pd.DataFrame) -> pd.DataFrame:
+    """Gene effects sorted strongest first, with a ``reference_set`` column (CEGv2 / NEGv1 / empty).
+
+    Symbols are matched through the alias table (:func:`screenfit.data.genes.match_symbols`).
+    """
+    symbols = genes[GENE].astype(str)
+    essential, nonessential = essential_sets()
+    ess = match_symbols(essential, symbols).matched
+    non = match_symbols(nonessential, symbols).matched
+    labels = np.where(
+        symbols.isin(ess), "CEGv2 (common essential)", np.where(symbols.isin(non), "NEGv1 (non-essential)", "")
+    )
+    out = genes.copy()
+    out.insert(out.columns.get_loc(GENE) + 1, "reference_set", labels)
+    return out.sort_values("mean").reset_index(drop=True)
+
+
+def reference_summary(genes: pd.DataFrame, top: int = 20) -> dict[str, float]:
+    """Among the ``top`` strongest dependencies, how many are CEGv2 / NEGv1; and the AUROC of the two sets.
+
+    Needs the ``reference_set`` column of :func:`with_reference_sets`. AUROC = P(a random CEGv2
+    gene has a lower effect than a random NEGv1 gene); NaN when either set is absent.
+    """
+    head = genes.nsmallest(top, "mean")["reference_set"]
+    ess = genes.loc[genes["reference_set"].str.startswith("CEGv2"), "mean"].to_numpy()
+    non = genes.loc[genes["reference_set"].str.startswith("NEGv1"), "mean"].to_numpy()
+    auroc = float((ess[:, None] < non[None, :]).mean()) if len(ess) and len(non) else float("nan")
+    return {
+        "top": float(top),
+        "top_essential": float(head.str.startswith("CEGv2").sum()),
+        "top_nonessential": float(head.str.startswith("NEGv1").sum()),
+        "n_essential": float(len(ess)),
+        "n_nonessential": float(len(non)),
+        "auroc": auroc,
+    }
 
 
 def ranked_dependencies(result: FitResult, by: str = LINE, top: int = 20) -> pd.DataFrame:
