@@ -83,3 +83,25 @@ def test_lineage_model_needs_lineage(tiny):
 def test_copy_number_model_needs_copy_number(tiny):
     with pytest.raises(ScreenfitInputError, match="needs copy number"):
         fit(tiny.with_table(tiny.table.drop(columns=["gene_cn"])), "copy-number", progress=False)
+
+
+def test_parametrisation_rules_follow_how_well_the_data_pin_each_group():
+    """The data-driven centring rules: centred where data pin a group down, non-centred where they do not."""
+    from screenfit.data.design import build_design
+    from screenfit.models.terms import genes_varying_across_lines, noise_is_data_rich, quality_is_data_rich
+
+    level = ("hugo_symbol", "depmap_id")
+    flat, _, _ = simulate_screen(SimulationConfig.additive(n_genes=120, n_cell_lines=30, seed=2))
+    d = build_design(flat, level)
+    # One noise SD, one quality, no gene × line variation: nothing to centre.
+    assert not noise_is_data_rich(d) and not quality_is_data_rich(d) and genes_varying_across_lines(d) == []
+    rich, _, _ = simulate_screen(
+        SimulationConfig.additive(n_genes=30, n_cell_lines=40, seed=2, noise_sd_spread=0.6, n_replicates=4)
+    )
+    assert noise_is_data_rich(build_design(rich, level))  # lines' noise differs far more than it is uncertain
+    t = flat.table.copy()
+    selective = sorted(t["hugo_symbol"].astype(str).unique())[:2]
+    lines = t["depmap_id"].astype(str)
+    hit = t["hugo_symbol"].astype(str).isin(selective) & lines.isin(sorted(lines.unique())[::3])
+    t.loc[hit, "lfc"] -= 1.5  # two genes essential in a third of the lines only
+    assert sorted(genes_varying_across_lines(build_design(flat.with_table(t), level))) == selective

@@ -33,7 +33,7 @@ from screenfit.models.registry import get_model
 from screenfit.plots.catalogue import fit_figures
 from screenfit.plots.checks import compare_figure
 from screenfit.plots.figures import DPI
-from screenfit.results.comparison import Comparison, compare_fits
+from screenfit.results.comparison import Comparison, compare_fits, fit_labels
 from screenfit.results.readouts import (
     covariate_effects,
     guide_efficacy,
@@ -179,7 +179,7 @@ def _data_section(page: _Page, fits: Sequence[FitResult], qc: QCFolder | None) -
     page.add("</section>")
 
 
-def _comparison_section(page: _Page, fits: Sequence[FitResult], names: list[str]) -> None:
+def _comparison_section(page: _Page, fits: Sequence[FitResult]) -> None:
     page.add('<section id="comparison"><h2>Model comparison</h2>')
     try:
         comparison: Comparison = compare_fits(fits)
@@ -256,18 +256,11 @@ def _fit_section(page: _Page, index: int, name: str, result: FitResult, first_ge
     page.add("</section>")
 
 
-def _names(fits: Sequence[FitResult]) -> list[str]:
-    models = [f.model for f in fits]
-    if len(set(models)) == len(models):
-        return models
-    return [f"{f.model} ({f.out.name if f.out else i})" for i, f in enumerate(fits)]
-
-
 def build_report(fits: Sequence[FitResult], qc: QCFolder | None = None, title: str = "screenfit report") -> str:
     """The report page as one HTML string."""
     if not fits:
         raise ScreenfitInputError("report needs at least one fit.", fix="pass one or more fit folders.")
-    names = _names(fits)
+    names = fit_labels(fits)
     page = _Page()
     stamp = time.strftime("%Y-%m-%d %H:%M")
     links = ['<a href="#data">Data</a>', '<a href="#qc">QC</a>']
@@ -281,7 +274,7 @@ def build_report(fits: Sequence[FitResult], qc: QCFolder | None = None, title: s
             page.add(_banner(result, name))
     _data_section(page, fits, qc)
     if len(fits) > 1:
-        _comparison_section(page, fits, names)
+        _comparison_section(page, fits)
     for i, (name, result) in enumerate(zip(names, fits, strict=True)):
         _fit_section(page, i, name, result, first_gene_table=i == 0)
     folder = resources.files("screenfit.resources") / "report"

@@ -45,7 +45,8 @@ class Comparison:
     messages: list[str]
 
 
-def _label(fits: Sequence[FitResult]) -> list[str]:
+def fit_labels(fits: Sequence[FitResult]) -> list[str]:
+    """Display names of fits: the model names, with the folder name added when a model repeats."""
     names = [f.model for f in fits]
     if len(set(names)) == len(names):
         return names
@@ -107,7 +108,7 @@ def compare_fits(fits: Sequence[FitResult]) -> Comparison:
     Failed and approximate fits are compared too, but flagged in ``messages`` and the table.
     """
     check_comparable(fits)
-    names = _label(fits)
+    names = fit_labels(fits)
     loos: dict[str, az.ELPDData] = {}
     messages = []
     reference_units = None
