@@ -49,14 +49,16 @@ def test_fit_writes_every_output_and_reuses_the_cache(screen_file, tmp_path):
     import arviz as az
 
     idata = az.from_netcdf(out / "posterior.nc")
-    assert {"posterior", "log_likelihood", "observed_data"} <= set(idata.groups())
+    assert {"posterior", "log_likelihood", "observed_data", "posterior_predictive"} <= set(idata.groups())
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "reused from cache" in again.output
     other = runner.invoke(app, [*args[:-1], "--seed", "3", "--quiet"])
     assert other.exit_code == 1 and "--force" in other.output
     plots = runner.invoke(app, ["plot", str(out), "--out", str(tmp_path / "plots")])
     assert plots.exit_code == 0, plots.output
-    assert {p.name for p in (tmp_path / "plots").iterdir()} == {"trace.png", "forest.png"}
+    # gene-cellline: no copy number, guide offsets or gene × line effects to draw.
+    expected = {"trace", "forest", "ppc", "ppc_groups", "screen_quality"}
+    assert {p.name for p in (tmp_path / "plots").iterdir()} == {f"{name}.png" for name in expected}
 
 
 @pytest.mark.slow
