@@ -100,3 +100,17 @@ def test_interrupted_write_leaves_nothing_that_looks_complete(screen_file, tmp_p
         )
     assert not out.exists()
     assert not list(tmp_path.iterdir())
+
+
+def test_variational_fit_writes_log_likelihood_and_predictive_checks(screen_file, tmp_path):
+    out = tmp_path / "vi"
+    args = ["fit", str(screen_file), "--model", "gene-cellline", "--sampler", "advi", "--out", str(out), "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "diagnostics.json").read_text())["status"] == "approximate"
+    assert (out / "ppc_calibration.parquet").exists()
+    import arviz as az
+
+    assert {"log_likelihood", "observed_data", "posterior_predictive"} <= set(
+        az.from_netcdf(out / "posterior.nc").groups()
+    )

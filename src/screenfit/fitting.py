@@ -315,8 +315,10 @@ def fit(
     }
     parametrisation.update({k: {"centred": sorted(v)} for k, v in spec.centred_groups.items()})
     config["parametrisation"] = parametrisation
-    idata = run.idata
-    idata.posterior = idata.posterior[reported_variables(idata)]
+    # Keep the draws and the sampler's statistics only: screenfit adds its own unit-level
+    # observed data, log-likelihood and predictive groups (VI's idata already has row-level ones).
+    kept = {g: getattr(run.idata, g) for g in ("sample_stats",) if g in run.idata.groups()}
+    idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
     tables = build_tables(idata, spec, _entrez(screen), ci_prob)
     if "guide_parameters" in tables:
         guide_gene = screen.table.drop_duplicates(GUIDE).set_index(GUIDE)[GENE].astype(str)
