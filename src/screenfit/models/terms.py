@@ -35,6 +35,20 @@ def line_offsets(name: str = "cell_line_effect", scale: float = 0.5) -> pt.Tenso
     return pm.ZeroSumNormal(name, sigma=scale, dims=LINE)
 
 
+def _group_wls(group: pd.Series, x: pd.Series, y: pd.Series, w: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per group, the weighted least-squares slope of ``y`` on ``x``, both centred within the group.
+
+    Returns ``Σ w x_c²`` and the slope per group (NaN where ``x`` does not vary) and each row's
+    residual ``y_c − slope · x_c`` (``y_c`` where the group has no slope).
+    """
+    xc = x - x.groupby(group).transform("mean")
+    yc = y - y.groupby(group).transform("mean")
+    sxx = (w * xc**2).groupby(group).sum()
+    sxy = (w * xc * yc).groupby(group).sum()
+    slope = sxy / sxx.where(sxx > 0)
+    return sxx, slope, yc - xc * group.map(slope).fillna(0.0)
+
+
 def slopes_are_data_rich(design: Design, column: str, by: str = LINE) -> bool:
     """Whether per-group slopes on ``column`` are measured more precisely than they vary.
 
@@ -44,23 +58,15 @@ def slopes_are_data_rich(design: Design, column: str, by: str = LINE) -> bool:
     mean, and gene means) and its standard error; the spread is a robust moment estimate
     ``τ² = (1.4826 · MAD(slopes))² − median(se²)``. Centred when the median SE is below ``τ / 2``.
     """
-    x = design.covariates[column]
-    y = design.y_mean
-    w = design.n
-    codes = design.index[by]
-    frame = pd.DataFrame({"g": codes, "x": x, "y": y, "w": w})
+    frame = pd.DataFrame({"g": design.index[by], "x": design.covariates[column], "y": design.y_mean, "w": design.n})
     if GENE in design.index:
         # Remove gene means first, so gene effects do not count as noise.
         frame["y"] = frame["y"] - frame.groupby(design.index[GENE])["y"].transform("mean")
-    frame["xc"] = frame["x"] - frame.groupby("g")["x"].transform("mean")
-    frame["yc"] = frame["y"] - frame.groupby("g")["y"].transform("mean")
-    sxx = (frame["w"] * frame["xc"] ** 2).groupby(frame["g"]).sum()
-    sxy = (frame["w"] * frame["xc"] * frame["yc"]).groupby(frame["g"]).sum()
+    sxx, slope, resid = _group_wls(frame["g"], frame["x"], frame["y"], frame["w"])
     ok = sxx > 0
     if ok.sum() < 3:
         return False
-    slope = sxy[ok] / sxx[ok]
-    resid = frame["yc"] - frame["xc"] * frame["g"].map(slope).fillna(0.0)
+    slope = slope[ok]
     noise_var = float((frame["w"] * resid**2).sum() / max(frame["w"].sum() - 2 * ok.sum(), 1.0))
     se2 = noise_var / sxx[ok]
     # Robust spread: lines without copy-number variation give pure-noise slopes that would
@@ -89,23 +95,18 @@ def noise_is_data_rich(design: Design, by: str = LINE) -> bool:
     return tau2 > 0 and float(np.sqrt(se2.median())) < 0.5 * np.sqrt(tau2)
 
 
-def _line_scaling_fit(design: Design) -> tuple[pd.DataFrame, pd.Series, float]:
+def _line_scaling_fit(design: Design) -> tuple[pd.DataFrame, pd.Series, pd.Series, float]:
     """Per line, the weighted least-squares fit of its gene × line means on the genes' mean effects.
 
-    Returns the frame (with the residual ``r`` of each gene × line mean), each line's slope and
-    the per-row noise variance (a mean of ``n`` rows has variance ``σ²/n``, so
+    Returns the frame (with the residual ``r`` of each gene × line mean), each line's ``Σ w x²``
+    and slope, and the per-row noise variance (a mean of ``n`` rows has variance ``σ²/n``, so
     ``Σ n·r² / (groups − fitted) → σ²``).
     """
     frame = pd.DataFrame({"g": design.index[GENE], "c": design.index[LINE], "y": design.y_mean, "w": design.n})
     frame["x"] = frame.groupby("g")["y"].transform("mean")
-    frame["x"] -= frame.groupby("c")["x"].transform("mean")
-    frame["yc"] = frame["y"] - frame.groupby("c")["y"].transform("mean")
-    sxx = (frame["w"] * frame["x"] ** 2).groupby(frame["c"]).sum()
-    sxy = (frame["w"] * frame["x"] * frame["yc"]).groupby(frame["c"]).sum()
-    slope = sxy / sxx
-    frame["r"] = frame["yc"] - frame["x"] * frame["c"].map(slope)
+    sxx, slope, frame["r"] = _group_wls(frame["c"], frame["x"], frame["y"], frame["w"])
     noise_var = float((frame["w"] * frame["r"] ** 2).sum() / max(len(frame) - 2 * len(slope), 1.0))
-    return frame, slope, noise_var
+    return frame, sxx, slope, noise_var
 
 
 def quality_is_data_rich(design: Design) -> bool:
@@ -116,8 +117,7 @@ def quality_is_data_rich(design: Design) -> bool:
     estimate ``τ² = var(log b) − mean((se/b)²)``. Centred when the median relative SE is below
     ``τ / 2``. Lines whose slope is not clearly positive are left out of the estimate.
     """
-    frame, slope, noise_var = _line_scaling_fit(design)
-    sxx = (frame["w"] * frame["x"] ** 2).groupby(frame["c"]).sum()
+    _, sxx, slope, noise_var = _line_scaling_fit(design)
     rel_se = np.sqrt(noise_var / sxx) / slope
     ok = (slope > 0) & (rel_se < 0.5)
     if ok.sum() < 3:
@@ -135,7 +135,7 @@ def genes_varying_across_lines(design: Design) -> list[str]:
     selective dependencies, whose gene × line effects the data pin down and which therefore
     sample best centred.
     """
-    frame, _, noise_var = _line_scaling_fit(design)
+    frame, _, _, noise_var = _line_scaling_fit(design)
     frame["se2"] = noise_var / frame["w"]
     grouped = frame.groupby("g")
     tau2 = grouped["r"].var(ddof=1) - grouped["se2"].mean()
