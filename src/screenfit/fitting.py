@@ -160,6 +160,21 @@ def evaluation_units(spec: ScreenModel, screen: Screen, model: pm.Model, design:
     return EvaluationUnits(unit, spec.build(unit), unit, "lfc", unit.y_mean, _unit_labels(unit))
 
 
+def gaussian_unit_loglik(spec: ScreenModel, unit: Design, model: pm.Model, idata: az.InferenceData) -> np.ndarray:
+    """Full log-likelihood (chain × draw × unit) of each unit of an LFC model built on ``unit``.
+
+    PyMC's log-likelihood of the unit means plus the within-unit term
+    (:meth:`ScreenModel.unit_loglik_correction`) with each draw's noise SD.
+    """
+    ll = pm.compute_log_likelihood(idata, model=model, var_names=["lfc"], extend_inferencedata=False, progressbar=False)
+    values = ll["lfc"].values
+    chains, draws = values.shape[:2]
+    sigma_name = "sigma" if spec.noise_by is None else "sigma_line"
+    sigma = idata.posterior[sigma_name].values
+    correction = spec.unit_loglik_correction(unit, {sigma_name: sigma.reshape(chains * draws, *sigma.shape[2:])})
+    return values if correction is None else values + correction.reshape(chains, draws, -1)
+
+
 def unit_log_likelihood(
     spec: ScreenModel, idata: az.InferenceData, ev: EvaluationUnits
 ) -> tuple[xr.Dataset, xr.Dataset]:
@@ -185,16 +200,7 @@ def unit_log_likelihood(
         ll = np.asarray(indicator @ flat.T).T.reshape(*values.shape[:2], n_units)
     else:
         thinned = _thin(idata, unit.n_groups)
-        ll_ds = pm.compute_log_likelihood(
-            thinned, model=ev.model, var_names=[ev.var], extend_inferencedata=False, progressbar=False
-        )
-        ll = ll_ds[ev.var].values
-        chains, draws = ll.shape[:2]
-        sigma_name = "sigma" if spec.noise_by is None else "sigma_line"
-        sigma = thinned.posterior[sigma_name].values.reshape(chains * draws, *thinned.posterior[sigma_name].shape[2:])
-        correction = spec.unit_loglik_correction(unit, {sigma_name: sigma})
-        if correction is not None:
-            ll = ll + correction.reshape(chains, draws, -1)
+        ll = gaussian_unit_loglik(spec, unit, ev.model, thinned)
     coords = {"obs": np.arange(unit.n_groups)}
     observed = xr.Dataset(
         {"lfc_mean": ("obs", unit.y_mean), "n": ("obs", unit.n), "lfc_ss": ("obs", unit.y_ss),

@@ -22,6 +22,7 @@ from scipy.special import logsumexp
 from screenfit.data.design import LINE, UNIT_LEVEL, Design, build_design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
+from screenfit.fitting import gaussian_unit_loglik
 from screenfit.inference.diagnostics import GateThresholds, check_mcmc
 from screenfit.inference.samplers import SamplerConfig, run_sampler
 from screenfit.models.base import ModelOptions, ScreenModel
@@ -58,15 +59,8 @@ def _new_line_loglik(spec: ScreenModel, held: Design, train: az.InferenceData, s
         progressbar=False, extend_inferencedata=False,
     ).posterior_predictive  # fmt: skip
     merged = az.InferenceData(posterior=xr.merge([shared, drawn[by_line]], compat="override"))
-    ll = pm.compute_log_likelihood(
-        merged, model=model, var_names=["lfc"], extend_inferencedata=False, progressbar=False
-    )["lfc"].values
-    chains, draws = ll.shape[:2]
-    ll = ll.reshape(chains * draws, -1)
-    sigma_name = "sigma" if spec.noise_by is None else "sigma_line"
-    sigma = merged.posterior[sigma_name].values
-    correction = spec.unit_loglik_correction(held, {sigma_name: sigma.reshape(chains * draws, *sigma.shape[2:])})
-    return ll + correction if correction is not None else ll
+    ll = gaussian_unit_loglik(spec, held, model, merged)
+    return ll.reshape(-1, ll.shape[-1])
 
 
 def heldout_elpd(
