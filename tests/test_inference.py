@@ -22,6 +22,11 @@ def small_additive():
     return simulate_screen(SimulationConfig.additive(n_genes=10, n_cell_lines=30, seed=21))
 
 
+def _fit(screen, model, **kwargs):
+    """A fit for checking parameters: no log-likelihood, predictive checks or progress bar."""
+    return fit(screen, model, log_likelihood=False, predictive=False, progress=False, **kwargs)
+
+
 def _true_gene_effects(truth) -> pd.Series:
     """Under the additive regime gene-cellline's α_g is the base effect plus the mean line offset."""
     return truth.genes.set_index("hugo_symbol")["base_effect"] + truth.cell_lines["offset"].mean()
@@ -31,14 +36,7 @@ def test_gene_cellline_converges_and_covers_truth_at_nominal_rate():
     inside, total = 0, 0
     for seed in range(5):
         screen, truth, _ = simulate_screen(SimulationConfig.additive(seed=100 + seed))  # the seed's shape
-        result = fit(
-            screen,
-            "gene-cellline",
-            sampler=SamplerConfig(seed=seed),
-            log_likelihood=False,
-            predictive=False,
-            progress=False,
-        )
+        result = _fit(screen, "gene-cellline", sampler=SamplerConfig(seed=seed))
         assert result.status == "converged", result.diagnostics.problems
         table = result.gene_effects.set_index("hugo_symbol")
         true = _true_gene_effects(truth).loc[table.index]
@@ -60,8 +58,8 @@ def _agree(a: az.InferenceData, b: az.InferenceData, var: str) -> None:
 
 def test_sufficient_statistics_and_full_likelihood_give_the_same_posterior(small_additive):
     screen, _, _ = small_additive
-    collapsed = fit(screen, "gene-cellline", log_likelihood=False, predictive=False, progress=False)
-    full = fit(screen, "gene-cellline", collapse=False, log_likelihood=False, predictive=False, progress=False)
+    collapsed = _fit(screen, "gene-cellline")
+    full = _fit(screen, "gene-cellline", collapse=False)
     assert collapsed.config["likelihood_level"] == ["hugo_symbol", "depmap_id"]
     assert full.config["likelihood_level"] == ["sgrna", "replicate_id"]
     for var in ("gene_effect", "cell_line_effect", "sigma"):
@@ -70,15 +68,8 @@ def test_sufficient_statistics_and_full_likelihood_give_the_same_posterior(small
 
 def test_nutpie_and_numpyro_agree_on_gene_cellline(small_additive):
     screen, _, _ = small_additive
-    a = fit(screen, "gene-cellline", log_likelihood=False, predictive=False, progress=False)
-    b = fit(
-        screen,
-        "gene-cellline",
-        sampler=SamplerConfig(method="numpyro"),
-        log_likelihood=False,
-        predictive=False,
-        progress=False,
-    )
+    a = _fit(screen, "gene-cellline")
+    b = _fit(screen, "gene-cellline", sampler=SamplerConfig(method="numpyro"))
     assert a.status == b.status == "converged"
     for var in ("gene_effect", "cell_line_effect", "sigma"):
         _agree(a.idata, b.idata, var)
@@ -87,17 +78,8 @@ def test_nutpie_and_numpyro_agree_on_gene_cellline(small_additive):
 @pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
 def test_variational_means_within_half_a_posterior_sd_of_nuts(small_additive, method):
     screen, _, _ = small_additive
-    nuts = fit(screen, "gene-cellline", log_likelihood=False, predictive=False, progress=False).gene_effects.set_index(
-        "hugo_symbol"
-    )
-    vi = fit(
-        screen,
-        "gene-cellline",
-        sampler=SamplerConfig(method=method, seed=1),
-        log_likelihood=False,
-        predictive=False,
-        progress=False,
-    )
+    nuts = _fit(screen, "gene-cellline").gene_effects.set_index("hugo_symbol")
+    vi = _fit(screen, "gene-cellline", sampler=SamplerConfig(method=method, seed=1))
     assert vi.status == "approximate", vi.diagnostics.problems
     table = vi.gene_effects.set_index("hugo_symbol").loc[nuts.index]
     assert ((table["mean"] - nuts["mean"]).abs() <= 0.5 * nuts["sd"]).all()
@@ -108,17 +90,8 @@ def test_variational_means_within_half_a_posterior_sd_of_nuts(small_additive, me
 
 def test_map_lands_near_the_posterior_mean(small_additive):
     screen, _, _ = small_additive
-    nuts = fit(screen, "gene-cellline", log_likelihood=False, predictive=False, progress=False).gene_effects.set_index(
-        "hugo_symbol"
-    )
-    point = fit(
-        screen,
-        "gene-cellline",
-        sampler=SamplerConfig(method="map"),
-        log_likelihood=False,
-        predictive=False,
-        progress=False,
-    )
+    nuts = _fit(screen, "gene-cellline").gene_effects.set_index("hugo_symbol")
+    point = _fit(screen, "gene-cellline", sampler=SamplerConfig(method="map"))
     assert point.status == "approximate"
     table = point.gene_effects.set_index("hugo_symbol").loc[nuts.index]
     assert ((table["mean"] - nuts["mean"]).abs() <= 0.5 * nuts["sd"]).all()
@@ -128,17 +101,17 @@ def test_map_lands_near_the_posterior_mean(small_additive):
 def test_seed_m2_is_reported_not_identified_and_never_served_as_good(small_additive, tmp_path):
     screen, _, _ = small_additive
     out = tmp_path / "m2"
-    result = fit(screen, "seed-m2", out=out, log_likelihood=False, predictive=False, progress=False)
+    result = _fit(screen, "seed-m2", out=out)
     assert result.status == "failed"
     assert any("not identified: mu_alpha and mu_beta" in p for p in result.diagnostics.problems)
-    again = fit(screen, "seed-m2", out=out, log_likelihood=False, predictive=False, progress=False)
+    again = _fit(screen, "seed-m2", out=out)
     assert again.cached and again.status == "failed"
 
 
 def test_copy_number_model_removes_copy_number_bias():
     cfg = SimulationConfig(n_genes=60, n_cell_lines=60, seed=8, amplified_fraction=0.15, cn_slope_mean=-0.1)
     screen, truth, _ = simulate_screen(cfg)
-    result = fit(screen, "copy-number", log_likelihood=False, predictive=False, progress=False)
+    result = _fit(screen, "copy-number")
     assert result.status == "converged", result.diagnostics.problems
     post = result.idata.posterior
 
@@ -179,10 +152,8 @@ def test_guide_model_is_not_dragged_by_a_dud_guide():
     t.loc[rows, "lfc"] = np.random.default_rng(0).normal(0, 0.25, rows.sum())  # this guide does not cut
     damaged = screen.with_table(t)
     true = _true_gene_effects(truth)[essential]
-    plain = fit(
-        damaged, "gene-cellline", log_likelihood=False, predictive=False, progress=False
-    ).gene_effects.set_index("hugo_symbol")
-    robust = fit(damaged, "guide", log_likelihood=False, predictive=False, progress=False)
+    plain = _fit(damaged, "gene-cellline").gene_effects.set_index("hugo_symbol")
+    robust = _fit(damaged, "guide")
     assert robust.status == "converged", robust.diagnostics.problems
     rob = robust.gene_effects.set_index("hugo_symbol")
     assert abs(rob.loc[essential, "mean"] - true) < abs(plain.loc[essential, "mean"] - true)
@@ -192,14 +163,7 @@ def test_guide_model_is_not_dragged_by_a_dud_guide():
 def test_covariate_slopes_find_mutation_dependent_genes():
     cfg = SimulationConfig.additive(n_genes=30, n_cell_lines=80, seed=12, frac_selective=0.3, frac_essential=0.1)
     screen, truth, _ = simulate_screen(cfg)
-    result = fit(
-        screen,
-        "gene-cellline",
-        options=ModelOptions(covariate="is_mutated"),
-        log_likelihood=False,
-        predictive=False,
-        progress=False,
-    )
+    result = _fit(screen, "gene-cellline", options=ModelOptions(covariate="is_mutated"))
     assert result.status == "converged", result.diagnostics.problems
     slopes = result.table("gene_parameters").query("parameter == 'covariate_slope'").set_index("hugo_symbol")
     genes = truth.genes.set_index("hugo_symbol")
@@ -219,7 +183,7 @@ def test_covariate_slopes_find_mutation_dependent_genes():
 
 def test_lineage_model_finds_lineage_selective_dependencies():
     screen, truth, _ = simulate_screen(SimulationConfig(seed=1))  # the seed's shape, 6 lineages
-    result = fit(screen, "lineage", log_likelihood=False, predictive=False, progress=False)
+    result = _fit(screen, "lineage")
     assert result.status == "converged", result.diagnostics.problems
     table = result.table("gene_lineage_effects").set_index(["hugo_symbol", "lineage"])
     selective = truth.genes[truth.genes["selectivity"] == "lineage"]
