@@ -10,8 +10,6 @@ from screenfit.plots.figures import new_figure, stamp
 from screenfit.results.comparison import Comparison
 from screenfit.results.predictive import calibration
 
-MAX_LABELLED = 40
-
 
 def ppc_figure(result: FitResult) -> Figure | None:
     """Observed vs replicated data (overall density) and the calibration of predictive intervals."""

@@ -79,10 +79,15 @@ def _require_loglik(f: FitResult) -> None:
         )
 
 
+def high_k(elpd: az.ELPDData) -> np.ndarray:
+    """Which units have a Pareto k above ArviZ's threshold for this sample size."""
+    return np.asarray(elpd.pareto_k) > float(elpd.good_k)
+
+
 def pareto_k_message(name: str, elpd: az.ELPDData, lines: np.ndarray) -> str | None:
     """Plain-language note on the units whose Pareto k exceeds ArviZ's threshold, or ``None``."""
     k = np.asarray(elpd.pareto_k)
-    bad = k > float(elpd.good_k)
+    bad = high_k(elpd)
     n_bad = int(bad.sum())
     if n_bad == 0:
         return None
@@ -144,7 +149,7 @@ def compare_fits(fits: Sequence[FitResult]) -> Comparison:
         }
     )
     by_name = dict(zip(names, fits, strict=True))
-    bad = {n: int((np.asarray(e.pareto_k) > float(e.good_k)).sum()) for n, e in loos.items()}
+    bad = {n: int(high_k(e).sum()) for n, e in loos.items()}
     table["n_high_k"] = table["model"].map(bad)
     table["share_high_k"] = table["n_high_k"] / int(next(iter(loos.values())).n_data_points)
     table["status"] = table["model"].map(lambda n: by_name[n].status)
