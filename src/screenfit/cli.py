@@ -263,11 +263,19 @@ def fit(
     cell_lines: Annotated[int | None, typer.Option(help="Deterministic sub-sample of cell lines.")] = None,
     full_likelihood: Annotated[bool, typer.Option(help="Evaluate every row instead of sufficient statistics.")] = False,
     ci_prob: Annotated[float, typer.Option(help="Probability of the HDI columns.")] = 0.94,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Two-stage sharded fit on Dask: local:N, tcp://SCHEDULER:PORT or slurm:CONFIG.yaml."),
+    ] = None,
+    chunk_genes: Annotated[int | None, typer.Option(help="Genes per stage-2 chunk (default: from memory).")] = None,
+    stage1_genes: Annotated[int, typer.Option(help="Genes in stage 1 of a sharded fit.")] = 200,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Fit a model; writes posterior.nc, tables, config, provenance and diagnostics to --out.
 
+    With --cluster the fit runs in two stages (docs/distributed.md): the shared cell-line
+    parameters on a gene subset, then chunks of genes in parallel on a Dask cluster.
     Exit code 2 when the fit was written but failed its convergence gate.
     """
     from screenfit.data.preprocess import subsample
@@ -279,10 +287,22 @@ def fit(
     if genes is not None or cell_lines is not None:
         data = subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
     cfg = SamplerConfig(method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed)  # type: ignore[arg-type]
-    result = run_fit(
-        data, model, options=ModelOptions(covariate=covariate), sampler=cfg, out=out, force=force,
-        collapse=not full_likelihood, ci_prob=ci_prob, progress=not quiet,
-    )  # fmt: skip
+    if cluster is not None:
+        from screenfit.cluster import parse_cluster
+        from screenfit.sharding import fit_sharded
+
+        if full_likelihood:
+            raise ScreenfitInputError("--full-likelihood is not available with --cluster.", fix="drop one of them.")
+        result = fit_sharded(
+            data, model, cluster=parse_cluster(cluster), out=out, options=ModelOptions(covariate=covariate),
+            sampler=cfg, n_stage1_genes=stage1_genes, chunk_genes=chunk_genes, force=force, ci_prob=ci_prob,
+            progress=not quiet,
+        )  # fmt: skip
+    else:
+        result = run_fit(
+            data, model, options=ModelOptions(covariate=covariate), sampler=cfg, out=out, force=force,
+            collapse=not full_likelihood, ci_prob=ci_prob, progress=not quiet,
+        )  # fmt: skip
     d = result.diagnostics
     where = f"{out} ({'reused from cache' if result.cached else 'new fit'})"
     if result.status == "failed":

@@ -105,7 +105,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _provenance(timings: dict[str, float], sampler: SamplerConfig) -> dict[str, object]:
+def provenance(timings: dict[str, float], sampler: SamplerConfig) -> dict[str, object]:
     gpu = "none"
     if sampler.method in ("numpyro", "blackjax") or sampler.nutpie_backend == "jax":
         import jax
@@ -124,6 +124,30 @@ def _entrez(screen: Screen) -> dict[str, int]:
         return {}
     pairs = t[["hugo_symbol", "entrez_id"]].dropna().drop_duplicates("hugo_symbol")
     return dict(zip(pairs["hugo_symbol"].astype(str), pairs["entrez_id"].astype(int), strict=True))
+
+
+def fit_config(
+    screen: Screen, spec: ScreenModel, sampler: SamplerConfig, level: tuple[str, ...], ci_prob: float, **extra: object
+) -> dict[str, object]:
+    """``config.json`` of a fit, with ``hash`` over everything that changes the result (not the source path)."""
+    config = {
+        "model": spec.name, "options": spec.options.to_dict(), "sampler": sampler.to_dict(), "observed": spec.observed,
+        "likelihood_level": list(level), "ci_prob": ci_prob, "data_hash": screen.content_hash(),
+        "data_source": screen.source, "data_notes": list(screen.notes), "data_summary": screen.summary(),
+        "screenfit_version": screenfit.__version__, **extra,
+    }  # fmt: skip
+    config["hash"] = fit_hash({k: v for k, v in config.items() if k not in ("data_source", "data_notes")})
+    return config
+
+
+def result_tables(idata: az.InferenceData, spec: ScreenModel, screen: Screen, ci_prob: float) -> dict[str, pd.DataFrame]:
+    """The tidy tables of a posterior (:func:`~screenfit.results.tables.build_tables`), guides labelled by gene."""
+    tables = build_tables(idata, spec, _entrez(screen), ci_prob)
+    if "guide_parameters" in tables:
+        guide_gene = screen.table.drop_duplicates(GUIDE).set_index(GUIDE)[GENE].astype(str)
+        guides = tables["guide_parameters"]
+        guides.insert(guides.columns.get_loc(GUIDE) + 1, GENE, guides[GUIDE].map(guide_gene))
+    return tables
 
 
 def _thin(idata: az.InferenceData, n_points: int) -> az.InferenceData:
@@ -148,15 +172,16 @@ class EvaluationUnits:
     labels: dict[str, np.ndarray]
 
 
-def evaluation_units(spec: ScreenModel, screen: Screen, model: pm.Model, design: Design) -> EvaluationUnits:
-    """Gaussian models are rebuilt on the unit-level design; count models keep their row-level one.
+def evaluation_units(spec: ScreenModel, screen: Screen, design: Design) -> EvaluationUnits:
+    """Gaussian models are rebuilt on the unit-level design; count models on their row-level one.
 
     ``unit`` is always the guide × line design of the LFC (the observed data stored with the fit).
     """
     unit = build_design(screen, UNIT_LEVEL, spec.covariate_columns)
     if spec.observed == "counts":
         assert design.counts is not None
-        return EvaluationUnits(unit, model, design, "counts_final", design.counts["counts_final"], _unit_labels(design))
+        evaluation = spec.build(design, evaluation=True)
+        return EvaluationUnits(unit, evaluation, design, "counts_final", design.counts["counts_final"], _unit_labels(design))
     return EvaluationUnits(unit, spec.build(unit), unit, "lfc", unit.y_mean, _unit_labels(unit))
 
 
@@ -212,7 +237,8 @@ def unit_log_likelihood(
     return loglik, observed
 
 
-def _write(result: FitResult, idata: az.InferenceData, out: Path, force: bool) -> None:
+def write_fit(result: FitResult, idata: az.InferenceData, out: Path, force: bool) -> None:
+    """Write a fit folder atomically; ``config.json`` last, so a folder with it is complete."""
     t0 = time.perf_counter()
     ci_prob = result.config["ci_prob"]
     with atomic_path(out, force=force) as tmp:
@@ -244,7 +270,7 @@ def load_fit(folder: str | Path) -> FitResult:
 
 def fit(
     screen: Screen,
-    model: str = "gene-cellline",
+    model: str | ScreenModel = "gene-cellline",
     *,
     options: ModelOptions | None = None,
     sampler: SamplerConfig | None = None,
@@ -264,9 +290,11 @@ def fit(
     screen
         The validated screen.
     model
-        Registry name (``screenfit models`` lists them).
+        Registry name (``screenfit models`` lists them), or a model instance (whose
+        parametrisation decisions, if already made, are kept).
     options
-        Model options (covariate, copy-number column, dependency threshold).
+        Model options (covariate, copy-number column, dependency threshold); ignored when
+        ``model`` is an instance.
     sampler
         Method and settings; default nutpie NUTS, 4 chains, seed 0, the model's recommended draws.
     out
@@ -285,7 +313,7 @@ def fit(
     progress
         Show the sampler's progress bar.
     """
-    spec = get_model(model, options)
+    spec = model if isinstance(model, ScreenModel) else get_model(model, options)
     spec.check_screen(screen)
     sampler = sampler or SamplerConfig()
     if sampler.draws is None:
@@ -295,13 +323,7 @@ def fit(
     if not 0 < ci_prob < 1:
         raise ScreenfitInputError(f"ci_prob must be between 0 and 1, got {ci_prob}.", fix="pass e.g. --ci-prob 0.94.")
     level = spec.level(collapse)
-    config = {
-        "model": spec.name, "options": spec.options.to_dict(), "sampler": sampler.to_dict(), "observed": spec.observed,
-        "likelihood_level": list(level), "ci_prob": ci_prob, "data_hash": screen.content_hash(),
-        "data_source": screen.source, "data_notes": list(screen.notes), "data_summary": screen.summary(),
-        "screenfit_version": screenfit.__version__, "log_likelihood": log_likelihood, "predictive": predictive,
-    }  # fmt: skip
-    config["hash"] = fit_hash({k: v for k, v in config.items() if k not in ("data_source", "data_notes")})
+    config = fit_config(screen, spec, sampler, level, ci_prob, log_likelihood=log_likelihood, predictive=predictive)
     out_path = Path(out) if out is not None else None
     if out_path is not None and cache_state(out_path, str(config["hash"]), force) == "hit":
         return load_fit(out_path)
@@ -325,13 +347,9 @@ def fit(
     # observed data, log-likelihood and predictive groups (VI's idata already has row-level ones).
     kept = {g: getattr(run.idata, g) for g in ("sample_stats",) if g in run.idata.groups()}
     idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
-    tables = build_tables(idata, spec, _entrez(screen), ci_prob)
-    if "guide_parameters" in tables:
-        guide_gene = screen.table.drop_duplicates(GUIDE).set_index(GUIDE)[GENE].astype(str)
-        guides = tables["guide_parameters"]
-        guides.insert(guides.columns.get_loc(GUIDE) + 1, GENE, guides[GUIDE].map(guide_gene))
+    tables = result_tables(idata, spec, screen, ci_prob)
     if log_likelihood or predictive:
-        ev = evaluation_units(spec, screen, pm_model, design)
+        ev = evaluation_units(spec, screen, design)
     if log_likelihood:
         t1 = time.perf_counter()
         loglik, observed = unit_log_likelihood(spec, idata, ev)
@@ -346,7 +364,7 @@ def fit(
         tables["ppc_cell_lines"] = ppc_by(ppc, LINE)
         tables["ppc_genes"] = ppc_by(ppc, GENE)
         timings["predictive"] = time.perf_counter() - t1
-    result = FitResult(spec.name, diagnostics, tables, config, _provenance(timings, sampler), out_path, False, idata)
+    result = FitResult(spec.name, diagnostics, tables, config, provenance(timings, sampler), out_path, False, idata)
     if out_path is not None:
-        _write(result, idata, out_path, force)
+        write_fit(result, idata, out_path, force)
     return result

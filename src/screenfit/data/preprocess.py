@@ -170,7 +170,7 @@ def _drop_unused(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _stable_pick(labels: Sequence[str], n: int, seed: int) -> list[str]:
+def stable_pick(labels: Sequence[str], n: int, seed: int) -> list[str]:
     """Pick ``n`` labels deterministically: by a hash of (seed, label), independent of order."""
     keyed = sorted(labels, key=lambda s: hashlib.sha256(f"{seed}:{s}".encode()).hexdigest())
     return sorted(keyed[:n])
@@ -193,12 +193,12 @@ def subsample(
     picked = []
     if n_genes is not None:
         genes = [str(g) for g in t["hugo_symbol"].astype(str).unique()]
-        chosen = set(_stable_pick(genes, n_genes, seed)) | set(always_genes)
+        chosen = set(stable_pick(genes, n_genes, seed)) | set(always_genes)
         keep &= t["hugo_symbol"].astype(str).isin(chosen)
         picked.append(f"{len(chosen)} genes")
     if n_cell_lines is not None:
         lines = [str(g) for g in t["depmap_id"].astype(str).unique()]
-        keep &= t["depmap_id"].astype(str).isin(set(_stable_pick(lines, n_cell_lines, seed)))
+        keep &= t["depmap_id"].astype(str).isin(set(stable_pick(lines, n_cell_lines, seed)))
         picked.append(f"{min(n_cell_lines, len(lines))} cell lines")
     note = f"sub-sample (seed {seed}): {', '.join(picked)}"
     return screen.with_table(_drop_unused(t.loc[keep]), note)

@@ -193,12 +193,24 @@ class ScreenModel(ABC):
         if np.any(extra > 0):
             pm.Potential("lfc_within", pt.sum(-extra * pt.log(sigma) - design.y_ss / (2.0 * sigma**2)))
 
-    def build(self, design: Design) -> pm.Model:
-        """The PyMC model on ``design``, every parameter labelled by its dims."""
+    def sampling_likelihood(self, design: Design, mean: pt.TensorVariable) -> None:
+        """The likelihood the sampler sees: :meth:`likelihood` unless a model has a faster exact form."""
+        self.likelihood(design, mean)
+
+    def build(self, design: Design, evaluation: bool = False) -> pm.Model:
+        """The PyMC model on ``design``, every parameter labelled by its dims.
+
+        ``evaluation=True`` declares the likelihood as an observed variable per group (for
+        pointwise log-likelihood and posterior predictive draws) even where sampling uses a
+        faster form of the same density (:meth:`sampling_likelihood`).
+        """
         coords = {**design.coords, "obs": np.arange(design.n_groups)}
         with pm.Model(coords=coords) as model:
             mean = self.mean(design) + self.covariate_term(design)
-            self.likelihood(design, mean)
+            if evaluation:
+                self.likelihood(design, mean)
+            else:
+                self.sampling_likelihood(design, mean)
         return model
 
     def unit_loglik_correction(self, design: Design, posterior: dict[str, np.ndarray]) -> np.ndarray | None:

@@ -1,0 +1,229 @@
+"""Two-stage sharded fits on a Dask LocalCluster: equal to the one-machine stage 2, resumable, robust to a killed worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+
+import arviz as az
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+from typer.testing import CliRunner
+
+from screenfit.cli import app
+from screenfit.cluster import ClusterSpec, parse_cluster
+from screenfit.data.design import GENE, build_design
+from screenfit.errors import ScreenfitInputError
+from screenfit.fitting import load_fit
+from screenfit.inference.diagnostics import Diagnostics, GateThresholds
+from screenfit.inference.samplers import SamplerConfig
+from screenfit.io.tables import write_screen
+from screenfit.models.registry import get_model
+from screenfit.sharding import (
+    ChunkTask,
+    checkpoint_folder,
+    chunk_size,
+    combine_diagnostics,
+    fit_chunk,
+    fit_sharded,
+    fixed_values,
+    shared_variables,
+    stage1_genes,
+)
+from screenfit.simulate import SimulationConfig, simulate_screen
+
+SAMPLER = SamplerConfig(draws=400, tune=400, chains=2, seed=5)
+# This file tests the decomposition and the machinery, not convergence at 400 draws: a lax gate.
+LAX = GateThresholds(max_rhat=1.05, min_ess_bulk=100, min_ess_tail=100)
+MODEL = "gene-by-line"
+
+
+@pytest.fixture(scope="module")
+def screen():
+    cfg = SimulationConfig(n_genes=30, n_cell_lines=12, seed=8, frac_selective=0.2, gene_line_sd=0.1)
+    return simulate_screen(cfg)[0]
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        with Client(cluster) as c:
+            yield c
+
+
+@pytest.fixture(scope="module")
+def sharded(screen, client, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sharded") / "fit"
+    result = fit_sharded(
+        screen, MODEL, cluster=client, out=out, sampler=SAMPLER, n_stage1_genes=12, chunk_genes=10,
+        thresholds=LAX, keep_checkpoints=True, progress=False,
+    )  # fmt: skip
+    return result, out
+
+
+def test_parse_cluster(tmp_path):
+    assert parse_cluster("local:4") == ClusterSpec("local", workers=4)
+    assert parse_cluster("tcp://10.0.0.1:8786").address == "tcp://10.0.0.1:8786"
+    config = tmp_path / "slurm.yaml"
+    config.write_text("cores: 8\nmemory: 32GB\n")
+    assert parse_cluster(f"slurm:{config}").config == config
+    for bad in ("local:0", "local:x", "spark://x", f"slurm:{tmp_path / 'missing.yaml'}"):
+        with pytest.raises(ScreenfitInputError):
+            parse_cluster(bad)
+
+
+def test_slurm_config_becomes_a_job_script(tmp_path):
+    pytest.importorskip("dask_jobqueue")
+    from screenfit.cluster import slurm_cluster
+
+    config = tmp_path / "slurm.yaml"
+    config.write_text("cores: 8\nmemory: 32GB\nwalltime: '02:00:00'\nqueue: short\njobs: 0\n")
+    cluster = slurm_cluster(config)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH -p short" in script and "#SBATCH -t 02:00:00" in script and "--cpus-per-task=8" in script
+    config.write_text("cores: 8\nmemory: 32GB\nnot_an_option: 1\n")
+    with pytest.raises(ScreenfitInputError, match="invalid SLURM configuration"):
+        slurm_cluster(config)
+
+
+def test_chunk_size_rules():
+    assert chunk_size(1000, 10, 4000, workers=4, memory_limit=0) == 125  # two chunks per worker
+    assert chunk_size(40, 10, 4000, workers=4, memory_limit=0) == 25  # never below the compile-worthy minimum
+    # 300 values per gene × 8,000 draws × 32 B = 77 MB per gene: a 2 GB worker takes 13 genes.
+    assert chunk_size(1000, 300, 8000, workers=4, memory_limit=2_000_000_000) == 13
+    assert chunk_size(1000, 10, 4000, workers=4, memory_limit=0, requested=7) == 7
+    with pytest.raises(ScreenfitInputError):
+        chunk_size(1000, 10, 4000, workers=4, memory_limit=0, requested=0)
+
+
+def test_stage1_genes_take_controls_and_are_stable(screen):
+    first = stage1_genes(screen, 12, seed=0)
+    assert len(first) == 12 and first == stage1_genes(screen, 12, seed=0)
+    assert stage1_genes(screen, 1000, seed=0) == sorted(screen.table[GENE].astype(str).unique())
+
+
+def test_shared_variables_are_the_ones_without_gene_dims(screen):
+    spec = get_model(MODEL)
+    design = build_design(screen, spec.level(True), spec.covariate_columns)
+    shared = set(shared_variables(spec.build(design), design))
+    assert {"screen_quality", "sigma_line", "cn_slope", "gene_effect_mu", "gene_line_sd_mu"} <= shared
+    assert not shared & {"gene_effect", "gene_line_effect", "gene_line_sd_log", "gene_line_z"}
+
+
+def test_failed_chunks_are_named():
+    ok = Diagnostics("converged", "nutpie", max_rhat=1.002, min_ess_bulk=900, min_ess_tail=800, divergences=0)
+    bad = Diagnostics("failed", "nutpie", max_rhat=1.04, max_rhat_parameter="gene_effect[MYC]", min_ess_bulk=90,
+                      divergences=3, problems=("R-hat 1.040 > 1.01 at gene_effect[MYC]", "3 divergent transitions"))  # fmt: skip
+    merged = combine_diagnostics("nutpie", [("stage 1", ok), ("chunk-0000 (A–L)", ok), ("chunk-0001 (M–Z)", bad)],
+                                 GateThresholds())  # fmt: skip
+    assert merged.status == "failed" and merged.divergences == 3 and merged.max_rhat == 1.04
+    assert merged.max_rhat_parameter == "chunk-0001 (M–Z): gene_effect[MYC]"
+    assert all(p.startswith("chunk-0001 (M–Z): ") for p in merged.problems)
+    assert combine_diagnostics("nutpie", [("stage 1", ok), ("chunk-0000", ok)], GateThresholds()).status == "converged"
+
+
+@pytest.mark.slow
+def test_sharded_fit_has_every_gene_and_the_layout_of_a_fit(screen, sharded):
+    result, out = sharded
+    genes = sorted(screen.table[GENE].astype(str).unique())
+    assert sorted(result.gene_effects["hugo_symbol"]) == genes
+    shards = result.tables["shards"]
+    assert list(shards["chunk"]) == ["chunk-0000", "chunk-0001", "chunk-0002"] and shards["n_genes"].sum() == 30
+    assert result.status in ("converged", "failed") and (out / "config.json").is_file()
+    matrix = result.tables["gene_effect_matrix"]
+    assert matrix.shape[0] == 12 and matrix.shape[1] >= 30
+    loaded = load_fit(out)
+    assert loaded.config["sharded"]["chunks"] == 3
+    post = loaded.idata.posterior
+    assert post.sizes["hugo_symbol"] == 30 and "screen_quality" in post and "gene_line_effect" in post
+
+
+@pytest.mark.slow
+def test_sharded_equals_one_machine_stage2(screen, sharded):
+    """Same fixed stage-1 parameters: the chunks on Dask and one in-process stage-2 fit of all genes agree."""
+    result, out = sharded
+    spec = get_model(MODEL)
+    design = build_design(screen, spec.level(True), spec.covariate_columns)
+    model = spec.build(design)
+    stage1 = load_fit(checkpoint_folder(out) / "stage1")
+    fixed = fixed_values(stage1.idata, shared_variables(model, design))
+    whole = fit_chunk(
+        ChunkTask(99, screen, spec, fixed, SAMPLER, LAX, checkpoint_folder(out) / "whole", "whole")
+    ).folder
+    one = az.from_netcdf(str(whole / "posterior.nc")).posterior
+    sharded_post = result.idata.posterior
+    for var in ("gene_effect", "gene_line_effect"):
+        a = one[var].sortby("hugo_symbol")
+        b = sharded_post[var].sortby("hugo_symbol")
+        mcse = np.sqrt(az.mcse(a.to_dataset())[var] ** 2 + az.mcse(b.to_dataset())[var] ** 2)
+        diff = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw")))
+        assert float((diff <= 4 * mcse).mean()) >= 0.99, var  # 4 MC-SE per element; ≤ 1% exceed by chance
+        assert np.corrcoef(a.mean(("chain", "draw")).values.ravel(), b.mean(("chain", "draw")).values.ravel())[0, 1] > 0.999
+
+
+@pytest.mark.slow
+def test_rerun_resumes_from_checkpoints(screen, client, sharded, tmp_path):
+    result, out = sharded
+    target = checkpoint_folder(tmp_path / "resumed")
+    shutil.copytree(checkpoint_folder(out), target)
+    resumed = fit_sharded(
+        screen, MODEL, cluster=client, out=tmp_path / "resumed", sampler=SAMPLER, n_stage1_genes=12, chunk_genes=10,
+        thresholds=LAX, progress=False,
+    )  # fmt: skip
+    assert resumed.tables["shards"]["resumed"].all()
+    np.testing.assert_allclose(resumed.gene_effects["mean"], result.gene_effects["mean"])
+    assert not target.exists()  # checkpoints go once the merged result is written
+
+
+@pytest.mark.slow
+def test_killed_worker_loses_no_chunk(screen, client, tmp_path):
+    pids = client.run(os.getpid)
+    killed: list[str] = []
+
+    def kill_one_busy_worker() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for address, keys in client.processing().items():
+                if any(str(k).startswith("chunk-") for k in keys) and address in pids:
+                    time.sleep(1.0)  # mid-chunk: compiling or sampling
+                    os.kill(pids[address], signal.SIGKILL)
+                    killed.append(address)
+                    return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_one_busy_worker)
+    killer.start()
+    result = fit_sharded(
+        screen, MODEL, cluster=client, out=tmp_path / "fit", sampler=SAMPLER, n_stage1_genes=12, chunk_genes=10,
+        thresholds=LAX, progress=False,
+    )  # fmt: skip
+    killer.join()
+    assert killed, "no worker was killed mid-chunk"
+    assert sorted(result.gene_effects["hugo_symbol"]) == sorted(screen.table[GENE].astype(str).unique())
+    assert len(result.tables["shards"]) == 3
+    client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.slow
+def test_cli_cluster(screen, tmp_path):
+    data = tmp_path / "screen.parquet"
+    write_screen(screen, data)
+    runner = CliRunner()
+    bad = runner.invoke(app, ["fit", str(data), "--cluster", "spark://x", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 1 and "--cluster" in bad.output
+    args = ["fit", str(data), "--model", "gene-cellline", "--cluster", "local:1", "--stage1-genes", "10",
+            "--chunk-genes", "15", "--draws", "500", "--tune", "500", "--chains", "2", "--out", str(tmp_path / "fit"),
+            "--quiet"]  # fmt: skip
+    r = runner.invoke(app, args)
+    assert r.exit_code in (0, 2), r.output
+    fitted = load_fit(tmp_path / "fit")
+    assert len(fitted.tables["shards"]) == 2 and fitted.config["sharded"]["cluster"] == "local:1"
+    if r.exit_code == 2:
+        assert "chunk-" in r.output or "stage 1" in r.output
