@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_output
 
-.PHONY: install browser demo test test-fast test-all bench bench-quick lint clean
+.PHONY: install browser demo test test-fast test-all bench bench-quick bench-sharded lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python benchmarks/speed.py --quick
+
+# Two-stage sharded fit against the joint fit, 2,000 genes × 300 lines (docs/distributed.md).
+bench-sharded: install
+	$(BIN)/python benchmarks/sharded.py --json benchmarks/sharded.json
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
