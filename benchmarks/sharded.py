@@ -84,7 +84,8 @@ def main() -> None:
         cov_sharded, _ = _coverage(sharded.gene_effects, true)
         results.update(
             joint_wall_s=joint_wall, joint_status=joint.status, sharded_status=sharded.status,
-            r_mean=float(np.corrcoef(a["mean"], b["mean"])[0, 1]), max_abs_diff=float((a["mean"] - b["mean"]).abs().max()),
+            r_mean=float(np.corrcoef(a["mean"], b["mean"])[0, 1]),
+            max_abs_diff=float((a["mean"] - b["mean"]).abs().max()),
             sd_ratio_median=float((b["sd"] / a["sd"]).median()), coverage_joint=cov_joint, coverage_sharded=cov_sharded,
             coverage_se=se, runs=runs,
         )  # fmt: skip
@@ -97,7 +98,8 @@ def main() -> None:
     for r in runs:
         print(f"| sharded, {r['workers']} worker(s) | {r['status']} | {r['wall_s']:.0f} | {r['stage1_s']:.0f} | "
               f"{r['stage2_s']:.0f} | {r['chunks']} | {base / r['stage2_s']:.2f}× |")  # fmt: skip
-    print(f"\nr(gene-effect means, sharded vs joint) = {results['r_mean']:.5f}; max |Δ| = {results['max_abs_diff']:.4f}; "
+    print(f"\nr(gene-effect means, sharded vs joint) = {results['r_mean']:.5f}; "
+          f"max |Δ| = {results['max_abs_diff']:.4f}; "
           f"median sd ratio (sharded/joint) = {results['sd_ratio_median']:.3f}")  # fmt: skip
     print(f"94% HDI coverage of the true gene effects: joint {cov_joint:.3f}, sharded {cov_sharded:.3f} "
           f"(binomial SE {se:.3f})")  # fmt: skip

@@ -1,4 +1,7 @@
-"""Two-stage sharded fits on a Dask LocalCluster: equal to the one-machine stage 2, resumable, robust to a killed worker."""
+"""Two-stage sharded fits on a Dask LocalCluster.
+
+They equal the one-machine stage 2, resume from checkpoints and survive a killed worker.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from screenfit.sharding import (
     fixed_values,
     shared_variables,
     stage1_genes,
+    write_screen_data,
 )
 from screenfit.simulate import SimulationConfig, simulate_screen
 
@@ -50,9 +54,11 @@ def screen():
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        with Client(cluster) as c:
-            yield c
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +125,9 @@ def test_shared_variables_are_the_ones_without_gene_dims(screen):
 
 def test_failed_chunks_are_named():
     ok = Diagnostics("converged", "nutpie", max_rhat=1.002, min_ess_bulk=900, min_ess_tail=800, divergences=0)
+    problems = ("R-hat 1.040 > 1.01 at gene_effect[MYC]", "3 divergent transitions")
     bad = Diagnostics("failed", "nutpie", max_rhat=1.04, max_rhat_parameter="gene_effect[MYC]", min_ess_bulk=90,
-                      divergences=3, problems=("R-hat 1.040 > 1.01 at gene_effect[MYC]", "3 divergent transitions"))  # fmt: skip
+                      divergences=3, problems=problems)  # fmt: skip
     merged = combine_diagnostics("nutpie", [("stage 1", ok), ("chunk-0000 (A–L)", ok), ("chunk-0001 (M–Z)", bad)],
                                  GateThresholds())  # fmt: skip
     assert merged.status == "failed" and merged.divergences == 3 and merged.max_rhat == 1.04
@@ -154,9 +161,10 @@ def test_sharded_equals_one_machine_stage2(screen, sharded):
     model = spec.build(design)
     stage1 = load_fit(checkpoint_folder(out) / "stage1")
     fixed = fixed_values(stage1.idata, shared_variables(model, design))
-    whole = fit_chunk(
-        ChunkTask(99, screen, spec, fixed, SAMPLER, LAX, checkpoint_folder(out) / "whole", "whole")
-    ).folder
+    data = write_screen_data(screen, checkpoint_folder(out))
+    genes = tuple(sorted(screen.table[GENE].astype(str).unique()))
+    task = ChunkTask(99, data, genes, spec, fixed, SAMPLER, LAX, checkpoint_folder(out) / "whole", "whole")
+    whole = fit_chunk(task).folder
     one = az.from_netcdf(str(whole / "posterior.nc")).posterior
     sharded_post = result.idata.posterior
     for var in ("gene_effect", "gene_line_effect"):
@@ -165,7 +173,10 @@ def test_sharded_equals_one_machine_stage2(screen, sharded):
         mcse = np.sqrt(az.mcse(a.to_dataset())[var] ** 2 + az.mcse(b.to_dataset())[var] ** 2)
         diff = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw")))
         assert float((diff <= 4 * mcse).mean()) >= 0.99, var  # 4 MC-SE per element; ≤ 1% exceed by chance
-        assert np.corrcoef(a.mean(("chain", "draw")).values.ravel(), b.mean(("chain", "draw")).values.ravel())[0, 1] > 0.999
+        assert (
+            np.corrcoef(a.mean(("chain", "draw")).values.ravel(), b.mean(("chain", "draw")).values.ravel())[0, 1]
+            > 0.999
+        )
 
 
 @pytest.mark.slow
@@ -227,3 +238,34 @@ def test_cli_cluster(screen, tmp_path):
     assert len(fitted.tables["shards"]) == 2 and fitted.config["sharded"]["cluster"] == "local:1"
     if r.exit_code == 2:
         assert "chunk-" in r.output or "stage 1" in r.output
+
+
+def _sharded_vs_joint(n_genes: int, n_lines: int, tmp_path, client) -> None:
+    """Additive regime (gene-cellline is the true model): sharded means track the joint fit, intervals cover truth."""
+    from screenfit.fitting import fit
+
+    screen, truth, _ = simulate_screen(SimulationConfig.additive(n_genes=n_genes, n_cell_lines=n_lines, seed=31))
+    true = truth.genes.set_index("hugo_symbol")["base_effect"] + truth.cell_lines["offset"].mean()
+    sampler = SamplerConfig(seed=2)
+    joint = fit(screen, "gene-cellline", sampler=sampler, log_likelihood=False, predictive=False, progress=False)
+    sharded = fit_sharded(screen, "gene-cellline", cluster=client, out=tmp_path / "fit", sampler=sampler,
+                          n_stage1_genes=min(200, n_genes // 2), progress=False)  # fmt: skip
+    assert sharded.status == "converged", sharded.diagnostics.problems
+    a = joint.gene_effects.set_index("hugo_symbol")
+    b = sharded.gene_effects.set_index("hugo_symbol").loc[a.index]
+    assert np.corrcoef(a["mean"], b["mean"])[0, 1] >= 0.99
+    t = true.loc[b.index]
+    coverage = float(((b["hdi_lower"] <= t) & (t <= b["hdi_upper"])).mean())
+    # 94% HDIs over n_genes genes: within 3 binomial SDs of nominal.
+    assert abs(coverage - 0.94) <= 3 * np.sqrt(0.94 * 0.06 / n_genes), coverage
+
+
+@pytest.mark.slow
+def test_sharded_matches_joint_and_covers_truth(client, tmp_path):
+    _sharded_vs_joint(300, 60, tmp_path, client)
+
+
+@pytest.mark.long
+def test_sharded_matches_joint_and_covers_truth_at_2000_by_300(client, tmp_path):
+    """The issue's size: 2,000 genes × 300 lines (≈ 15 min on 2 cores; make test-all)."""
+    _sharded_vs_joint(2000, 300, tmp_path, client)

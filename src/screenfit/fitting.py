@@ -140,7 +140,9 @@ def fit_config(
     return config
 
 
-def result_tables(idata: az.InferenceData, spec: ScreenModel, screen: Screen, ci_prob: float) -> dict[str, pd.DataFrame]:
+def result_tables(
+    idata: az.InferenceData, spec: ScreenModel, screen: Screen, ci_prob: float
+) -> dict[str, pd.DataFrame]:
     """The tidy tables of a posterior (:func:`~screenfit.results.tables.build_tables`), guides labelled by gene."""
     tables = build_tables(idata, spec, _entrez(screen), ci_prob)
     if "guide_parameters" in tables:
@@ -181,7 +183,9 @@ def evaluation_units(spec: ScreenModel, screen: Screen, design: Design) -> Evalu
     if spec.observed == "counts":
         assert design.counts is not None
         evaluation = spec.build(design, evaluation=True)
-        return EvaluationUnits(unit, evaluation, design, "counts_final", design.counts["counts_final"], _unit_labels(design))
+        return EvaluationUnits(
+            unit, evaluation, design, "counts_final", design.counts["counts_final"], _unit_labels(design)
+        )
     return EvaluationUnits(unit, spec.build(unit), unit, "lfc", unit.y_mean, _unit_labels(unit))
 
 

@@ -30,12 +30,13 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pymc as pm
 import xarray as xr
 from distributed import Client
 
 from screenfit.cluster import ClusterSpec, connect, map_tasks, worker_memory
-from screenfit.data.design import GENE, GUIDE, LINE, Design, build_design
+from screenfit.data.design import GENE, GUIDE, Design, build_design
 from screenfit.data.preprocess import stable_pick
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
@@ -44,6 +45,7 @@ from screenfit.inference.cache import CONFIG, cache_state, fit_hash
 from screenfit.inference.diagnostics import Diagnostics, GateThresholds, check_mcmc
 from screenfit.inference.samplers import SamplerConfig, run_sampler
 from screenfit.io.atomic import atomic_path
+from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.registry import get_model
 from screenfit.reference import essential_sets
@@ -60,10 +62,16 @@ _BYTES_PER_VALUE = 8 * 4
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One stage-2 task: fit the gene-level parameters of ``screen`` (the chunk's rows) with ``fixed`` held."""
+    """One stage-2 task: fit the gene-level parameters of ``genes`` with ``fixed`` held.
+
+    The task carries no data: the worker reads the chunk's rows from ``data`` (the screen,
+    written once as Parquet next to the checkpoints) with a row filter on ``hugo_symbol``, so
+    the task graph stays small and a rescheduled task needs nothing from a lost worker.
+    """
 
     index: int
-    screen: Screen
+    data: Path
+    genes: tuple[str, ...]
     spec: ScreenModel
     fixed: dict[str, xr.DataArray]
     sampler: SamplerConfig
@@ -155,9 +163,27 @@ def _worker_cores(sampler: SamplerConfig) -> int:
         return sampler.cores or min(sampler.chains, 2)
 
 
+def read_chunk(data: Path, genes: Sequence[str]) -> Screen:
+    """The rows of ``genes`` from a screen written by :func:`write_screen_data` (already validated)."""
+    table = pq.read_table(data, filters=[(GENE, "in", list(genes))]).to_pandas()
+    return Screen(table.reset_index(drop=True), str(data), (f"stage-2 chunk of {len(genes)} genes",))
+
+
+def write_screen_data(screen: Screen, folder: Path) -> Path:
+    """Write the screen once for the workers (reused when the stored content hash matches)."""
+    path = folder / "screen.parquet"
+    wanted = screen.content_hash()
+    if path.is_file():
+        meta = (pq.read_schema(path).metadata or {}).get(b"screenfit")
+        if meta and json.loads(meta).get("content_hash") == wanted:
+            return path
+    write_table(screen.table, path, metadata={"content_hash": wanted}, force=True, csv_twin=False)
+    return path
+
+
 def fit_chunk(task: ChunkTask) -> ChunkOutcome:
     """Fit one chunk (runs on a worker) and checkpoint it atomically; a finished checkpoint is reused."""
-    genes = tuple(sorted(task.screen.table[GENE].astype(str).unique()))
+    genes = task.genes
     done = task.folder / "chunk.json"
     if done.is_file() and json.loads(done.read_text()).get("key") == task.key:
         meta = json.loads(done.read_text())
@@ -165,7 +191,8 @@ def fit_chunk(task: ChunkTask) -> ChunkOutcome:
         return ChunkOutcome(task.index, task.folder, genes, diag, float(meta["wall_s"]), True)
     t0 = time.perf_counter()
     spec = task.spec
-    design = build_design(task.screen, spec.level(True), spec.covariate_columns, count_columns=spec.observed == "counts")
+    screen = read_chunk(task.data, genes)
+    design = build_design(screen, spec.level(True), spec.covariate_columns, count_columns=spec.observed == "counts")
     model = spec.build(design)
     conditioned = pm.do(model, _fixed_for(design, model, task.fixed))
     sampler = replace(task.sampler, cores=_worker_cores(task.sampler), seed=task.sampler.seed + 1 + task.index)
@@ -185,7 +212,10 @@ def fit_chunk(task: ChunkTask) -> ChunkOutcome:
 def chunk_size(
     n_genes: int, values_per_gene: float, draws: int, workers: int, memory_limit: int, requested: int | None = None
 ) -> int:
-    """Genes per chunk: ``requested``, else ≥ 2 chunks per worker, capped so a chunk's draws use ≤ ½ a worker's memory."""
+    """Genes per chunk: ``requested``, else ≥ 2 chunks per worker, capped by memory.
+
+    The cap keeps one chunk's draws within half the smallest worker's memory limit.
+    """
     if requested is not None:
         if requested < 1:
             raise ScreenfitInputError("--chunk-genes must be ≥ 1.", fix="pass a positive number of genes.")
@@ -331,12 +361,12 @@ def fit_sharded(
         size = chunk_size(n_genes, gene_values / max(n_genes, 1), sampler.chains * int(sampler.draws or 0),
                           workers, memory, chunk_genes)  # fmt: skip
         genes = list(full_design.coords[GENE])
-        groups = [genes[i : i + size] for i in range(0, n_genes, size)]
-        gene_col = screen.table[GENE].astype(str)
+        groups = [tuple(genes[i : i + size]) for i in range(0, n_genes, size)]
+        data = write_screen_data(screen, shards)
         key_base = {"fit": config["hash"], "stage1": stage1.config["hash"], "size": size}
         tasks = [
             ChunkTask(
-                i, screen.with_table(screen.table[gene_col.isin(g)]), spec, fixed, sampler, th,
+                i, data, g, spec, fixed, sampler, th,
                 shards / f"chunk-{i:04d}", fit_hash({**key_base, "index": i, "genes": g}),
             )
             for i, g in enumerate(groups)
@@ -345,11 +375,14 @@ def fit_sharded(
     timings["stage2"] = time.perf_counter() - t1
     chunk_data = [az.from_netcdf(str(o.folder / "posterior.nc")) for o in outcomes]
     idata = merge_chunks(stage1.idata, shared, chunk_data, gene_dims)
-    parts = [("stage 1", stage1.diagnostics)] + [(f"chunk-{o.index:04d} ({o.genes[0]}–{o.genes[-1]})", o.diagnostics)
-                                                 for o in outcomes]  # fmt: skip
+    parts = [("stage 1", stage1.diagnostics)]
+    parts += [(f"chunk-{o.index:04d} ({o.genes[0]}–{o.genes[-1]})", o.diagnostics) for o in outcomes]
     diagnostics = combine_diagnostics(sampler.method, parts, th)
-    config["sharded"] = {**config["sharded"], "chunk_genes": size, "chunks": len(tasks), "workers": workers,  # type: ignore[dict-item]
-                         "stage1_gene_list": genes1, "cluster": str(cluster) if isinstance(cluster, ClusterSpec) else "client"}  # fmt: skip
+    where = str(cluster) if isinstance(cluster, ClusterSpec) else "client"
+    config["sharded"] = {
+        **config["sharded"],  # type: ignore[dict-item]
+        "chunk_genes": size, "chunks": len(tasks), "workers": workers, "stage1_gene_list": genes1, "cluster": where,
+    }  # fmt: skip
     config["parametrisation"] = stage1.config.get("parametrisation", {})
     tables = result_tables(idata, spec, screen, ci_prob)
     tables["shards"] = _shards_table(outcomes)
