@@ -13,6 +13,7 @@ import time
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
 from typer.testing import CliRunner
@@ -148,6 +149,10 @@ def test_sharded_fit_has_every_gene_and_the_layout_of_a_fit(screen, sharded):
     assert matrix.shape[0] == 12 and matrix.shape[1] >= 30
     loaded = load_fit(out)
     assert loaded.config["sharded"]["chunks"] == 3
+    # DepMap layout, as from a one-machine gene-by-line fit: lines as rows under an unnamed first column.
+    effect = pd.read_csv(out / "CRISPRGeneEffect.csv", index_col=0)
+    assert effect.shape == (12, 30) and effect.index.str.startswith("ACH-").all()
+    assert set(loaded.tables["gene_calls"]["hugo_symbol"]) == set(genes)
     post = loaded.idata.posterior
     assert post.sizes["hugo_symbol"] == 30 and "screen_quality" in post and "gene_line_effect" in post
 

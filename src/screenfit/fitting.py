@@ -41,6 +41,7 @@ from screenfit.io.atomic import atomic_path
 from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.registry import get_model
+from screenfit.results.depmap import depmap_tables
 from screenfit.results.predictive import calibration, ppc_by, predictive_check
 from screenfit.results.tables import CI_PROB, build_tables
 
@@ -143,8 +144,15 @@ def fit_config(
 def result_tables(
     idata: az.InferenceData, spec: ScreenModel, screen: Screen, ci_prob: float
 ) -> dict[str, pd.DataFrame]:
-    """The tidy tables of a posterior (:func:`~screenfit.results.tables.build_tables`), guides labelled by gene."""
-    tables = build_tables(idata, spec, _entrez(screen), ci_prob)
+    """The tidy tables of a posterior (:func:`~screenfit.results.tables.build_tables`), guides labelled by gene.
+
+    Models with a gene × cell-line effect also get the DepMap-layout tables
+    (:func:`~screenfit.results.depmap.depmap_tables`) when the screen has enough reference genes.
+    """
+    entrez = _entrez(screen)
+    tables = build_tables(idata, spec, entrez, ci_prob)
+    if spec.gene_line_effect:
+        tables.update(depmap_tables(idata.posterior[spec.gene_line_effect], entrez))
     if "guide_parameters" in tables:
         guide_gene = screen.table.drop_duplicates(GUIDE).set_index(GUIDE)[GENE].astype(str)
         guides = tables["guide_parameters"]
