@@ -29,6 +29,7 @@ import screenfit
 from screenfit.data.genes import match_symbols, split_depmap_names
 from screenfit.data.preprocess import subsample
 from screenfit.fitting import fit
+from screenfit.inference.samplers import SamplerConfig
 from screenfit.jobs import load_example
 from screenfit.reference import essential_sets
 from screenfit.simulate import SimulationConfig, simulate_screen
@@ -60,7 +61,7 @@ def chronos_auroc(
     return auroc(ge.mean(axis=0), ess, non), float(np.median(per_line))
 
 
-def real_data(models: list[str], n_genes: int | None, out: Path | None) -> None:
+def real_data(models: list[str], n_genes: int | None, out: Path | None, draws: int | None = None) -> None:
     screen = load_example()
     if n_genes:
         _ess_all, _non_all = essential_sets()
@@ -78,7 +79,8 @@ def real_data(models: list[str], n_genes: int | None, out: Path | None) -> None:
         print(f"| Chronos reference fit (shipped) | — | — | — | — | {gene_level:.3f} | {per_line:.3f} |")
     for name in models:
         t0 = time.perf_counter()
-        result = fit(screen, name, out=(out / name) if out else None, force=True, progress=False)
+        sampler = SamplerConfig(draws=draws)
+        result = fit(screen, name, sampler=sampler, out=(out / name) if out else None, force=True, progress=False)
         wall = time.perf_counter() - t0
         d = result.diagnostics
         gene_auc = auroc(result.gene_effects.set_index("hugo_symbol")["mean"], ess, non)
@@ -143,13 +145,14 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(LFC_MODELS))
     parser.add_argument("--genes", type=int, default=None, help="deterministic gene sub-sample of the Avana sample")
     parser.add_argument("--out", type=Path, default=None, help="keep the fits in this folder")
+    parser.add_argument("--draws", type=int, default=None, help="draws per chain (default: each model's)")
     parser.add_argument("--skip-simulation", action="store_true")
     parser.add_argument("--skip-comparison", action="store_true")
     args = parser.parse_args()
     print(
         f"screenfit {screenfit.__version__}, Python {platform.python_version()}, {platform.machine()}, {date.today()}\n"
     )
-    real_data([m for m in args.models.split(",") if m], args.genes, args.out)
+    real_data([m for m in args.models.split(",") if m], args.genes, args.out, args.draws)
     if not args.skip_simulation:
         simulation()
     if not args.skip_comparison:

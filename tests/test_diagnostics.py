@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
+from unittest.mock import patch
 
-from screenfit.inference.diagnostics import _bfmi
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from screenfit.inference.diagnostics import _bfmi, blocks, per_parameter
+from screenfit.results.tables import summarize
 
 
 def test_bfmi_does_not_depend_on_the_energy_level():
@@ -18,3 +24,24 @@ def test_bfmi_does_not_depend_on_the_energy_level():
     at_zero = _bfmi(energy)
     assert 0.5 < at_zero < 0.7
     assert abs(_bfmi(energy - 9.18e8) - at_zero) < 1e-6
+
+
+def test_block_summaries_equal_whole_ones():
+    """Diagnostics and summaries computed in blocks of genes equal the one-shot ArviZ/NumPy results."""
+    rng = np.random.default_rng(1)
+    da = xr.DataArray(
+        rng.normal(size=(4, 300, 7, 5)).cumsum(axis=1) * 0.05 + rng.normal(size=(4, 300, 7, 5)),
+        dims=("chain", "draw", "hugo_symbol", "depmap_id"),
+        coords={"hugo_symbol": [f"G{i}" for i in range(7)], "depmap_id": [f"L{i}" for i in range(5)]},
+        name="gene_line_effect",
+    )
+    assert len(list(blocks(da, max_values=4 * 300 * 5 * 2))) == 4  # 2 genes per block, 7 genes
+    idata = az.InferenceData(posterior=da.to_dataset())
+    whole = per_parameter(idata, ["gene_line_effect"])
+    with patch("screenfit.inference.diagnostics.BLOCK_VALUES", 4 * 300 * 5 * 2):
+        assert len(list(blocks(da))) == 4
+        blocked = per_parameter(idata, ["gene_line_effect"])
+        blocked_summary = summarize(da, 0.94, -0.5)
+    pd.testing.assert_frame_equal(whole, blocked)
+    np.testing.assert_allclose(whole["r_hat"], np.ravel(az.rhat(idata, method="rank")["gene_line_effect"].values))
+    pd.testing.assert_frame_equal(summarize(da, 0.94, -0.5), blocked_summary)

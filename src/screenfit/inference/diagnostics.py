@@ -6,6 +6,7 @@ reached its stopping rule) or ``failed``. Tables, plots, reports and the CLI rea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -72,23 +73,44 @@ def _element_labels(da: xr.DataArray) -> list[str]:
     return [f"{da.name}[{', '.join(map(str, key if isinstance(key, tuple) else (key,)))}]" for key in index]
 
 
+#: Largest number of draw values one summary step works on; bigger variables go in blocks of
+#: their first dimension, so memory does not grow with the number of gene × line parameters.
+BLOCK_VALUES = 20_000_000
+
+
+def blocks(da: xr.DataArray, max_values: int | None = None) -> Iterator[xr.DataArray]:
+    """``da`` in consecutive slices of its first non-sample dimension, each ≤ ``max_values`` values
+    (default :data:`BLOCK_VALUES`)."""
+    max_values = max_values or BLOCK_VALUES
+    dims = [d for d in da.dims if d not in ("chain", "draw")]
+    if not dims or da.size <= max_values:
+        yield da
+        return
+    per_row = max(1, da.size // da.sizes[dims[0]])
+    step = max(1, max_values // per_row)
+    for start in range(0, da.sizes[dims[0]], step):
+        yield da.isel({dims[0]: slice(start, start + step)})
+
+
 def per_parameter(idata: az.InferenceData, names: list[str]) -> pd.DataFrame:
-    """R-hat, bulk and tail ESS (ArviZ, rank-normalised) of every element of the named variables."""
-    subset = idata.posterior[names]
-    rhat = az.rhat(subset, method="rank")
-    bulk = az.ess(subset, method="bulk")
-    tail = az.ess(subset, method="tail")
-    frames = [
-        pd.DataFrame(
-            {
-                "parameter": _element_labels(subset[name]),
-                "r_hat": np.ravel(rhat[name].values),
-                "ess_bulk": np.ravel(bulk[name].values),
-                "ess_tail": np.ravel(tail[name].values),
-            }
-        )
-        for name in names
-    ]
+    """R-hat, bulk and tail ESS (ArviZ, rank-normalised) of every element of the named variables.
+
+    Large variables are summarised block by block (:func:`blocks`): same numbers, bounded memory.
+    """
+    frames = []
+    for name in names:
+        for part in blocks(idata.posterior[name]):
+            ds = part.to_dataset(name=name)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "parameter": _element_labels(part),
+                        "r_hat": np.ravel(az.rhat(ds, method="rank")[name].values),
+                        "ess_bulk": np.ravel(az.ess(ds, method="bulk")[name].values),
+                        "ess_tail": np.ravel(az.ess(ds, method="tail")[name].values),
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 

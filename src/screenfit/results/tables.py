@@ -13,7 +13,7 @@ import xarray as xr
 
 from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE
 from screenfit.data.genes import depmap_label
-from screenfit.inference.diagnostics import gated_variables, per_parameter
+from screenfit.inference.diagnostics import blocks, gated_variables, per_parameter
 from screenfit.models.base import ScreenModel
 
 CI_PROB = 0.94
@@ -22,7 +22,15 @@ CI_PROB = 0.94
 def summarize(
     da: xr.DataArray, ci_prob: float, threshold: float | None = None, column: str = "prob_lt_threshold"
 ) -> pd.DataFrame:
-    """Mean, SD, HDI bounds (and ``P(x < threshold)``) of a posterior variable, one row per element."""
+    """Mean, SD, HDI bounds (and ``P(x < threshold)``) of a posterior variable, one row per element.
+
+    Large variables are summarised block by block along their first dimension (bounded memory).
+    """
+    parts = [_summarize_block(part, ci_prob, threshold, column) for part in blocks(da)]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _summarize_block(da: xr.DataArray, ci_prob: float, threshold: float | None, column: str) -> pd.DataFrame:
     sample = da.stack(sample=("chain", "draw")).transpose(..., "sample")
     values = sample.values
     n = values.shape[-1]
