@@ -41,6 +41,9 @@ from screenfit.sharding import (
 )
 from screenfit.simulate import SimulationConfig, simulate_screen
 
+# One xdist worker runs this whole file, so its Dask cluster and first sharded fit are made once.
+pytestmark = pytest.mark.xdist_group("sharding")
+
 SAMPLER = SamplerConfig(draws=400, tune=400, chains=2, seed=5)
 # This file tests the decomposition and the machinery, not convergence at 400 draws: a lax gate.
 LAX = GateThresholds(max_rhat=1.05, min_ess_bulk=100, min_ess_tail=100)

@@ -345,38 +345,48 @@ def fit(
     pm_model = spec.build(design)
     timings = {"load": time.perf_counter() - t0}
     run = run_sampler(pm_model, sampler, progress=progress)
-    timings.update(compile=run.compile_s, sample=run.sample_s)
-    if sampler.is_mcmc:
-        diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds)
-    else:
-        diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
-    parametrisation: dict[str, object] = {
-        k: ("centred" if v else "non-centred") for k, v in spec.parametrisation.items()
-    }
-    parametrisation.update({k: {"centred": sorted(v)} for k, v in spec.centred_groups.items()})
-    config["parametrisation"] = parametrisation
-    # Keep the draws and the sampler's statistics only: screenfit adds its own unit-level
-    # observed data, log-likelihood and predictive groups (VI's idata already has row-level ones).
-    kept = {g: getattr(run.idata, g) for g in ("sample_stats",) if g in run.idata.groups()}
-    idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
-    tables = result_tables(idata, spec, screen, ci_prob)
-    if log_likelihood or predictive:
-        ev = evaluation_units(spec, screen, design)
-    if log_likelihood:
-        t1 = time.perf_counter()
-        loglik, observed = unit_log_likelihood(spec, idata, ev)
-        idata.add_groups({"log_likelihood": loglik, "observed_data": observed})
-        timings["log_likelihood"] = time.perf_counter() - t1
-    if predictive:
-        t1 = time.perf_counter()
-        ppc, replicated = predictive_check(ev.model, idata, ev.var, ev.observed, ev.labels, ci_prob, sampler.seed)
-        idata.add_groups({"posterior_predictive": replicated})
-        tables["ppc_units"] = ppc
-        tables["ppc_calibration"] = calibration(ppc)
-        tables["ppc_cell_lines"] = ppc_by(ppc, LINE)
-        tables["ppc_genes"] = ppc_by(ppc, GENE)
-        timings["predictive"] = time.perf_counter() - t1
-    result = FitResult(spec.name, diagnostics, tables, config, provenance(timings, sampler), out_path, False, idata)
-    if out_path is not None:
-        write_fit(result, idata, out_path, force)
-    return result
+    try:
+        timings.update(compile=run.compile_s, sample=run.sample_s)
+        if sampler.is_mcmc:
+            diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds)
+        else:
+            diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
+        parametrisation: dict[str, object] = {
+            k: ("centred" if v else "non-centred") for k, v in spec.parametrisation.items()
+        }
+        parametrisation.update({k: {"centred": sorted(v)} for k, v in spec.centred_groups.items()})
+        config["parametrisation"] = parametrisation
+        # Keep the draws and the sampler's statistics only: screenfit adds its own unit-level
+        # observed data, log-likelihood and predictive groups (VI's idata already has row-level ones).
+        kept = {g: getattr(run.idata, g) for g in ("sample_stats",) if g in run.idata.groups()}
+        idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
+        tables = result_tables(idata, spec, screen, ci_prob)
+        if log_likelihood or predictive:
+            ev = evaluation_units(spec, screen, design)
+        if log_likelihood:
+            t1 = time.perf_counter()
+            loglik, observed = unit_log_likelihood(spec, idata, ev)
+            idata.add_groups({"log_likelihood": loglik, "observed_data": observed})
+            timings["log_likelihood"] = time.perf_counter() - t1
+        if predictive:
+            t1 = time.perf_counter()
+            ppc, replicated = predictive_check(ev.model, idata, ev.var, ev.observed, ev.labels, ci_prob, sampler.seed)
+            idata.add_groups({"posterior_predictive": replicated})
+            tables["ppc_units"] = ppc
+            tables["ppc_calibration"] = calibration(ppc)
+            tables["ppc_cell_lines"] = ppc_by(ppc, LINE)
+            tables["ppc_genes"] = ppc_by(ppc, GENE)
+            timings["predictive"] = time.perf_counter() - t1
+        result = FitResult(spec.name, diagnostics, tables, config, provenance(timings, sampler), out_path, False, idata)
+        if out_path is not None:
+            write_fit(result, idata, out_path, force)
+        if run.draws_dir is not None:
+            # The draws were streamed to a temporary Zarr store that is removed below: reread
+            # them from posterior.nc on use, or hold them in memory when nothing was written.
+            if out_path is None:
+                result._idata = idata.map(lambda ds: ds.load())
+            else:
+                result._idata = None
+        return result
+    finally:
+        run.release()

@@ -96,13 +96,13 @@ def heldout_elpd(
     for fold in range(k):
         train_screen = screen.with_table(screen.table[~np.isin(line_of_row, lines[folds == fold])])
         train = spec.build(build_design(train_screen, spec.level(True), spec.covariate_columns))
-        run = run_sampler(train, replace(sampler, seed=sampler.seed + fold), progress=progress)
-        gate = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds)
-        if gate.status == "failed":
-            failed.append(f"fold {fold + 1}: {'; '.join(gate.problems)}")
-        held = folds[unit.index[LINE]] == fold
-        held_unit = unit.subset(held)
-        ll = _new_line_loglik(spec, held_unit, run.idata, sampler.seed + fold)
+        with run_sampler(train, replace(sampler, seed=sampler.seed + fold), progress=progress) as run:
+            gate = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds)
+            if gate.status == "failed":
+                failed.append(f"fold {fold + 1}: {'; '.join(gate.problems)}")
+            held = folds[unit.index[LINE]] == fold
+            held_unit = unit.subset(held)
+            ll = _new_line_loglik(spec, held_unit, run.idata, sampler.seed + fold)
         pointwise[held] = logsumexp(ll, axis=0) - np.log(ll.shape[0])
     return pointwise, failed
 

@@ -196,16 +196,16 @@ def fit_chunk(task: ChunkTask) -> ChunkOutcome:
     model = spec.build(design)
     conditioned = pm.do(model, _fixed_for(design, model, task.fixed))
     sampler = replace(task.sampler, cores=_worker_cores(task.sampler), seed=task.sampler.seed + 1 + task.index)
-    run = run_sampler(conditioned, sampler, progress=False)
-    posterior = run.idata.posterior[[v for v in run.idata.posterior.data_vars if not str(v).endswith("__")]]
-    idata = az.InferenceData(posterior=posterior, sample_stats=run.idata.sample_stats)
-    diagnostics = check_mcmc(idata, sampler.method, (), task.thresholds)
-    wall = time.perf_counter() - t0
-    with atomic_path(task.folder, force=True) as tmp:
-        tmp.mkdir()
-        idata.to_netcdf(str(tmp / "posterior.nc"))
-        meta = {"key": task.key, "genes": list(genes), "diagnostics": diagnostics.to_dict(), "wall_s": wall}
-        (tmp / "chunk.json").write_text(json.dumps(meta, default=str) + "\n")
+    with run_sampler(conditioned, sampler, progress=False) as run:
+        posterior = run.idata.posterior[[v for v in run.idata.posterior.data_vars if not str(v).endswith("__")]]
+        idata = az.InferenceData(posterior=posterior, sample_stats=run.idata.sample_stats)
+        diagnostics = check_mcmc(idata, sampler.method, (), task.thresholds)
+        wall = time.perf_counter() - t0
+        with atomic_path(task.folder, force=True) as tmp:
+            tmp.mkdir()
+            idata.to_netcdf(str(tmp / "posterior.nc"))
+            meta = {"key": task.key, "genes": list(genes), "diagnostics": diagnostics.to_dict(), "wall_s": wall}
+            (tmp / "chunk.json").write_text(json.dumps(meta, default=str) + "\n")
     return ChunkOutcome(task.index, task.folder, genes, diagnostics, wall, False)
 
 
