@@ -40,7 +40,7 @@ from screenfit.data.design import GENE, GUIDE, Design, build_design
 from screenfit.data.preprocess import stable_pick
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
-from screenfit.fitting import FitResult, fit, fit_config, provenance, result_tables, write_fit
+from screenfit.fitting import FitResult, fit, fit_config, load_fit, provenance, result_tables, write_fit
 from screenfit.inference.cache import CONFIG, cache_state, fit_hash
 from screenfit.inference.diagnostics import Diagnostics, GateThresholds, check_mcmc
 from screenfit.inference.samplers import SamplerConfig, run_sampler
@@ -58,6 +58,11 @@ STAGE1_GENES = 200
 MIN_CHUNK_GENES = 25
 #: Bytes per stored draw value, times the copies held while a chunk's draws are summarised.
 _BYTES_PER_VALUE = 8 * 4
+
+
+def chunk_name(index: int) -> str:
+    """A chunk's name in progress, errors, its checkpoint folder and the ``shards`` table."""
+    return f"chunk-{index:04d}"
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,6 @@ class ChunkTask:
     thresholds: GateThresholds
     folder: Path
     key: str
-
-    @property
-    def name(self) -> str:
-        """The chunk's name in progress, errors and the ``shards`` table."""
-        return f"chunk-{self.index:04d}"
 
 
 @dataclass(frozen=True)
@@ -185,8 +185,8 @@ def fit_chunk(task: ChunkTask) -> ChunkOutcome:
     """Fit one chunk (runs on a worker) and checkpoint it atomically; a finished checkpoint is reused."""
     genes = task.genes
     done = task.folder / "chunk.json"
-    if done.is_file() and json.loads(done.read_text()).get("key") == task.key:
-        meta = json.loads(done.read_text())
+    meta = json.loads(done.read_text()) if done.is_file() else {}
+    if meta.get("key") == task.key:
         diag = Diagnostics.from_dict(meta["diagnostics"])
         return ChunkOutcome(task.index, task.folder, genes, diag, float(meta["wall_s"]), True)
     t0 = time.perf_counter()
@@ -252,28 +252,31 @@ def merge_chunks(
 def combine_diagnostics(method: str, parts: Sequence[tuple[str, Diagnostics]], th: GateThresholds) -> Diagnostics:
     """The gate over stage 1 and every chunk: worst values, and each failure named by its part."""
 
-    def worst(values: list[float | None], pick: Callable[[list[float]], float]) -> float | None:
-        finite = [v for v in values if v is not None and np.isfinite(v)]
-        return pick(finite) if finite else None
+    def extreme(
+        pick: Callable[..., tuple[float, str]],
+        value: Callable[[Diagnostics], float | None],
+        at: Callable[[Diagnostics], str | None],
+    ) -> tuple[float | None, str | None]:
+        """The worst finite value over the parts, and where it is (``part: parameter``)."""
+        found = [(v, f"{name}: {at(d)}") for name, d in parts if (v := value(d)) is not None and np.isfinite(v)]
+        return pick(found, key=lambda t: t[0]) if found else (None, None)
 
-    rhat = [(d.max_rhat or float("nan"), f"{name}: {d.max_rhat_parameter}") for name, d in parts]
-    rhat_at = max(rhat, key=lambda t: -np.inf if np.isnan(t[0]) else t[0])[1] if rhat else None
-    bulk = [(d.min_ess_bulk or float("nan"), f"{name}: {d.min_ess_bulk_parameter}") for name, d in parts]
-    bulk_at = min(bulk, key=lambda t: np.inf if np.isnan(t[0]) else t[0])[1] if bulk else None
+    max_rhat, rhat_at = extreme(max, lambda d: d.max_rhat, lambda d: d.max_rhat_parameter)
+    min_bulk, bulk_at = extreme(min, lambda d: d.min_ess_bulk, lambda d: d.min_ess_bulk_parameter)
+    min_tail, _ = extreme(min, lambda d: d.min_ess_tail, lambda d: None)
+    min_bfmi, _ = extreme(min, lambda d: d.min_bfmi, lambda d: None)
     problems = tuple(f"{name}: {p}" for name, d in parts for p in d.problems)
     return Diagnostics(
         status="failed" if problems else "converged", method=f"{method} (two-stage, {len(parts) - 1} chunks)",
-        max_rhat=worst([d.max_rhat for _, d in parts], max), max_rhat_parameter=rhat_at,
-        min_ess_bulk=worst([d.min_ess_bulk for _, d in parts], min), min_ess_bulk_parameter=bulk_at,
-        min_ess_tail=worst([d.min_ess_tail for _, d in parts], min),
-        divergences=sum(d.divergences or 0 for _, d in parts), min_bfmi=worst([d.min_bfmi for _, d in parts], min),
+        max_rhat=max_rhat, max_rhat_parameter=rhat_at, min_ess_bulk=min_bulk, min_ess_bulk_parameter=bulk_at,
+        min_ess_tail=min_tail, divergences=sum(d.divergences or 0 for _, d in parts), min_bfmi=min_bfmi,
         problems=problems, thresholds=th,
     )  # fmt: skip
 
 
 def _shards_table(outcomes: Sequence[ChunkOutcome]) -> pd.DataFrame:
     rows = [
-        {"chunk": f"chunk-{o.index:04d}", "n_genes": len(o.genes), "first_gene": o.genes[0], "last_gene": o.genes[-1],
+        {"chunk": chunk_name(o.index), "n_genes": len(o.genes), "first_gene": o.genes[0], "last_gene": o.genes[-1],
          "status": o.diagnostics.status, "max_rhat": o.diagnostics.max_rhat, "min_ess_bulk": o.diagnostics.min_ess_bulk,
          "divergences": o.diagnostics.divergences, "wall_s": o.wall_s, "resumed": o.reused,
          "problems": "; ".join(o.diagnostics.problems)}
@@ -341,8 +344,6 @@ def fit_sharded(
                  "shared_parameters": shared},
     )  # fmt: skip
     if cache_state(out, str(config["hash"]), force) == "hit":
-        from screenfit.fitting import load_fit
-
         return load_fit(out)
     shards = checkpoint_folder(out)
     shards.mkdir(parents=True, exist_ok=True)
@@ -367,16 +368,16 @@ def fit_sharded(
         tasks = [
             ChunkTask(
                 i, data, g, spec, fixed, sampler, th,
-                shards / f"chunk-{i:04d}", fit_hash({**key_base, "index": i, "genes": g}),
+                shards / chunk_name(i), fit_hash({**key_base, "index": i, "genes": g}),
             )
             for i, g in enumerate(groups)
         ]  # fmt: skip
-        outcomes = map_tasks(client, fit_chunk, tasks, [f"{t.name}-{t.key[:8]}" for t in tasks], progress)
+        outcomes = map_tasks(client, fit_chunk, tasks, [f"{chunk_name(t.index)}-{t.key[:8]}" for t in tasks], progress)
     timings["stage2"] = time.perf_counter() - t1
     chunk_data = [az.from_netcdf(str(o.folder / "posterior.nc")) for o in outcomes]
     idata = merge_chunks(stage1.idata, shared, chunk_data, gene_dims)
     parts = [("stage 1", stage1.diagnostics)]
-    parts += [(f"chunk-{o.index:04d} ({o.genes[0]}–{o.genes[-1]})", o.diagnostics) for o in outcomes]
+    parts += [(f"{chunk_name(o.index)} ({o.genes[0]}–{o.genes[-1]})", o.diagnostics) for o in outcomes]
     diagnostics = combine_diagnostics(sampler.method, parts, th)
     where = str(cluster) if isinstance(cluster, ClusterSpec) else "client"
     config["sharded"] = {

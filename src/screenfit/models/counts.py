@@ -11,12 +11,13 @@ from screenfit.data.design import Design
 from screenfit.models.copy_number import CopyNumber
 
 
-def _log_mean_offset(design: Design) -> np.ndarray:
-    """``log N_final + log((initial + ½) / N_initial)`` per row: the expected log count at zero effect."""
+def _log_mean(design: Design, mean: pt.TensorVariable) -> pt.TensorVariable:
+    """``η_i = log μ_i``: the depth and reference-abundance offset plus the log2-scale mean in natural log."""
     if design.counts is None:
         raise ValueError("counts model needs a design with count columns")
     c = design.counts
-    return np.log(c["library_size_final"]) + np.log((c["counts_initial"] + 0.5) / c["library_size_initial"])
+    offset = np.log(c["library_size_final"]) + np.log((c["counts_initial"] + 0.5) / c["library_size_initial"])
+    return offset + np.log(2.0) * mean
 
 
 class Counts(CopyNumber):
@@ -38,7 +39,7 @@ class Counts(CopyNumber):
     def likelihood(self, design: Design, mean: pt.TensorVariable) -> None:
         assert design.counts is not None
         overdispersion = pm.HalfNormal("overdispersion", 0.5)
-        mu = pt.exp(_log_mean_offset(design) + np.log(2.0) * mean)
+        mu = pt.exp(_log_mean(design, mean))
         observed = design.counts["counts_final"]
         pm.NegativeBinomial("counts_final", mu=mu, alpha=1.0 / overdispersion, observed=observed, dims="obs")
 
@@ -58,7 +59,7 @@ class Counts(CopyNumber):
         values, multiplicity = np.unique(y, return_counts=True)
         alpha = 1.0 / overdispersion
         log_alpha = -pt.log(overdispersion)
-        eta = _log_mean_offset(design) + np.log(2.0) * mean
+        eta = _log_mean(design, mean)
         logp = (
             pt.sum(multiplicity * pt.gammaln(values + alpha))
             - float(gammaln(y + 1.0).sum())

@@ -32,9 +32,10 @@ import pandas as pd
 import xarray as xr
 
 from screenfit.data.design import GENE, LINE
-from screenfit.data.genes import depmap_label, match_symbols
+from screenfit.data.genes import match_symbols
 from screenfit.errors import ScreenfitInputError
 from screenfit.reference import essential_sets
+from screenfit.results.tables import depmap_wide, with_entrez
 
 #: Scaled effect below which a gene × line counts as a dependency (halfway from 0 to −1).
 DEPENDENCY_CUTOFF = -0.5
@@ -82,13 +83,6 @@ def scaled_draws(theta: xr.DataArray, essential: Sequence[str], nonessential: Se
     return (theta - med_non) / (med_non - med_ess)
 
 
-def _wide(frame: pd.DataFrame, entrez: dict[str, int]) -> pd.DataFrame:
-    """Genes × lines → DepMap layout: lines as rows under an unnamed first column, ``SYMBOL (ENTREZ)`` columns."""
-    wide = frame.T
-    wide.columns = [depmap_label(g, entrez.get(g)) for g in wide.columns]
-    return wide.rename_axis(index="").reset_index()
-
-
 def gene_calls(mean: pd.DataFrame, prob: pd.DataFrame) -> pd.DataFrame:
     """Per gene: how many lines depend on it, and the common-essential / strongly-selective calls."""
     n_lines = prob.shape[1]
@@ -128,15 +122,15 @@ def depmap_outputs(
     index, columns = pd.Index(genes, name=GENE), pd.Index([str(c) for c in theta[LINE].values], name=LINE)
     mean = pd.DataFrame(total / n, index=index, columns=columns)
     prob = pd.DataFrame(below / n, index=index, columns=columns)
-    calls = gene_calls(mean, prob)
-    calls.insert(1, "entrez_id", calls[GENE].map(entrez).astype("Int64"))
-    return DepmapOutputs(_wide(mean, entrez), _wide(prob, entrez), calls, (len(ess), len(non)))
+    calls = with_entrez(gene_calls(mean, prob), entrez)
+    # DepMap's files have an unnamed first column (``pd.read_csv(path, index_col=0)``).
+    return DepmapOutputs(depmap_wide(mean.T, entrez, ""), depmap_wide(prob.T, entrez, ""), calls, (len(ess), len(non)))
 
 
 def depmap_tables(theta: xr.DataArray, entrez: dict[str, int]) -> dict[str, pd.DataFrame]:
     """The DepMap-layout tables of a fit (stems ``CRISPRGeneEffect``, ``CRISPRGeneDependency``, ``gene_calls``).
 
-    None (with a warning saying why) when the screen has too few reference genes for the scaling.
+    No tables (and a warning saying why) when the screen has too few reference genes for the scaling.
     """
     try:
         out = depmap_outputs(theta, entrez)

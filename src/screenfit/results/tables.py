@@ -65,7 +65,15 @@ def _convergence_columns(idata: az.InferenceData, var: str) -> pd.DataFrame | No
     return per_parameter(idata, [var])[["r_hat", "ess_bulk"]]
 
 
-def _with_entrez(table: pd.DataFrame, entrez: dict[str, int]) -> pd.DataFrame:
+def depmap_wide(lines_by_genes: pd.DataFrame, entrez: dict[str, int], index_name: str) -> pd.DataFrame:
+    """DepMap's matrix layout: cell lines as rows under ``index_name``, ``SYMBOL (ENTREZ)`` columns."""
+    wide = lines_by_genes.copy()
+    wide.columns = [depmap_label(g, entrez.get(g)) for g in wide.columns]
+    return wide.rename_axis(index=index_name).reset_index()
+
+
+def with_entrez(table: pd.DataFrame, entrez: dict[str, int]) -> pd.DataFrame:
+    """Insert an ``entrez_id`` column after ``hugo_symbol`` when Entrez IDs are known (in place)."""
     if entrez and GENE in table.columns:
         table.insert(table.columns.get_loc(GENE) + 1, "entrez_id", table[GENE].map(entrez).astype("Int64"))
     return table
@@ -97,17 +105,16 @@ def build_tables(
     conv = _convergence_columns(idata, model.gene_effect)
     if conv is not None:
         genes = pd.concat([genes, conv], axis=1)
-    tables["gene_effects"] = _with_entrez(genes, entrez)
+    tables["gene_effects"] = with_entrez(genes, entrez)
     reported = {model.gene_effect}
     if model.gene_line_effect:
         long = summarize(idata.posterior[model.gene_line_effect], ci_prob, th, column="prob_dependency")
-        tables["gene_cell_line_effects"] = _with_entrez(long, entrez)
+        tables["gene_cell_line_effects"] = with_entrez(long, entrez)
         wide = long.pivot(index=LINE, columns=GENE, values="mean")
-        wide.columns = [depmap_label(g, entrez.get(g)) for g in wide.columns]
-        tables["gene_effect_matrix"] = wide.rename_axis(index=LINE).reset_index()
+        tables["gene_effect_matrix"] = depmap_wide(wide, entrez, LINE)
         reported.add(model.gene_line_effect)
     if "gene_lineage_effect" in idata.posterior:
-        tables["gene_lineage_effects"] = _with_entrez(
+        tables["gene_lineage_effects"] = with_entrez(
             summarize(idata.posterior["gene_lineage_effect"], ci_prob, th), entrez
         )
         reported.add("gene_lineage_effect")
@@ -120,5 +127,5 @@ def build_tables(
     ):
         frame = _long_parameters(idata, dims, reported, ci_prob)
         if frame is not None:
-            tables[stem] = _with_entrez(frame, entrez) if stem == "gene_parameters" else frame
+            tables[stem] = with_entrez(frame, entrez) if stem == "gene_parameters" else frame
     return tables
