@@ -7,6 +7,7 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 import pytest
 
 from screenfit.fitting import fit
@@ -199,11 +200,14 @@ def test_lineage_model_finds_lineage_selective_dependencies():
 def test_draws_streamed_to_disk_give_the_same_fit(small_additive, tmp_path, monkeypatch):
     """Above STREAM_BYTES nutpie writes draws to a Zarr store: same seed, same tables, nothing left behind."""
     from screenfit.inference import samplers
+    from screenfit.io import posterior
 
     screen, _, _ = small_additive
     cfg = SamplerConfig(draws=300, tune=300, chains=2, seed=4)
     in_memory = fit(screen, "gene-cellline", sampler=cfg, out=tmp_path / "memory", progress=False)
     monkeypatch.setattr(samplers, "STREAM_BYTES", 0)
+    monkeypatch.setattr(posterior, "BLOCKWISE_BYTES", 0)  # and written back block by block
+    monkeypatch.setattr(posterior, "BLOCK_BYTES", 1000)
     monkeypatch.setenv("SCREENFIT_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()
     streamed = fit(screen, "gene-cellline", sampler=cfg, out=tmp_path / "streamed", progress=False)
@@ -211,3 +215,5 @@ def test_draws_streamed_to_disk_give_the_same_fit(small_additive, tmp_path, monk
     assert streamed.diagnostics == in_memory.diagnostics
     assert list((tmp_path / "cache").iterdir()) == []  # the temporary store is gone
     assert streamed.idata.posterior.sizes["draw"] == 300  # reread from posterior.nc
+    for group in in_memory.idata.groups():
+        xr.testing.assert_equal(getattr(in_memory.idata, group), getattr(streamed.idata, group))

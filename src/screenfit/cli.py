@@ -47,6 +47,10 @@ ingest_app = typer.Typer(no_args_is_help=True, help="Read screen data into a val
 app.add_typer(ingest_app, name="ingest")
 
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]
+Annotations = Annotated[
+    Path | None,
+    typer.Option(help="Cell-line annotations: DepMap Model.csv (or sample_info.csv) for lineage and subtype."),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or notes.")]
 
 
@@ -90,13 +94,15 @@ def ingest_table(
     path: Annotated[Path, typer.Argument(help="Long table, CSV/TSV or Parquet (the seed's format).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file.")],
     sep: Annotated[str | None, typer.Option(help="Field separator of a text file.")] = None,
+    annotations: Annotations = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Validate a long screen table (one row per sgRNA × replicate) and write it as Parquet."""
+    from screenfit.io.annotations import read_annotated
     from screenfit.io.tables import read_long_table
 
-    _write_screen(read_long_table(path, sep=sep), out, force, quiet)
+    _write_screen(read_annotated(read_long_table(path, sep=sep), annotations), out, force, quiet)
 
 
 @ingest_app.command("depmap")
@@ -108,10 +114,14 @@ def ingest_depmap(
     keep_failed_replicates: Annotated[bool, typer.Option(help="Keep replicates failing DepMap QC.")] = False,
     allow_missing_guides: Annotated[bool, typer.Option(help="Skip guide-map guides absent from counts.")] = False,
     controls: Annotated[Path | None, typer.Option(help="CSV of negative-control sgRNAs (first column).")] = None,
+    annotations: Annotated[
+        Path | None, typer.Option(help="Cell-line annotations (default: the folder's Model.csv, if any).")
+    ] = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Read a DepMap release (read counts, sequence map, guide map, Omics) into a long table."""
+    """Read a DepMap release (read counts, sequence map, guide map, Omics, Model.csv) into a long table."""
+    from screenfit.io.annotations import read_annotated
     from screenfit.io.depmap import read_depmap
     from screenfit.io.tables import read_frame
 
@@ -123,7 +133,7 @@ def ingest_depmap(
         folder, library, drop_multi_aligned=drop_multi_aligned, keep_failed_replicates=keep_failed_replicates,
         allow_missing_guides=allow_missing_guides, control_sgrnas=control_ids,
     )  # fmt: skip
-    _write_screen(screen, out, force, quiet)
+    _write_screen(read_annotated(screen, annotations), out, force, quiet)
 
 
 @ingest_app.command("counts")
@@ -135,11 +145,13 @@ def ingest_counts(
     sgrna_col: Annotated[str | None, typer.Option(help="Guide ID column (detected if omitted).")] = None,
     gene_col: Annotated[str | None, typer.Option(help="Gene column (detected if omitted).")] = None,
     sep: Annotated[str | None, typer.Option(help="Field separator.")] = None,
+    annotations: Annotations = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Read a MAGeCK/BAGEL-style count table with its sample sheet into a long table."""
     from screenfit.io import counts as counts_io
+    from screenfit.io.annotations import read_annotated
 
     if (sheet is None) == (bundled_sheet is None):
         raise ScreenfitInputError(
@@ -147,7 +159,7 @@ def ingest_counts(
         )
     sheet_path = sheet if sheet is not None else counts_io.bundled_sheet(str(bundled_sheet))
     screen = counts_io.read_count_table(counts, sheet_path, sgrna_col=sgrna_col, gene_col=gene_col, sep=sep)
-    _write_screen(screen, out, force, quiet)
+    _write_screen(read_annotated(screen, annotations), out, force, quiet)
 
 
 def _load(path: Path) -> Screen:
@@ -261,6 +273,9 @@ def fit(
     ] = None,
     genes: Annotated[int | None, typer.Option(help="Deterministic sub-sample of genes.")] = None,
     cell_lines: Annotated[int | None, typer.Option(help="Deterministic sub-sample of cell lines.")] = None,
+    annotated_lines_only: Annotated[
+        bool, typer.Option(help="Leave out cell lines without a lineage (models that pool by lineage need one).")
+    ] = False,
     full_likelihood: Annotated[bool, typer.Option(help="Evaluate every row instead of sufficient statistics.")] = False,
     ci_prob: Annotated[float, typer.Option(help="Probability of the HDI columns.")] = 0.94,
     cluster: Annotated[
@@ -278,14 +293,16 @@ def fit(
     parameters on a gene subset, then chunks of genes in parallel on a Dask cluster.
     Exit code 2 when the fit was written but failed its convergence gate.
     """
-    from screenfit.data.preprocess import subsample
+    from screenfit.data import preprocess
     from screenfit.fitting import fit as run_fit
     from screenfit.inference.samplers import SamplerConfig
     from screenfit.models.base import ModelOptions
 
     data = _load(screen)
+    if annotated_lines_only:
+        data = preprocess.annotated_lines_only(data)
     if genes is not None or cell_lines is not None:
-        data = subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
+        data = preprocess.subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
     cfg = SamplerConfig(method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed)  # type: ignore[arg-type]
     if cluster is not None:
         from screenfit.cluster import parse_cluster

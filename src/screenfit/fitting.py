@@ -38,6 +38,7 @@ from screenfit.inference.diagnostics import (
 )
 from screenfit.inference.samplers import SamplerConfig, run_sampler
 from screenfit.io.atomic import atomic_path
+from screenfit.io.posterior import write_posterior
 from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.registry import get_model
@@ -255,7 +256,7 @@ def write_fit(result: FitResult, idata: az.InferenceData, out: Path, force: bool
     ci_prob = result.config["ci_prob"]
     with atomic_path(out, force=force) as tmp:
         tmp.mkdir()
-        idata.to_netcdf(str(tmp / "posterior.nc"))
+        write_posterior(idata, tmp / "posterior.nc")
         meta = {"model": result.model, "ci_prob": ci_prob, "status": result.status}
         for stem, table in result.tables.items():
             write_table(table, tmp / f"{stem}.parquet", metadata=meta)

@@ -45,6 +45,7 @@ from screenfit.inference.cache import CONFIG, cache_state, fit_hash
 from screenfit.inference.diagnostics import Diagnostics, GateThresholds, check_mcmc
 from screenfit.inference.samplers import SamplerConfig, run_sampler
 from screenfit.io.atomic import atomic_path
+from screenfit.io.posterior import write_posterior
 from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.registry import get_model
@@ -203,7 +204,7 @@ def fit_chunk(task: ChunkTask) -> ChunkOutcome:
         wall = time.perf_counter() - t0
         with atomic_path(task.folder, force=True) as tmp:
             tmp.mkdir()
-            idata.to_netcdf(str(tmp / "posterior.nc"))
+            write_posterior(idata, tmp / "posterior.nc")
             meta = {"key": task.key, "genes": list(genes), "diagnostics": diagnostics.to_dict(), "wall_s": wall}
             (tmp / "chunk.json").write_text(json.dumps(meta, default=str) + "\n")
     return ChunkOutcome(task.index, task.folder, genes, diagnostics, wall, False)

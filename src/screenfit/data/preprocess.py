@@ -202,3 +202,16 @@ def subsample(
         picked.append(f"{min(n_cell_lines, len(lines))} cell lines")
     note = f"sub-sample (seed {seed}): {', '.join(picked)}"
     return screen.with_table(_drop_unused(t.loc[keep]), note)
+
+
+def annotated_lines_only(screen: Screen, column: str = "lineage") -> Screen:
+    """The screen without the cell lines that have no ``column`` (e.g. no lineage), named in a note."""
+    t = screen.table
+    if column not in t.columns:
+        raise ScreenfitInputError(f"the screen has no '{column}' column.", column=column, fix="ingest annotations.")
+    missing = t[column].isna()
+    if missing.all():
+        raise ScreenfitInputError(f"no cell line has a '{column}'.", column=column, fix="ingest annotations.")
+    dropped = sorted(t.loc[missing, "depmap_id"].astype(str).unique())
+    note = f"left out {len(dropped)} cell lines without a {column}: {', '.join(dropped) or 'none'}"
+    return screen.with_table(_drop_unused(t.loc[~missing]), note)

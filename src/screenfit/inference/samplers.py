@@ -146,8 +146,13 @@ def _nutpie(model: pm.Model, cfg: SamplerConfig, progress: bool) -> SampleRun:
         seed=cfg.seed, progress_bar=progress, save_warmup=False, **kwargs,
     )  # fmt: skip
     if draws_dir is not None:
-        # Draws read lazily from disk; label chains and draws as the in-memory path does.
+        # Draws read lazily from disk; label chains and draws as the in-memory path does. The
+        # Zarr store also holds per-draw vectors over the unconstrained parameters (gradient,
+        # mass matrix, divergence points; nutpie 0.16 writes them whatever its store_* settings)
+        # that the in-memory path drops: kept, they made posterior.nc of a 4,000-draw
+        # gene-by-line Avana fit several times larger than its draws. Keep scalars per draw only.
         post, stats = idata.posterior, idata.sample_stats
+        stats = stats[[v for v in stats.data_vars if set(stats[v].dims) <= {"chain", "draw"}]]
         label = {"chain": np.arange(post.sizes["chain"]), "draw": np.arange(post.sizes["draw"])}
         idata = az.InferenceData(posterior=post.assign_coords(label), sample_stats=stats.assign_coords(label))
     return SampleRun(idata, t1 - t0, time.perf_counter() - t1, draws_dir=draws_dir)

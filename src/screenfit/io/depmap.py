@@ -8,7 +8,8 @@ Works on the Avana and KY libraries of a DepMap release (and its sub-samples) wi
   pDNA_batch, days, Replicate, PassesQC, ScreenID, Library``.
 - ``{Library}GuideMap.csv``: ``sgrna, gene ('SYMBOL (ENTREZ)'), nAlignments,
   GenomeAlignment, DropReason, UsedByChronos``.
-- optional ``OmicsCNGene``, ``OmicsSomaticMutations``, ``OmicsExpression…`` files.
+- optional ``OmicsCNGene``, ``OmicsSomaticMutations``, ``OmicsExpression…`` files, and a
+  ``Model.csv`` of cell-line annotations (lineage, subtype; :mod:`screenfit.io.annotations`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from screenfit.data.foldchange import FoldChangeOptions, counts_to_long
 from screenfit.data.genes import split_depmap_names
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError, describe_rows
+from screenfit.io.annotations import read_annotated
 from screenfit.io.tables import read_frame, require_columns
 
 SEQUENCE_MAP_COLUMNS = ("sequence_ID", "cell_line_name", "pDNA_batch", "days")
@@ -39,6 +41,7 @@ class DepMapFiles:
     copy_number: Path | None = None
     mutations: Path | None = None
     expression: Path | None = None
+    models: Path | None = None
 
     @classmethod
     def in_folder(cls, folder: str | Path, library: str) -> DepMapFiles:
@@ -66,6 +69,7 @@ class DepMapFiles:
             copy_number=find("OmicsCNGene", False),
             mutations=find("OmicsSomaticMutations", False),
             expression=find("OmicsExpressionProteinCodingGenesTPMLogp1", False),
+            models=find("Model", False),
         )
 
 
@@ -310,4 +314,5 @@ def read_depmap(
     if files.mutations is not None:
         long = pd.concat([long, _join_mutations(long, files.mutations, notes)], axis=1)
     long = long.drop(columns=["gene_label"])
-    return Screen.from_frame(long, source=str(files.readcounts), notes=tuple(notes))
+    screen = Screen.from_frame(long, source=str(files.readcounts), notes=tuple(notes))
+    return read_annotated(screen, files.models)

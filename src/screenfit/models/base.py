@@ -134,8 +134,20 @@ class ScreenModel(ABC):
                 f"model '{self.name}' pools gene effects within lineage but the screen has no 'lineage' column.",
                 file=screen.source,
                 column="lineage",
-                fix="add a lineage column (e.g. from DepMap's Model.csv) or pick another model.",
+                fix="ingest with cell-line annotations (`--annotations Model.csv`) or pick another model.",
             )
+        if self.needs_lineage:
+            t = screen.table
+            missing = sorted(t.loc[t["lineage"].isna(), "depmap_id"].astype(str).unique())
+            if missing:
+                raise ScreenfitInputError(
+                    f"model '{self.name}' needs a lineage for every cell line; {len(missing)} have none.",
+                    file=screen.source,
+                    column="lineage",
+                    rows=missing,
+                    fix="annotate them (`--annotations Model.csv` at ingest), or leave them out with "
+                    "`screenfit fit --annotated-lines-only`.",
+                )
 
     def level(self, collapse: bool) -> tuple[str, ...]:
         """The design level to sample at: collapsed to ``mean_level`` or one group per row."""

@@ -1,0 +1,35 @@
+"""Write an InferenceData to NetCDF in bounded memory.
+
+ArviZ's ``to_netcdf`` hands each variable to xarray whole. For draws that are read lazily from
+the Zarr store NUTS streamed them to (``inference.samplers``), that materialised several
+copies: writing a 1,600-draw gene-by-line fit of the Avana sample took RSS from 1.6 to 5.1 GB,
+and the 12,000-draw fit passed 23 GB. Large groups are therefore written through dask in
+blocks of draws (the same file, measured +0.19 GB instead of +1.0 GB for a 0.95 GB posterior).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import arviz as az
+import xarray as xr
+
+#: Groups above this many bytes are written in blocks of draws.
+BLOCKWISE_BYTES = 256_000_000
+#: Target size of one block of the largest variable.
+BLOCK_BYTES = 64_000_000
+
+
+def _blockwise(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` as dask arrays chunked along ``draw`` so that no block exceeds :data:`BLOCK_BYTES`."""
+    if "draw" not in ds.dims or ds.nbytes <= BLOCKWISE_BYTES:
+        return ds
+    per_draw = max(int(v.nbytes // max(v.sizes.get("draw", 1), 1)) for v in ds.data_vars.values())
+    draws = max(1, BLOCK_BYTES // max(per_draw, 1))
+    return ds.chunk({"draw": draws})
+
+
+def write_posterior(idata: az.InferenceData, path: str | Path) -> None:
+    """Write every group of ``idata`` to one NetCDF file, large groups block by block."""
+    blockwise = az.InferenceData(**{g: _blockwise(getattr(idata, g)) for g in idata.groups()})
+    blockwise.to_netcdf(str(path))
