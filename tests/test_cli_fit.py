@@ -26,7 +26,17 @@ def screen_file(tmp_path_factory):
 def test_models_lists_the_zoo():
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0
-    for name in ("seed-m1", "seed-m2", "gene-cellline", "guide", "copy-number", "gene-by-line", "lineage", "counts"):
+    for name in (
+        "seed-m1",
+        "seed-m2",
+        "gene-cellline",
+        "guide",
+        "copy-number",
+        "gene-by-line",
+        "lineage",
+        "counts",
+        "condition",
+    ):
         assert name in result.output
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 import pandas as pd
-import xarray as xr
 import pytest
+import xarray as xr
 
 from screenfit.fitting import fit
 from screenfit.inference.samplers import SamplerConfig

@@ -271,6 +271,12 @@ def fit(
     covariate: Annotated[
         str | None, typer.Option(help="Cell-line feature for per-gene slopes (e.g. is_mutated).")
     ] = None,
+    reference_condition: Annotated[
+        str | None, typer.Option(help="condition model: the reference arm (default: vehicle/control/DMSO…).")
+    ] = None,
+    min_difference: Annotated[
+        float, typer.Option(help="condition model: smallest difference in LFC that counts in lfdr and q-values.")
+    ] = 0.1,
     genes: Annotated[int | None, typer.Option(help="Deterministic sub-sample of genes.")] = None,
     cell_lines: Annotated[int | None, typer.Option(help="Deterministic sub-sample of cell lines.")] = None,
     annotated_lines_only: Annotated[
@@ -303,6 +309,9 @@ def fit(
         data = preprocess.annotated_lines_only(data)
     if genes is not None or cell_lines is not None:
         data = preprocess.subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
+    options = ModelOptions(
+        covariate=covariate, reference_condition=reference_condition, min_difference=min_difference
+    )
     cfg = SamplerConfig(method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed)  # type: ignore[arg-type]
     if cluster is not None:
         from screenfit.cluster import parse_cluster
@@ -311,13 +320,13 @@ def fit(
         if full_likelihood:
             raise ScreenfitInputError("--full-likelihood is not available with --cluster.", fix="drop one of them.")
         result = fit_sharded(
-            data, model, cluster=parse_cluster(cluster), out=out, options=ModelOptions(covariate=covariate),
+            data, model, cluster=parse_cluster(cluster), out=out, options=options,
             sampler=cfg, n_stage1_genes=stage1_genes, chunk_genes=chunk_genes, force=force, ci_prob=ci_prob,
             progress=not quiet,
         )  # fmt: skip
     else:
         result = run_fit(
-            data, model, options=ModelOptions(covariate=covariate), sampler=cfg, out=out, force=force,
+            data, model, options=options, sampler=cfg, out=out, force=force,
             collapse=not full_likelihood, ci_prob=ci_prob, progress=not quiet,
         )  # fmt: skip
     d = result.diagnostics

@@ -25,7 +25,7 @@ import xarray as xr
 from scipy import sparse
 
 import screenfit
-from screenfit.data.design import GENE, GUIDE, LINE, UNIT_LEVEL, Design, build_design
+from screenfit.data.design import CONDITION, GENE, GUIDE, LINE, Design, build_design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.cache import CONFIG, cache_state, fit_hash
@@ -168,7 +168,8 @@ def _thin(idata: az.InferenceData, n_points: int) -> az.InferenceData:
 
 
 def _unit_labels(design: Design) -> dict[str, np.ndarray]:
-    return {col: np.asarray(design.coords[col])[design.index[col]] for col in (GUIDE, GENE, LINE)}
+    cols = (GUIDE, GENE, LINE, CONDITION) if CONDITION in design.index else (GUIDE, GENE, LINE)
+    return {col: np.asarray(design.coords[col])[design.index[col]] for col in cols}
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def evaluation_units(spec: ScreenModel, screen: Screen, design: Design) -> Evalu
 
     ``unit`` is always the guide × line design of the LFC (the observed data stored with the fit).
     """
-    unit = build_design(screen, UNIT_LEVEL, spec.covariate_columns)
+    unit = build_design(screen, spec.unit_level, spec.covariate_columns)
     if spec.observed == "counts":
         assert design.counts is not None
         evaluation = spec.build(design, evaluation=True)
@@ -242,7 +243,7 @@ def unit_log_likelihood(
     coords = {"obs": np.arange(unit.n_groups)}
     observed = xr.Dataset(
         {"lfc_mean": ("obs", unit.y_mean), "n": ("obs", unit.n), "lfc_ss": ("obs", unit.y_ss),
-         "sgrna": ("obs", labels[GUIDE]), "hugo_symbol": ("obs", labels[GENE]), "depmap_id": ("obs", labels[LINE])},
+         **{col: ("obs", values) for col, values in labels.items()}},
         coords=coords,
     )  # fmt: skip
     sample_coords = {d: thinned.posterior[d].values for d in ("chain", "draw")}

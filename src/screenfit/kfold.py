@@ -19,7 +19,7 @@ import pymc as pm
 import xarray as xr
 from scipy.special import logsumexp
 
-from screenfit.data.design import LINE, UNIT_LEVEL, Design, build_design
+from screenfit.data.design import LINE, Design, build_design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.fitting import gaussian_unit_loglik
@@ -86,7 +86,7 @@ def heldout_elpd(
     if not sampler.is_mcmc:
         raise ScreenfitInputError("K-fold needs posterior draws from NUTS.", fix="use an MCMC sampler for --kfold.")
     design = build_design(screen, spec.level(True), spec.covariate_columns)
-    unit = build_design(screen, UNIT_LEVEL, spec.covariate_columns)
+    unit = build_design(screen, spec.unit_level, spec.covariate_columns)
     spec.build(design)  # fixes data-driven parametrisations on the full design, as a plain fit does
     lines = np.asarray(design.coords[LINE])
     folds = line_folds(len(lines), k, sampler.seed)

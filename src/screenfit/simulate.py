@@ -523,3 +523,46 @@ def read_truth(folder: str | Path) -> tuple[Truth, pd.DataFrame]:
         pd.read_parquet(t / "cell_lines.parquet"),
     )
     return truth, pd.read_parquet(t / "gene_cell_line.parquet")
+
+
+def simulate_condition_screen(
+    config: SimulationConfig | None = None,
+    n_condition_genes: int = 10,
+    effect_range: tuple[float, float] = (0.3, 0.8),
+    conditions: tuple[str, str] = ("vehicle", "drug"),
+) -> tuple[Screen, pd.DataFrame]:
+    """A screen of every line in two conditions (e.g. vehicle and drug) with condition-specific genes.
+
+    The first half of each line's replicates (``config.n_replicates``, at least 2) is the
+    reference condition, the rest the treated one. ``n_condition_genes`` genes get a difference
+    ``δ_g`` in the treated condition, half of them negative (the drug sensitises the line to the
+    knockout), half positive (resistance), ``|δ_g|`` uniform on ``effect_range``; it is added to
+    the treated rows' LFC, so this is an LFC-level simulation (read-count columns are dropped).
+
+    Returns the screen (column ``condition``) and per gene ``hugo_symbol, condition_difference``.
+    """
+    cfg = config or SimulationConfig(n_replicates=4)
+    if cfg.n_replicates < 2:
+        raise ScreenfitInputError(
+            "a two-condition screen needs at least 2 replicates per line.", fix="raise n_replicates."
+        )
+    screen, _, _ = simulate_screen(cfg)
+    rng = np.random.default_rng(cfg.seed + 7919)
+    t = screen.table.drop(columns=[c for c in screen.table.columns if c.startswith(("counts_", "library_size_"))])
+    genes = np.array(sorted(t["hugo_symbol"].astype(str).unique()))
+    chosen = rng.choice(len(genes), size=min(n_condition_genes, len(genes)), replace=False)
+    delta = np.zeros(len(genes))
+    sizes = rng.uniform(*effect_range, size=len(chosen))
+    delta[chosen] = np.where(np.arange(len(chosen)) % 2 == 0, -sizes, sizes)
+    reps = t[["depmap_id", "replicate_id"]].astype(str).drop_duplicates().sort_values(["depmap_id", "replicate_id"])
+    rank = reps.groupby("depmap_id").cumcount()
+    size = reps.groupby("depmap_id")["replicate_id"].transform("size")
+    treated_reps = set(reps.loc[rank >= size // 2, "replicate_id"])
+    treated = t["replicate_id"].astype(str).isin(treated_reps).to_numpy()
+    effect = pd.Series(delta, index=genes)
+    t = t.assign(
+        condition=np.where(treated, conditions[1], conditions[0]),
+        lfc=t["lfc"].to_numpy() + treated * t["hugo_symbol"].astype(str).map(effect).to_numpy(),
+    )
+    truth = pd.DataFrame({"hugo_symbol": genes, "condition_difference": delta})
+    return Screen.from_frame(t, source=f"condition simulation (seed {cfg.seed})"), truth

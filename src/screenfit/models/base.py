@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Literal
 
+import arviz as az
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
@@ -40,11 +42,19 @@ class ModelOptions:
     dependency_threshold
         Effects below this count as a dependency in ``prob_lt_threshold`` / probability of
         dependency columns.
+    reference_condition
+        Models that compare conditions: the ``condition`` level the others are compared with
+        (default: the one named vehicle, control, DMSO, untreated, mock or ctrl).
+    min_difference
+        Models that compare conditions: the smallest difference in effect (LFC) that counts as
+        one in ``prob_difference``, ``lfdr`` and ``qvalue``.
     """
 
     covariate: str | None = None
     cn_column: str = "gene_cn_z"
     dependency_threshold: float = -0.5
+    reference_condition: str | None = None
+    min_difference: float = 0.1
 
     def to_dict(self) -> dict[str, object]:
         """Plain-dict form for config.json."""
@@ -78,6 +88,9 @@ class ScreenModel(ABC):
     gene_line_effect: ClassVar[str | None] = None
     location_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
     recommended_draws: ClassVar[int] = 1000
+    #: The unit of the pointwise log-likelihood and predictive checks (one guide in one line;
+    #: models with more structure per line, e.g. conditions, split it further).
+    unit_level: ClassVar[tuple[str, ...]] = UNIT_LEVEL
 
     def __init__(self, options: ModelOptions | None = None) -> None:
         self.options = options or ModelOptions()
@@ -225,13 +238,17 @@ class ScreenModel(ABC):
                 self.sampling_likelihood(design, mean)
         return model
 
+    def extra_tables(self, idata: az.InferenceData, ci_prob: float) -> dict[str, pd.DataFrame]:
+        """Tables only this model has (file stem → table); none by default."""
+        return {}
+
     def unit_loglik_correction(self, design: Design, posterior: dict[str, np.ndarray]) -> np.ndarray | None:
         """Term to add to PyMC's log-likelihood of the group means to get each unit's full log-likelihood.
 
-        For Gaussian models evaluated at ``UNIT_LEVEL``: ``−(n−1) log σ − S/(2σ²) − ((n−1)/2) log 2π − ½ log n``
+        For Gaussian models evaluated at their ``unit_level``: ``−(n−1) log σ − S/(2σ²) − ((n−1)/2) log 2π − ½ log n``
         with σ from ``posterior`` (draws × groups). Count models return ``None`` (aggregated instead).
         """
-        if self.observed != "lfc" or design.level != UNIT_LEVEL:
+        if self.observed != "lfc" or design.level != self.unit_level:
             return None
         if self.noise_by is None:
             sigma = posterior["sigma"][:, None]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.base import ModelOptions, ScreenModel
+from screenfit.models.condition import Condition
 from screenfit.models.copy_number import CopyNumber
 from screenfit.models.counts import Counts
 from screenfit.models.gene_by_line import GeneByLine
@@ -17,7 +18,7 @@ from screenfit.models.lineage import Lineage
 from screenfit.models.seed import SeedM1, SeedM2
 
 MODELS: dict[str, type[ScreenModel]] = {
-    cls.name: cls for cls in (SeedM1, SeedM2, GeneCellLine, Guide, CopyNumber, GeneByLine, Lineage, Counts)
+    cls.name: cls for cls in (SeedM1, SeedM2, GeneCellLine, Guide, CopyNumber, GeneByLine, Lineage, Counts, Condition)
 }
 
 

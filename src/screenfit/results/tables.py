@@ -118,11 +118,14 @@ def build_tables(
             summarize(idata.posterior["gene_lineage_effect"], ci_prob, th), entrez
         )
         reported.add("gene_lineage_effect")
+    for stem, table in model.extra_tables(idata, ci_prob).items():
+        tables[stem] = with_entrez(table, entrez)
     for stem, dims in (
         ("gene_parameters", (GENE,)),
         ("cell_line_parameters", (LINE,)),
         ("guide_parameters", (GUIDE,)),
         ("lineage_parameters", (LINEAGE,)),
+        ("condition_parameters", ("contrast",)),
         ("hyperparameters", ()),
     ):
         frame = _long_parameters(idata, dims, reported, ci_prob)

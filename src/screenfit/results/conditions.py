@@ -1,0 +1,58 @@
+"""Per-gene differences between conditions: posterior summaries, local false discovery rates, q-values.
+
+For each gene ``g`` and non-reference condition ``k`` the ``condition`` model's posterior of the
+difference ``δ_gk`` (effect in ``k`` minus effect in the reference) gives
+
+- ``prob_lower`` = P(δ < 0 | data): the knockout hurts more in condition ``k`` (sensitisation);
+  ``prob_higher`` = P(δ > 0 | data): it hurts less (resistance);
+- ``lfsr`` = min(``prob_lower``, ``prob_higher``), the local false sign rate (Stephens 2017);
+- ``prob_difference`` = P(|δ| > ε | data), the posterior probability of a difference of at
+  least ``ε`` (``min_difference``, default 0.1 LFC), and ``lfdr`` = 1 − ``prob_difference``;
+- ``qvalue``: the Bayesian FDR of calling every gene of that condition whose ``lfdr`` is at
+  most this gene's — the mean ``lfdr`` of those genes, i.e. the expected share of them whose
+  true difference is below ``ε``.
+
+Why ``ε`` and not the sign alone: the continuous prior puts no mass on "no difference", so a
+gene the drug leaves untouched still has a confident-looking sign (lfsr 0.07–0.10 on a
+simulation), and q-values built from the lfsr called 9 untouched genes next to 10 true ones.
+Asking for a difference of at least ``ε`` makes untouched genes score ``lfdr`` ≈ 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from screenfit.results.tables import summarize
+
+MIN_DIFFERENCE = 0.1
+
+
+def qvalues(lfdr: pd.Series) -> pd.Series:
+    """Cumulative mean of the sorted local false discovery rates, in the input's order."""
+    values = lfdr.to_numpy(dtype=float)
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(values[order]) / np.arange(1, len(values) + 1)
+    out = np.empty_like(cumulative)
+    out[order] = cumulative
+    return pd.Series(out, index=lfdr.index)
+
+
+def condition_table(
+    difference: xr.DataArray, reference: str, ci_prob: float, min_difference: float = MIN_DIFFERENCE
+) -> pd.DataFrame:
+    """One row per gene × non-reference condition, strongest evidence first within each condition."""
+    table = summarize(difference, ci_prob, threshold=0.0, column="prob_lower")
+    table = table.rename(columns={"contrast": "condition"})
+    table.insert(table.columns.get_loc("condition") + 1, "reference", reference)
+    table["prob_higher"] = 1.0 - table["prob_lower"]
+    table["lfsr"] = np.minimum(table["prob_lower"], table["prob_higher"])
+    large = (abs(difference) > min_difference).mean(("chain", "draw"))
+    large = large.to_series().rename("prob_difference").reset_index().rename(columns={"contrast": "condition"})
+    large[large.columns[:2]] = large[large.columns[:2]].astype(str)
+    table = table.merge(large, on=["hugo_symbol", "condition"], how="left", validate="one_to_one")
+    table["lfdr"] = 1.0 - table["prob_difference"]
+    table["qvalue"] = table.groupby("condition")["lfdr"].transform(qvalues)
+    table.attrs["min_difference"] = min_difference
+    return table.sort_values(["condition", "lfdr", "mean"]).reset_index(drop=True)
