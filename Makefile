@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_output
 
-.PHONY: install browser demo test test-fast test-all bench bench-quick bench-sharded lint clean
+.PHONY: install browser demo test test-fast test-all bench bench-quick bench-sharded bench-accuracy chronos-env lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,10 +45,24 @@ bench-quick: install
 bench-sharded: install
 	$(BIN)/python benchmarks/sharded.py --json benchmarks/sharded.json
 
+# Chronos (crispr-chronos + TensorFlow) lives in its own environment, never in the default install.
+CHRONOS_VENV ?= .venv-chronos
+$(CHRONOS_VENV)/.installed-stamp:
+	$(PYTHON) -m venv $(CHRONOS_VENV)
+	$(CHRONOS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHRONOS_VENV)/bin/python -m pip install --quiet "crispr-chronos==2.3.11" "tensorflow-cpu>=2.16,<2.22"
+	touch $@
+
+chronos-env: $(CHRONOS_VENV)/.installed-stamp
+
+# Accuracy against Chronos on simulated truth, two regimes (docs/validation.md).
+bench-accuracy: install chronos-env
+	$(BIN)/python benchmarks/accuracy_vs_chronos.py --json benchmarks/accuracy.json --plot docs/images/accuracy_vs_chronos.png
+
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(CHRONOS_VENV) $(DEMO_OUT) .pytest_cache

@@ -25,3 +25,28 @@ def test_quick_speed_benchmark_runs_and_reports_every_case(tmp_path):
             assert "error" not in r and r["wall_s"] > 0 and r["peak_rss_mib"] > 0
             assert r["wall_s"] >= r["compile_s"] + r["sample_s"]
     assert all(item["screenfit"]["rows"] > 0 for item in results["scaling"])
+
+
+def test_accuracy_metrics_score_a_perfect_and_a_copy_number_biased_estimate():
+    """The accuracy-vs-Chronos metrics: 1 for the truth itself, a CN bias shows in cn_r_nonessential."""
+    import importlib.util
+
+    import numpy as np
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("accuracy", BENCH.parent / "accuracy_vs_chronos.py")
+    accuracy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(accuracy)
+    rng = np.random.default_rng(0)
+    lines, genes = [f"L{i}" for i in range(30)], [f"G{j}" for j in range(40)]
+    classes = ["essential"] * 10 + ["selective"] * 5 + ["inert"] * 25
+    truth = pd.DataFrame(rng.normal(0, 0.1, (30, 40)), index=lines, columns=genes)
+    truth.iloc[:, :10] -= 1.0
+    truth.iloc[:15, 10:15] -= 1.0  # selective: half the lines depend
+    cn = pd.DataFrame(rng.gamma(2.0, 1.0, (30, 40)), index=lines, columns=genes)
+    table = pd.DataFrame({"hugo_symbol": genes, "gene_class": classes})
+    perfect = accuracy.metrics(truth, truth, table, cn)
+    assert perfect["r"] == pytest.approx(1.0) and perfect["auroc_dependency"] == pytest.approx(1.0)
+    assert perfect["within_gene_r_selective"] == pytest.approx(1.0)
+    biased = accuracy.metrics(truth - 0.2 * cn, truth, table, cn)
+    assert biased["cn_r_nonessential"] < -0.5 < perfect["cn_r_nonessential"]
