@@ -99,7 +99,7 @@ def test_cli_fit_writes_the_condition_table(tmp_path):
     from screenfit.cli import app
     from screenfit.io.tables import write_screen
 
-    screen, truth = simulate_condition_screen(SimulationConfig.additive(n_genes=8, n_cell_lines=6, seed=5))
+    screen, _ = simulate_condition_screen(SimulationConfig.additive(n_genes=8, n_cell_lines=6, seed=5))
     renamed = screen.with_table(screen.table.assign(condition=screen.table["condition"].map({"vehicle": "DMSO-0"})))
     renamed = renamed.with_table(renamed.table.assign(condition=renamed.table["condition"].fillna("drug")))
     path = tmp_path / "screen.parquet"

@@ -6,6 +6,7 @@ simulation and QC take and return plain objects and tables.
 
 from screenfit.data.preprocess import (
     Filters,
+    annotated_lines_only,
     apply_filters,
     get_indices,
     index_screen,
@@ -15,13 +16,20 @@ from screenfit.data.preprocess import (
 )
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitError, ScreenfitInputError
+from screenfit.io.annotations import annotate_cell_lines, read_annotated, read_model_annotations
 from screenfit.io.counts import bundled_sheet, read_count_table, read_sample_sheet
 from screenfit.io.depmap import DepMapFiles, read_depmap
 from screenfit.io.tables import read_long_table, write_screen, write_table
 from screenfit.jobs import load_example, run_demo, write_qc
 from screenfit.plots.eda import write_eda
 from screenfit.qc import QCResult, QCThresholds, run_qc
-from screenfit.simulate import SimulationConfig, read_truth, simulate_screen, write_simulation
+from screenfit.simulate import (
+    SimulationConfig,
+    read_truth,
+    simulate_condition_screen,
+    simulate_screen,
+    write_simulation,
+)
 
 __version__ = "0.1.0"
 
@@ -59,6 +67,8 @@ __all__ = [
     "ScreenfitError",
     "ScreenfitInputError",
     "SimulationConfig",
+    "annotate_cell_lines",
+    "annotated_lines_only",
     "apply_filters",
     "bundled_sheet",
     "fit",
@@ -68,13 +78,16 @@ __all__ = [
     "load_example",
     "load_fit",
     "make_cat",
+    "read_annotated",
     "read_count_table",
     "read_depmap",
     "read_long_table",
+    "read_model_annotations",
     "read_sample_sheet",
     "read_truth",
     "run_demo",
     "run_qc",
+    "simulate_condition_screen",
     "simulate_screen",
     "subsample",
     "write_eda",
