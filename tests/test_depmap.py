@@ -115,3 +115,22 @@ def test_fewer_than_100_control_guides_warns_and_keeps_total_scaling(depmap_samp
         screen = read_depmap(depmap_sample, "Avana", control_sgrnas=controls)
     plain = read_depmap(depmap_sample, "Avana")
     assert np.allclose(screen.table["lfc"], plain.table["lfc"])
+
+
+def test_mutation_flags_are_joined_and_usable_as_covariates(depmap_sample):
+    """OmicsSomaticMutations' LikelyGoF / Driver become per gene × line flags a model can use."""
+    from screenfit.data.design import build_design
+
+    screen = read_depmap(depmap_sample, "Avana")
+    muts = pd.read_csv(depmap_sample / "OmicsSomaticMutations.csv")
+    gof = muts[muts["LikelyGoF"].astype(str).str.lower() == "true"]
+    expected = set(zip(gof["ModelID"], gof["Gene"].str.split(" ").str[0], strict=True))
+    t = screen.table
+    gof_rows = t.loc[t["likely_gof"], ["depmap_id", "hugo_symbol"]].astype(str)
+    flagged = set(zip(gof_rows["depmap_id"], gof_rows["hugo_symbol"], strict=True))
+    assert flagged and flagged <= expected
+    present = {(d, g) for d, g in expected if ((t["depmap_id"] == d) & (t["hugo_symbol"] == g)).any()}
+    assert flagged == present
+    assert (t["is_mutated"] | ~t["likely_gof"]).all() and (t["is_mutated"] | ~t["driver"]).all()
+    design = build_design(screen, ("hugo_symbol", "depmap_id"), ("likely_gof", "driver"))
+    assert set(np.unique(design.covariates["likely_gof"])) == {0.0, 1.0}
