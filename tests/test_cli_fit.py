@@ -36,6 +36,7 @@ def test_models_lists_the_zoo():
         "lineage",
         "counts",
         "condition",
+        "multi-library",
     ):
         assert name in result.output
 

@@ -109,7 +109,10 @@ def ingest_table(
 def ingest_depmap(
     folder: Annotated[Path, typer.Argument(help="DepMap release folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file.")],
-    library: Annotated[str, typer.Option(help="Library: Avana, KY, … (file-name prefix).")] = "Avana",
+    library: Annotated[
+        str,
+        typer.Option(help="Library: Avana, KY, … (file-name prefix); several, comma-separated, for a joint screen."),
+    ] = "Avana",
     drop_multi_aligned: Annotated[bool, typer.Option(help="Drop guides that align to several loci.")] = False,
     keep_failed_replicates: Annotated[bool, typer.Option(help="Keep replicates failing DepMap QC.")] = False,
     allow_missing_guides: Annotated[bool, typer.Option(help="Skip guide-map guides absent from counts.")] = False,
@@ -122,15 +125,16 @@ def ingest_depmap(
 ) -> None:
     """Read a DepMap release (read counts, sequence map, guide map, Omics, Model.csv) into a long table."""
     from screenfit.io.annotations import read_annotated
-    from screenfit.io.depmap import read_depmap
+    from screenfit.io.depmap import read_depmap_libraries
     from screenfit.io.tables import read_frame
 
     control_ids: tuple[str, ...] = ()
     if controls is not None:
         frame = read_frame(controls)
         control_ids = tuple(frame.iloc[:, 0].astype(str))
-    screen = read_depmap(
-        folder, library, drop_multi_aligned=drop_multi_aligned, keep_failed_replicates=keep_failed_replicates,
+    libraries = [lib.strip() for lib in library.split(",") if lib.strip()]
+    screen = read_depmap_libraries(
+        folder, libraries, drop_multi_aligned=drop_multi_aligned, keep_failed_replicates=keep_failed_replicates,
         allow_missing_guides=allow_missing_guides, control_sgrnas=control_ids,
     )  # fmt: skip
     _write_screen(read_annotated(screen, annotations), out, force, quiet)
@@ -309,9 +313,7 @@ def fit(
         data = preprocess.annotated_lines_only(data)
     if genes is not None or cell_lines is not None:
         data = preprocess.subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
-    options = ModelOptions(
-        covariate=covariate, reference_condition=reference_condition, min_difference=min_difference
-    )
+    options = ModelOptions(covariate=covariate, reference_condition=reference_condition, min_difference=min_difference)
     cfg = SamplerConfig(method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed)  # type: ignore[arg-type]
     if cluster is not None:
         from screenfit.cluster import parse_cluster

@@ -566,3 +566,42 @@ def simulate_condition_screen(
     )
     truth = pd.DataFrame({"hugo_symbol": genes, "condition_difference": delta})
     return Screen.from_frame(t, source=f"condition simulation (seed {cfg.seed})"), truth
+
+
+def simulate_library_screen(
+    config: SimulationConfig | None = None,
+    scale: float = 0.7,
+    libraries: tuple[str, str] = ("LibA", "LibB"),
+) -> tuple[Screen, float]:
+    """A joint screen of two libraries: each line's replicates split between them, distinct guides.
+
+    The first half of each line's replicates is screened with ``libraries[0]``, the rest with
+    ``libraries[1]`` under other guide IDs (as in Avana vs KY), whose gene effects are scaled by
+    ``scale`` (a shorter screen, e.g. day 14 vs 21): ``lfc' = lfc − (1 − scale) · β_gc`` with the
+    true gene × line effect ``β_gc``. An LFC-level simulation, meant for the additive regime
+    (``lfc_from_counts=False``); read-count columns are dropped. Returns the screen and ``scale``.
+    """
+    cfg = config or SimulationConfig.additive(n_replicates=4)
+    if cfg.n_replicates < 2:
+        raise ScreenfitInputError(
+            "a two-library screen needs at least 2 replicates per line.", fix="raise n_replicates."
+        )
+    screen, _, gene_line = simulate_screen(cfg)
+    t = screen.table.drop(columns=[c for c in screen.table.columns if c.startswith(("counts_", "library_size_"))])
+    reps = t[["depmap_id", "replicate_id"]].astype(str).drop_duplicates().sort_values(["depmap_id", "replicate_id"])
+    second = set(
+        reps.loc[
+            reps.groupby("depmap_id").cumcount() >= reps.groupby("depmap_id")["replicate_id"].transform("size") // 2,
+            "replicate_id",
+        ]
+    )
+    in_second = t["replicate_id"].astype(str).isin(second).to_numpy()
+    beta = gene_line.set_index(["hugo_symbol", "depmap_id"])["gene_effect"]
+    row_beta = beta.reindex(pd.MultiIndex.from_arrays([t["hugo_symbol"].astype(str), t["depmap_id"].astype(str)]))
+    sgrna = t["sgrna"].astype(str)
+    t = t.assign(
+        library=np.where(in_second, libraries[1], libraries[0]),
+        sgrna=np.where(in_second, sgrna + "_" + libraries[1], sgrna),
+        lfc=t["lfc"].to_numpy() - in_second * (1.0 - scale) * row_beta.to_numpy(),
+    )
+    return Screen.from_frame(t, source=f"two-library simulation (seed {cfg.seed})"), scale

@@ -25,6 +25,8 @@ from screenfit.errors import ScreenfitInputError
 GENE, LINE, GUIDE, LINEAGE, REPLICATE = "hugo_symbol", "depmap_id", "sgrna", "lineage", "replicate_id"
 CONDITION = "condition"
 """Treatment condition of a replicate (e.g. vehicle, drug): column ``condition`` of the screen."""
+LIBRARY = "library"
+"""Guide library of a replicate (Avana, KY, …) in a joint screen of several libraries."""
 ROW_LEVEL: tuple[str, ...] = (GUIDE, REPLICATE)
 UNIT_LEVEL: tuple[str, ...] = (GUIDE, LINE)
 """Pointwise log-likelihood unit shared by every model: one guide in one cell line."""
@@ -38,7 +40,7 @@ class Design:
     ----------
     coords
         Sorted labels of each factor (``hugo_symbol``, ``depmap_id``, ``sgrna``, ``lineage``,
-        ``condition``).
+        ``condition``, ``library``).
     level
         The columns rows were grouped by (``ROW_LEVEL`` = no collapsing).
     index
@@ -172,7 +174,7 @@ def build_design(
     level = tuple(level)
     t = prepare_covariates(screen, covariates)
     coords: dict[str, list[str]] = {}
-    for col in (GENE, LINE, GUIDE, LINEAGE, CONDITION):
+    for col in (GENE, LINE, GUIDE, LINEAGE, CONDITION, LIBRARY):
         if col in t.columns and t[col].notna().all():
             coords[col] = sorted(str(v) for v in t[col].astype(str).unique())
     codes = {col: _codes(t[col], labels) for col, labels in coords.items()}

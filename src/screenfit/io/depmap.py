@@ -14,6 +14,7 @@ Works on the Avana and KY libraries of a DepMap release (and its sub-samples) wi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -316,3 +317,41 @@ def read_depmap(
     long = long.drop(columns=["gene_label"])
     screen = Screen.from_frame(long, source=str(files.readcounts), notes=tuple(notes))
     return read_annotated(screen, files.models)
+
+
+def read_depmap_libraries(folder: str | Path, libraries: Sequence[str], **options: object) -> Screen:
+    """Read several libraries of one release (e.g. Avana and KY) into one screen for a joint fit.
+
+    Each library is read by :func:`read_depmap` with the same ``options``; the tables are
+    stacked, with ``library`` naming each row's library (a cell line screened with both keeps
+    one ``depmap_id``). Replicate and guide IDs must not clash between libraries.
+    """
+    if not libraries:
+        raise ScreenfitInputError("no library given.", fix="pass --library Avana,KY (comma-separated).")
+    if len(libraries) == 1:
+        return read_depmap(folder, libraries[0], **options)  # type: ignore[arg-type]
+    screens = [read_depmap(folder, lib, **options) for lib in libraries]  # type: ignore[arg-type]
+    tables = []
+    for lib, screen in zip(libraries, screens, strict=True):
+        t = screen.table.copy()
+        given = t["library"].astype("string") if "library" in t.columns else pd.Series(pd.NA, index=t.index)
+        t["library"] = given.fillna(lib).replace("", lib)
+        tables.append(t.astype({c: object for c in t.columns if isinstance(t[c].dtype, pd.CategoricalDtype)}))
+    owners = pd.concat(
+        [pd.DataFrame({"replicate_id": t["replicate_id"].astype(str).unique(), "library": lib})
+         for lib, t in zip(libraries, tables, strict=True)]
+    )  # fmt: skip
+    clash = owners.loc[owners["replicate_id"].duplicated(keep=False), "replicate_id"]
+    if len(clash):
+        raise ScreenfitInputError(
+            "some replicate IDs occur in more than one library",
+            file=folder,
+            column="replicate_id",
+            rows=sorted(set(clash)),
+            fix="read the libraries separately, or give their replicates distinct IDs.",
+        )
+    shared_lines = set.intersection(*(set(t["depmap_id"].astype(str)) for t in tables))
+    notes = [f"{lib}: {n}" for lib, s in zip(libraries, screens, strict=True) for n in s.notes]
+    notes.append(f"joint screen of {', '.join(libraries)}: {len(shared_lines)} cell lines screened in every library")
+    table = pd.concat(tables, ignore_index=True)
+    return Screen.from_frame(table, source=f"{folder} ({'+'.join(libraries)})", notes=tuple(notes))

@@ -14,11 +14,13 @@ from screenfit.models.counts import Counts
 from screenfit.models.gene_by_line import GeneByLine
 from screenfit.models.gene_cellline import GeneCellLine
 from screenfit.models.guide import Guide
+from screenfit.models.library import MultiLibrary
 from screenfit.models.lineage import Lineage
 from screenfit.models.seed import SeedM1, SeedM2
 
 MODELS: dict[str, type[ScreenModel]] = {
-    cls.name: cls for cls in (SeedM1, SeedM2, GeneCellLine, Guide, CopyNumber, GeneByLine, Lineage, Counts, Condition)
+    cls.name: cls
+    for cls in (SeedM1, SeedM2, GeneCellLine, Guide, CopyNumber, GeneByLine, Lineage, Counts, Condition, MultiLibrary)
 }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE
+from screenfit.data.design import GENE, GUIDE, LIBRARY, LINE, LINEAGE
 from screenfit.data.genes import depmap_label
 from screenfit.inference.diagnostics import blocks, gated_variables, per_parameter
 from screenfit.models.base import ScreenModel
@@ -126,6 +126,7 @@ def build_tables(
         ("guide_parameters", (GUIDE,)),
         ("lineage_parameters", (LINEAGE,)),
         ("condition_parameters", ("contrast",)),
+        ("library_parameters", (LIBRARY,)),
         ("hyperparameters", ()),
     ):
         frame = _long_parameters(idata, dims, reported, ci_prob)

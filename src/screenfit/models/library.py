@@ -1,0 +1,86 @@
+"""multi-library: one gene effect from screens in several libraries (Avana + KY), with library terms."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from screenfit.data.design import GENE, GUIDE, LIBRARY, LINE, Design
+from screenfit.data.screen import Screen
+from screenfit.errors import ScreenfitInputError
+from screenfit.models.base import ModelOptions, ScreenModel
+from screenfit.models.terms import gene_intercepts, line_offsets
+
+
+def reference_library(lines_per_library: dict[str, int]) -> str:
+    """The library with the most cell lines (ties: the first name in sort order)."""
+    return sorted(lines_per_library.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+
+
+class MultiLibrary(ScreenModel):
+    """Shared gene effects, a library-specific gene offset, an effect scale and a noise per library.
+
+    ``y ~ N(s_ℓ · (α_g + λ_gℓ) + β_c, σ_ℓ)`` for a replicate screened with library ``ℓ``;
+    ``λ_g· ~ ZeroSumNormal(σ_λ)`` over libraries, ``σ_λ ~ HalfNormal(0.2)`` (what a library's
+    guides add to a gene: Chronos' library effect); ``log s_ℓ ~ N(0, 0.5)`` with ``s = 1`` for
+    the reference library (the one with most lines), so ``α_g`` is on its scale — the scale
+    takes up screen length (KY is read at day 14, Avana at day 21) and library-wide efficacy;
+    ``log σ_ℓ ~ N(log 0.3, 1)``; ``α_g``, ``β_c`` as in gene-cellline. Libraries need not share
+    cell lines: the genes they share identify the scales.
+    """
+
+    name = "multi-library"
+    title = "one gene effect across guide libraries (Avana + KY): library gene offsets, scale and noise"
+    mean_level = (GENE, LINE, LIBRARY)
+    unit_level: ClassVar[tuple[str, ...]] = (GUIDE, LINE, LIBRARY)
+    noise_by = LIBRARY
+
+    def __init__(self, options: ModelOptions | None = None) -> None:
+        super().__init__(options)
+        #: The reference library of the last design built (set by :meth:`mean`).
+        self.reference_level: str | None = None
+
+    def check_screen(self, screen: Screen) -> None:
+        super().check_screen(screen)
+        t = screen.table
+        if LIBRARY not in t.columns or t[LIBRARY].isna().any() or t[LIBRARY].nunique() < 2:
+            raise ScreenfitInputError(
+                f"model '{self.name}' needs rows from at least two libraries in a complete 'library' column.",
+                file=screen.source,
+                column=LIBRARY,
+                fix="ingest a joint screen (`screenfit ingest depmap FOLDER --library Avana,KY`), or fit "
+                "one library with another model.",
+            )
+
+    def noise(self, design: Design) -> pt.TensorVariable:
+        """One noise SD per library: ``log σ_ℓ ~ N(log 0.3, 1)`` (a handful of well-measured values)."""
+        log_sigma = pm.Normal("log_sigma_library", np.log(0.3), 1.0, dims=LIBRARY)
+        sigma = pm.Deterministic("sigma_line", pt.exp(log_sigma), dims=LIBRARY)
+        return sigma[design.index[LIBRARY]]
+
+    def mean(self, design: Design) -> pt.TensorVariable:
+        libraries = list(design.coords[LIBRARY])
+        lines_per = {
+            lib: int(np.unique(design.index[LINE][design.index[LIBRARY] == i]).size) for i, lib in enumerate(libraries)
+        }
+        ref = self.reference_level = reference_library(lines_per)
+        others = [lib for lib in libraries if lib != ref]
+        pm.modelcontext(None).add_coord("scaled_library", others)
+        alpha = gene_intercepts()
+        beta = line_offsets()
+        sd = pm.HalfNormal("library_gene_sd", 0.2)
+        # Non-centred: when libraries agree, σ_λ → 0 and the centred form sat in a funnel (R-hat 1.023,
+        # bulk ESS 150 on a two-library simulation without library offsets).
+        z = pm.ZeroSumNormal("library_gene_offset_z", sigma=1.0, dims=(GENE, LIBRARY), n_zerosum_axes=1)
+        lam = pm.Deterministic("library_gene_offset", sd * z, dims=(GENE, LIBRARY))
+        log_scale = pm.Normal("library_log_scale", 0.0, 0.5, dims="scaled_library")
+        # Reference first, fixed at 1: a gather instead of a scatter.
+        scale_all = pt.concatenate([pt.ones(1), pt.exp(log_scale)])
+        pm.Deterministic("library_scale", scale_all[[0 if lib == ref else 1 + others.index(lib) for lib in libraries]],
+                         dims=LIBRARY)  # fmt: skip
+        position = np.array([0 if lib == ref else 1 + others.index(lib) for lib in libraries])
+        g, c, lib = design.index[GENE], design.index[LINE], design.index[LIBRARY]
+        return scale_all[position[lib]] * (alpha[g] + lam[g, lib]) + beta[c]
