@@ -134,3 +134,16 @@ def test_mutation_flags_are_joined_and_usable_as_covariates(depmap_sample):
     assert (t["is_mutated"] | ~t["likely_gof"]).all() and (t["is_mutated"] | ~t["driver"]).all()
     design = build_design(screen, ("hugo_symbol", "depmap_id"), ("likely_gof", "driver"))
     assert set(np.unique(design.covariates["likely_gof"])) == {0.0, 1.0}
+
+
+def test_depmap_negative_controls_centre_every_replicate(depmap_sample):
+    """DepMap's own list of negative-control sgRNAs (shipped with the reference fit) normalises LFC."""
+    file = depmap_sample / "chronos_reference_fit" / "avana_negative_control_sgrnas.csv"
+    controls = tuple(pd.read_csv(file)["sgrna"].astype(str))
+    screen = read_depmap(depmap_sample, "Avana", control_sgrnas=controls)
+    t = screen.table
+    present = t["sgrna"].astype(str).isin(set(controls))
+    medians = t.loc[present].groupby("replicate_id", observed=True)["lfc"].median()
+    assert np.allclose(medians, 0.0, atol=1e-9)
+    n = t.loc[present, "sgrna"].nunique()
+    assert n >= 1000 and any(f"median LFC of {n} negative-control guides" in note for note in screen.notes)
