@@ -525,6 +525,14 @@ def read_truth(folder: str | Path) -> tuple[Truth, pd.DataFrame]:
     return truth, pd.read_parquet(t / "gene_cell_line.parquet")
 
 
+def _second_half_of_replicates(table: pd.DataFrame) -> np.ndarray:
+    """Per row: whether its replicate is in the second half of its line's replicates (by name)."""
+    reps = table[["depmap_id", "replicate_id"]].astype(str).drop_duplicates().sort_values(["depmap_id", "replicate_id"])
+    by_line = reps.groupby("depmap_id")
+    second = set(reps.loc[by_line.cumcount() >= by_line["replicate_id"].transform("size") // 2, "replicate_id"])
+    return table["replicate_id"].astype(str).isin(second).to_numpy()
+
+
 def simulate_condition_screen(
     config: SimulationConfig | None = None,
     n_condition_genes: int = 10,
@@ -554,11 +562,7 @@ def simulate_condition_screen(
     delta = np.zeros(len(genes))
     sizes = rng.uniform(*effect_range, size=len(chosen))
     delta[chosen] = np.where(np.arange(len(chosen)) % 2 == 0, -sizes, sizes)
-    reps = t[["depmap_id", "replicate_id"]].astype(str).drop_duplicates().sort_values(["depmap_id", "replicate_id"])
-    rank = reps.groupby("depmap_id").cumcount()
-    size = reps.groupby("depmap_id")["replicate_id"].transform("size")
-    treated_reps = set(reps.loc[rank >= size // 2, "replicate_id"])
-    treated = t["replicate_id"].astype(str).isin(treated_reps).to_numpy()
+    treated = _second_half_of_replicates(t)
     effect = pd.Series(delta, index=genes)
     t = t.assign(
         condition=np.where(treated, conditions[1], conditions[0]),
@@ -588,14 +592,7 @@ def simulate_library_screen(
         )
     screen, _, gene_line = simulate_screen(cfg)
     t = screen.table.drop(columns=[c for c in screen.table.columns if c.startswith(("counts_", "library_size_"))])
-    reps = t[["depmap_id", "replicate_id"]].astype(str).drop_duplicates().sort_values(["depmap_id", "replicate_id"])
-    second = set(
-        reps.loc[
-            reps.groupby("depmap_id").cumcount() >= reps.groupby("depmap_id")["replicate_id"].transform("size") // 2,
-            "replicate_id",
-        ]
-    )
-    in_second = t["replicate_id"].astype(str).isin(second).to_numpy()
+    in_second = _second_half_of_replicates(t)
     beta = gene_line.set_index(["hugo_symbol", "depmap_id"])["gene_effect"]
     row_beta = beta.reindex(pd.MultiIndex.from_arrays([t["hugo_symbol"].astype(str), t["depmap_id"].astype(str)]))
     sgrna = t["sgrna"].astype(str)
