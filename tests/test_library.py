@@ -61,3 +61,14 @@ def test_multi_library_recovers_the_scale_and_covers_gene_effects():
         total += len(est)
     # 94% HDIs cover the true gene effects at the nominal rate (3 binomial SD).
     assert inside / total >= 0.94 - 3 * np.sqrt(0.94 * 0.06 / total), (inside, total)
+
+
+def test_library_offsets_are_centred_only_where_the_data_pin_them(depmap_sample):
+    from screenfit.data.design import build_design
+    from screenfit.models.terms import library_offsets_are_data_rich
+
+    level = ("hugo_symbol", "depmap_id", "library")
+    joint = read_depmap_libraries(depmap_sample, ["Avana", "KY"])
+    assert library_offsets_are_data_rich(build_design(joint, level))
+    scaled_only, _ = simulate_library_screen(SimulationConfig.additive(n_genes=30, n_cell_lines=40, n_replicates=4))
+    assert not library_offsets_are_data_rich(build_design(scaled_only, level))
