@@ -281,6 +281,9 @@ def fit(
     min_difference: Annotated[
         float, typer.Option(help="condition model: smallest difference in LFC that counts in lfdr and q-values.")
     ] = 0.1,
+    guide_offsets: Annotated[
+        bool, typer.Option(help="Offset per guide × pDNA batch (the shared error of the reference count).")
+    ] = False,
     genes: Annotated[int | None, typer.Option(help="Deterministic sub-sample of genes.")] = None,
     cell_lines: Annotated[int | None, typer.Option(help="Deterministic sub-sample of cell lines.")] = None,
     annotated_lines_only: Annotated[
@@ -313,7 +316,10 @@ def fit(
         data = preprocess.annotated_lines_only(data)
     if genes is not None or cell_lines is not None:
         data = preprocess.subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
-    options = ModelOptions(covariate=covariate, reference_condition=reference_condition, min_difference=min_difference)
+    options = ModelOptions(
+        covariate=covariate, reference_condition=reference_condition, min_difference=min_difference,
+        guide_offsets=guide_offsets,
+    )  # fmt: skip
     cfg = SamplerConfig(method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed)  # type: ignore[arg-type]
     if cluster is not None:
         from screenfit.cluster import parse_cluster

@@ -27,6 +27,8 @@ CONDITION = "condition"
 """Treatment condition of a replicate (e.g. vehicle, drug): column ``condition`` of the screen."""
 LIBRARY = "library"
 """Guide library of a replicate (Avana, KY, …) in a joint screen of several libraries."""
+PDNA_BATCH = "pdna_batch"
+"""The reference (pDNA / T0) batch a replicate's fold change is taken against."""
 ROW_LEVEL: tuple[str, ...] = (GUIDE, REPLICATE)
 UNIT_LEVEL: tuple[str, ...] = (GUIDE, LINE)
 """Pointwise log-likelihood unit shared by every model: one guide in one cell line."""
@@ -40,7 +42,7 @@ class Design:
     ----------
     coords
         Sorted labels of each factor (``hugo_symbol``, ``depmap_id``, ``sgrna``, ``lineage``,
-        ``condition``, ``library``).
+        ``condition``, ``library``, ``pdna_batch``).
     level
         The columns rows were grouped by (``ROW_LEVEL`` = no collapsing).
     index
@@ -174,7 +176,7 @@ def build_design(
     level = tuple(level)
     t = prepare_covariates(screen, covariates)
     coords: dict[str, list[str]] = {}
-    for col in (GENE, LINE, GUIDE, LINEAGE, CONDITION, LIBRARY):
+    for col in (GENE, LINE, GUIDE, LINEAGE, CONDITION, LIBRARY, PDNA_BATCH):
         if col in t.columns and t[col].notna().all():
             coords[col] = sorted(str(v) for v in t[col].astype(str).unique())
     codes = {col: _codes(t[col], labels) for col, labels in coords.items()}
