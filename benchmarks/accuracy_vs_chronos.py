@@ -14,7 +14,8 @@ screenfit to centre each replicate on them.
 - **naive**: the mean LFC of a gene's guides and replicates in a line, centred per line (median 0);
 - **Chronos** (``crispr-chronos``, its defaults, in its own environment) and Chronos followed by
   its ``alternate_CN`` copy-number correction;
-- **screenfit gene-by-line** (nutpie NUTS, defaults, 90% HDIs).
+- **screenfit gene-by-line** (nutpie NUTS, defaults, 90% HDIs), as is and with guide × pDNA-batch
+  offsets (``--guide-offsets``).
 
 Metrics against the true gene × line effects ``β_gc``: Pearson r over all gene × line pairs;
 median within-gene r over the lines of each selective gene (which lines depend on it?); AUROC
@@ -103,8 +104,38 @@ def naive_effects(screen) -> pd.DataFrame:
     return wide.sub(wide.median(axis=1), axis=0)
 
 
-def run_case(regime: str, n_genes: int, n_lines: int, seed: int, work: Path) -> list[dict[str, object]]:
+VARIANTS = {"plain": [], "guide-offsets": ["--guide-offsets"]}
+"""screenfit gene-by-line fits to run: the default model, and with guide × pDNA-batch offsets."""
+
+
+def screenfit_row(
+    case: Path, gene_line: pd.DataFrame, truth: pd.DataFrame, genes: pd.DataFrame, cn: pd.DataFrame, variant: str
+) -> dict[str, object]:
+    """Fit gene-by-line (one variant) through the CLI in a child process and score it."""
     from screenfit.fitting import load_fit
+
+    fit_dir = case / f"fit_gene_by_line_{variant}"
+    cli = str(Path(sys.executable).parent / "screenfit")
+    args = ["--model", "gene-by-line", "--out", str(fit_dir), "--ci-prob", "0.9", "--quiet", "--force"]
+    wall, peak = measured([cli, "fit", str(case / "counts_screen.parquet"), *args, *VARIANTS[variant]])
+    fit = load_fit(fit_dir)
+    long = fit.table("gene_cell_line_effects")
+    est = long.pivot(index="depmap_id", columns="hugo_symbol", values="mean")
+    merged = long.merge(gene_line, on=["hugo_symbol", "depmap_id"])
+    # LFC fixes each line's level only up to normalisation (counts are scaled per replicate),
+    # so the intervals are also scored against the truth moved by each line's median offset.
+    shift = (merged["mean"] - merged["gene_effect"]).groupby(merged["depmap_id"]).transform("median")
+    coverage = {name: float(((merged["hdi_lower"] <= t) & (t <= merged["hdi_upper"])).mean())
+                for name, t in (("coverage_90", merged["gene_effect"]),
+                                ("coverage_90_line_aligned", merged["gene_effect"] + shift))}  # fmt: skip
+    label = "screenfit gene-by-line" + ("" if variant == "plain" else f" + {variant}")
+    return {"method": f"{label} ({fit.status})", **metrics(est, truth, genes, cn), **coverage, "wall_s": wall,
+            "peak_gb": peak / 1e9}  # fmt: skip
+
+
+def run_case(
+    regime: str, n_genes: int, n_lines: int, seed: int, work: Path, variants: list[str]
+) -> list[dict[str, object]]:
     from screenfit.io.depmap import read_depmap
     from screenfit.io.tables import write_screen
     from screenfit.simulate import read_truth, write_simulation
@@ -141,22 +172,8 @@ def run_case(regime: str, n_genes: int, n_lines: int, seed: int, work: Path) -> 
         wall_m = wall if with_cn else wall - run["alternate_cn_s"]
         rows.append({**base, "method": name, **metrics(est, truth, genes, cn), "coverage_90": float("nan"),
                      "wall_s": wall_m, "peak_gb": peak / 1e9})  # fmt: skip
-    fit_dir = case / "fit_gene_by_line"
-    cli = str(Path(sys.executable).parent / "screenfit")
-    args = ["--model", "gene-by-line", "--out", str(fit_dir), "--ci-prob", "0.9", "--quiet", "--force"]
-    wall, peak = measured([cli, "fit", str(case / "counts_screen.parquet"), *args])
-    fit = load_fit(fit_dir)
-    long = fit.table("gene_cell_line_effects")
-    est = long.pivot(index="depmap_id", columns="hugo_symbol", values="mean")
-    merged = long.merge(gene_line, on=["hugo_symbol", "depmap_id"])
-    # LFC fixes each line's level only up to normalisation (counts are scaled per replicate),
-    # so the intervals are also scored against the truth moved by each line's median offset.
-    shift = (merged["mean"] - merged["gene_effect"]).groupby(merged["depmap_id"]).transform("median")
-    coverage = {name: float(((merged["hdi_lower"] <= t) & (t <= merged["hdi_upper"])).mean())
-                for name, t in (("coverage_90", merged["gene_effect"]),
-                                ("coverage_90_line_aligned", merged["gene_effect"] + shift))}  # fmt: skip
-    rows.append({**base, "method": f"screenfit gene-by-line ({fit.status})", **metrics(est, truth, genes, cn),
-                 **coverage, "wall_s": wall, "peak_gb": peak / 1e9})  # fmt: skip
+    for variant in variants:
+        rows.append({**base, **screenfit_row(case, gene_line, truth, genes, cn, variant)})
     return rows
 
 
@@ -201,6 +218,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="300x60")
     parser.add_argument("--regimes", default="additive,realistic")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--variants", default="plain,guide-offsets", help=f"screenfit variants: {', '.join(VARIANTS)}")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None, help="keep the simulations and fits here")
@@ -214,7 +232,7 @@ def main() -> None:
     for regime in args.regimes.split(","):
         for size in args.sizes.split(","):
             g, c = (int(x) for x in size.split("x"))
-            rows.extend(run_case(regime, g, c, args.seed, work))
+            rows.extend(run_case(regime, g, c, args.seed, work, args.variants.split(",")))
             print(pd.DataFrame(rows).tail(4).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
     versions = f"screenfit {screenfit.__version__}, Python {platform.python_version()}"
