@@ -186,30 +186,32 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
+    """Bars per case (regime × size) and method for r, within-gene r and wall time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cases = table.groupby(["regime", "genes", "lines"], sort=False)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    table = table.assign(family=table["method"].str.replace(r" \((converged|failed|approximate)\)$", "", regex=True))
+    families = table["family"].drop_duplicates().tolist()
+    cases = list(table.groupby(["regime", "genes", "lines"], sort=False).groups)
+    width = 0.8 / len(families)
     panels = (("r", "Pearson r with truth"), ("within_gene_r_selective", "within-gene r, selective genes"),
-              ("wall_s", "wall time (s)"))  # fmt: skip
+              ("wall_s", "wall time (s, log)"))  # fmt: skip
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for ax, (metric, label) in zip(axes, panels, strict=True):
-        for i, (key, frame) in enumerate(cases):
-            ax.bar(
-                np.arange(len(frame)) + i * (len(frame) + 1), frame[metric], color=[f"C{j}" for j in range(len(frame))]
-            )
-            ax.text(i * (len(frame) + 1) + (len(frame) - 1) / 2, ax.get_ylim()[0], f"{key[0]}\n{key[1]}×{key[2]}",
-                    ha="center", va="top", fontsize=8)  # fmt: skip
+        for j, family in enumerate(families):
+            rows = table[table["family"] == family].set_index(["regime", "genes", "lines"])[metric]
+            values = [float(rows.get(case, np.nan)) for case in cases]
+            ax.bar(np.arange(len(cases)) + j * width, values, width, color=f"C{j}", label=family)
+        ax.set_xticks(np.arange(len(cases)) + 0.4 - width / 2, [f"{r}\n{g}×{c}" for r, g, c in cases])
         ax.set_title(label)
-        ax.set_xticks([])
         if metric == "wall_s":
             ax.set_yscale("log")
-    methods = table["method"].drop_duplicates().tolist()
-    handles = [plt.Rectangle((0, 0), 1, 1, color=f"C{j}") for j in range(len(methods))]
-    fig.legend(handles, methods, loc="lower center", ncol=len(methods), fontsize=8)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+        else:
+            ax.set_ylim(0.8, 1.0)
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
