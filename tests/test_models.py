@@ -120,3 +120,15 @@ def test_parametrisation_rules_follow_how_well_the_data_pin_each_group():
     hit = t["hugo_symbol"].astype(str).isin(selective) & lines.isin(sorted(lines.unique())[::3])
     t.loc[hit, "lfc"] -= 1.5  # two genes essential in a third of the lines only
     assert sorted(genes_varying_across_lines(build_design(flat.with_table(t), level))) == selective
+
+
+def test_gene_by_line_draws_more_on_screens_with_many_gene_line_effects():
+    from screenfit.jobs import load_example
+    from screenfit.models.registry import get_model
+    from screenfit.simulate import SimulationConfig, simulate_screen
+
+    spec = get_model("gene-by-line")
+    seed_sized, _, _ = simulate_screen(SimulationConfig(n_genes=26, n_cell_lines=300))  # 7,800 effects
+    assert spec.draws_for(seed_sized) == 2000
+    assert spec.draws_for(load_example()) == 4000  # 883 genes × 41 lines
+    assert get_model("gene-cellline").draws_for(load_example()) == 1000

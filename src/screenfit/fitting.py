@@ -331,7 +331,7 @@ def fit(
     spec.check_screen(screen)
     sampler = sampler or SamplerConfig()
     if sampler.draws is None:
-        sampler = replace(sampler, draws=spec.recommended_draws)
+        sampler = replace(sampler, draws=spec.draws_for(screen))
     sampler.validate()
     predictive = predictive and sampler.method != "map"  # one point has no predictive spread
     if not 0 < ci_prob < 1:

@@ -82,7 +82,7 @@ def heldout_elpd(
         )
     sampler = sampler or SamplerConfig()
     if sampler.draws is None:
-        sampler = replace(sampler, draws=spec.recommended_draws)
+        sampler = replace(sampler, draws=spec.draws_for(screen))
     if not sampler.is_mcmc:
         raise ScreenfitInputError("K-fold needs posterior draws from NUTS.", fix="use an MCMC sampler for --kfold.")
     design = build_design(screen, spec.level(True), spec.covariate_columns)

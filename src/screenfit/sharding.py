@@ -320,7 +320,7 @@ def fit_sharded(
     spec.check_screen(screen)
     sampler = sampler or SamplerConfig()
     if sampler.draws is None:
-        sampler = replace(sampler, draws=spec.recommended_draws)
+        sampler = replace(sampler, draws=spec.draws_for(screen))
     if not sampler.is_mcmc:
         raise ScreenfitInputError("sharded fits use MCMC stage by stage.", fix="use --sampler nutpie (or numpyro).")
     th = thresholds or GateThresholds()

@@ -103,6 +103,10 @@ class ScreenModel(ABC):
         self.centred_groups: dict[str, frozenset[str]] = {}
         self._guide_offsets_by_batch: bool | None = None
 
+    def draws_for(self, screen: Screen) -> int:
+        """Draws per chain to use on ``screen`` when none are given: ``recommended_draws`` by default."""
+        return self.recommended_draws
+
     def centred(self, term: str, decide: Callable[[], bool]) -> bool:
         """Whether ``term`` is centred: decided once (on the first design built) and then reused.
 
