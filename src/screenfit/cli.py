@@ -225,6 +225,9 @@ def simulate(
     lineages: Annotated[int, typer.Option(help="Number of lineages.")] = 6,
     batches: Annotated[int, typer.Option(help="Number of pDNA batches.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    mass_matrix: Annotated[
+        str, typer.Option(help="nutpie mass matrix: auto (the model's choice), diag or low_rank.")
+    ] = "auto",
     counts: Annotated[bool, typer.Option(help="Also write DepMap-format count files.")] = True,
     force: Force = False,
     quiet: Quiet = False,
@@ -320,7 +323,12 @@ def fit(
         covariate=covariate, reference_condition=reference_condition, min_difference=min_difference,
         guide_offsets=guide_offsets,
     )  # fmt: skip
-    cfg = SamplerConfig(method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed)  # type: ignore[arg-type]
+    if mass_matrix not in ("auto", "diag", "low_rank"):
+        raise ScreenfitInputError(f"unknown mass matrix '{mass_matrix}'.", fix="pass auto, diag or low_rank.")
+    cfg = SamplerConfig(
+        method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,  # type: ignore[arg-type]
+        mass_matrix=mass_matrix,  # type: ignore[arg-type]
+    )  # fmt: skip
     if cluster is not None:
         from screenfit.cluster import parse_cluster
         from screenfit.sharding import fit_sharded

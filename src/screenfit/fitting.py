@@ -332,6 +332,8 @@ def fit(
     sampler = sampler or SamplerConfig()
     if sampler.draws is None:
         sampler = replace(sampler, draws=spec.draws_for(screen))
+    if sampler.mass_matrix == "auto":
+        sampler = replace(sampler, mass_matrix=spec.mass_matrix)
     sampler.validate()
     predictive = predictive and sampler.method != "map"  # one point has no predictive spread
     if not 0 < ci_prob < 1:

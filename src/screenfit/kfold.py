@@ -83,6 +83,8 @@ def heldout_elpd(
     sampler = sampler or SamplerConfig()
     if sampler.draws is None:
         sampler = replace(sampler, draws=spec.draws_for(screen))
+    if sampler.mass_matrix == "auto":
+        sampler = replace(sampler, mass_matrix=spec.mass_matrix)
     if not sampler.is_mcmc:
         raise ScreenfitInputError("K-fold needs posterior draws from NUTS.", fix="use an MCMC sampler for --kfold.")
     design = build_design(screen, spec.level(True), spec.covariate_columns)

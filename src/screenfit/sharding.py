@@ -321,6 +321,8 @@ def fit_sharded(
     sampler = sampler or SamplerConfig()
     if sampler.draws is None:
         sampler = replace(sampler, draws=spec.draws_for(screen))
+    if sampler.mass_matrix == "auto":
+        sampler = replace(sampler, mass_matrix=spec.mass_matrix)
     if not sampler.is_mcmc:
         raise ScreenfitInputError("sharded fits use MCMC stage by stage.", fix="use --sampler nutpie (or numpyro).")
     th = thresholds or GateThresholds()

@@ -96,6 +96,8 @@ class ScreenModel(ABC):
     #: The unit of the pointwise log-likelihood and predictive checks (one guide in one line;
     #: models with more structure per line, e.g. conditions, split it further).
     unit_level: ClassVar[tuple[str, ...]] = UNIT_LEVEL
+    #: nutpie mass matrix when the sampler config says ``auto``.
+    mass_matrix: ClassVar[Literal["diag", "low_rank"]] = "diag"
 
     def __init__(self, options: ModelOptions | None = None) -> None:
         self.options = options or ModelOptions()
