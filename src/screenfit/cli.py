@@ -225,9 +225,6 @@ def simulate(
     lineages: Annotated[int, typer.Option(help="Number of lineages.")] = 6,
     batches: Annotated[int, typer.Option(help="Number of pDNA batches.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    mass_matrix: Annotated[
-        str, typer.Option(help="nutpie mass matrix: auto (the model's choice), diag or low_rank.")
-    ] = "auto",
     counts: Annotated[bool, typer.Option(help="Also write DepMap-format count files.")] = True,
     force: Force = False,
     quiet: Quiet = False,
@@ -275,6 +272,9 @@ def fit(
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
     cores: Annotated[int | None, typer.Option(help="Chains run in parallel (default: min(chains, 2)).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    mass_matrix: Annotated[
+        str, typer.Option(help="nutpie mass matrix: auto (the model's choice), diag or low_rank.")
+    ] = "auto",
     covariate: Annotated[
         str | None, typer.Option(help="Cell-line feature for per-gene slopes (e.g. is_mutated).")
     ] = None,
