@@ -49,6 +49,7 @@ def test_multi_library_recovers_the_scale_and_covers_gene_effects():
         screen, scale = simulate_library_screen(cfg)
         result = fit(screen, "multi-library", log_likelihood=False, predictive=False, progress=False)
         assert result.status == "converged", result.diagnostics.problems
+        assert result.config["sampler"]["mass_matrix"] == "low_rank"  # the model's choice under "auto"
         libs = result.table("library_parameters").query("parameter == 'library_scale'").set_index("library")
         assert libs.loc["LibA", "mean"] == 1.0
         # |posterior mean − truth| ≤ 4 posterior SD.
