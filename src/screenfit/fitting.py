@@ -13,7 +13,7 @@ import os
 import platform
 import socket
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -329,11 +329,7 @@ def fit(
     """
     spec = model if isinstance(model, ScreenModel) else get_model(model, options)
     spec.check_screen(screen)
-    sampler = sampler or SamplerConfig()
-    if sampler.draws is None:
-        sampler = replace(sampler, draws=spec.draws_for(screen))
-    if sampler.mass_matrix == "auto":
-        sampler = replace(sampler, mass_matrix=spec.mass_matrix)
+    sampler = spec.sampler_for(screen, sampler)
     sampler.validate()
     predictive = predictive and sampler.method != "map"  # one point has no predictive spread
     if not 0 < ci_prob < 1:

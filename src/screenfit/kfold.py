@@ -80,11 +80,7 @@ def heldout_elpd(
             f"K-fold by cell line is implemented for LFC models; '{spec.name}' models read counts.",
             fix="compare count models with PSIS-LOO (leave out --kfold).",
         )
-    sampler = sampler or SamplerConfig()
-    if sampler.draws is None:
-        sampler = replace(sampler, draws=spec.draws_for(screen))
-    if sampler.mass_matrix == "auto":
-        sampler = replace(sampler, mass_matrix=spec.mass_matrix)
+    sampler = spec.sampler_for(screen, sampler)
     if not sampler.is_mcmc:
         raise ScreenfitInputError("K-fold needs posterior draws from NUTS.", fix="use an MCMC sampler for --kfold.")
     design = build_design(screen, spec.level(True), spec.covariate_columns)

@@ -318,11 +318,7 @@ def fit_sharded(
     """
     spec = get_model(model, options)
     spec.check_screen(screen)
-    sampler = sampler or SamplerConfig()
-    if sampler.draws is None:
-        sampler = replace(sampler, draws=spec.draws_for(screen))
-    if sampler.mass_matrix == "auto":
-        sampler = replace(sampler, mass_matrix=spec.mass_matrix)
+    sampler = spec.sampler_for(screen, sampler)
     if not sampler.is_mcmc:
         raise ScreenfitInputError("sharded fits use MCMC stage by stage.", fix="use --sampler nutpie (or numpyro).")
     th = thresholds or GateThresholds()

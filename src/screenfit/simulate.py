@@ -525,12 +525,17 @@ def read_truth(folder: str | Path) -> tuple[Truth, pd.DataFrame]:
     return truth, pd.read_parquet(t / "gene_cell_line.parquet")
 
 
-def _second_half_of_replicates(table: pd.DataFrame) -> np.ndarray:
-    """Per row: whether its replicate is in the second half of its line's replicates (by name)."""
+def _two_arm_table(cfg: SimulationConfig, what: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """A simulated LFC table without read counts, its gene × line truth, and per row whether its
+    replicate is in the second half of its line's replicates (by name) — the second arm."""
+    if cfg.n_replicates < 2:
+        raise ScreenfitInputError(f"a {what} screen needs at least 2 replicates per line.", fix="raise n_replicates.")
+    screen, _, gene_line = simulate_screen(cfg)
+    table = screen.table.drop(columns=[c for c in screen.table.columns if c.startswith(("counts_", "library_size_"))])
     reps = table[["depmap_id", "replicate_id"]].astype(str).drop_duplicates().sort_values(["depmap_id", "replicate_id"])
     by_line = reps.groupby("depmap_id")
     second = set(reps.loc[by_line.cumcount() >= by_line["replicate_id"].transform("size") // 2, "replicate_id"])
-    return table["replicate_id"].astype(str).isin(second).to_numpy()
+    return table, gene_line, table["replicate_id"].astype(str).isin(second).to_numpy()
 
 
 def simulate_condition_screen(
@@ -550,19 +555,13 @@ def simulate_condition_screen(
     Returns the screen (column ``condition``) and per gene ``hugo_symbol, condition_difference``.
     """
     cfg = config or SimulationConfig(n_replicates=4)
-    if cfg.n_replicates < 2:
-        raise ScreenfitInputError(
-            "a two-condition screen needs at least 2 replicates per line.", fix="raise n_replicates."
-        )
-    screen, _, _ = simulate_screen(cfg)
+    t, _, treated = _two_arm_table(cfg, "two-condition")
     rng = np.random.default_rng(cfg.seed + 7919)
-    t = screen.table.drop(columns=[c for c in screen.table.columns if c.startswith(("counts_", "library_size_"))])
     genes = np.array(sorted(t["hugo_symbol"].astype(str).unique()))
     chosen = rng.choice(len(genes), size=min(n_condition_genes, len(genes)), replace=False)
     delta = np.zeros(len(genes))
     sizes = rng.uniform(*effect_range, size=len(chosen))
     delta[chosen] = np.where(np.arange(len(chosen)) % 2 == 0, -sizes, sizes)
-    treated = _second_half_of_replicates(t)
     effect = pd.Series(delta, index=genes)
     t = t.assign(
         condition=np.where(treated, conditions[1], conditions[0]),
@@ -586,13 +585,7 @@ def simulate_library_screen(
     (``lfc_from_counts=False``); read-count columns are dropped. Returns the screen and ``scale``.
     """
     cfg = config or SimulationConfig.additive(n_replicates=4)
-    if cfg.n_replicates < 2:
-        raise ScreenfitInputError(
-            "a two-library screen needs at least 2 replicates per line.", fix="raise n_replicates."
-        )
-    screen, _, gene_line = simulate_screen(cfg)
-    t = screen.table.drop(columns=[c for c in screen.table.columns if c.startswith(("counts_", "library_size_"))])
-    in_second = _second_half_of_replicates(t)
+    t, gene_line, in_second = _two_arm_table(cfg, "two-library")
     beta = gene_line.set_index(["hugo_symbol", "depmap_id"])["gene_effect"]
     row_beta = beta.reindex(pd.MultiIndex.from_arrays([t["hugo_symbol"].astype(str), t["depmap_id"].astype(str)]))
     sgrna = t["sgrna"].astype(str)

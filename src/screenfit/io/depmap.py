@@ -324,7 +324,7 @@ def read_depmap_libraries(folder: str | Path, libraries: Sequence[str], **option
 
     Each library is read by :func:`read_depmap` with the same ``options``; the tables are
     stacked, with ``library`` naming each row's library (a cell line screened with both keeps
-    one ``depmap_id``). Replicate and guide IDs must not clash between libraries.
+    one ``depmap_id``). Replicate IDs must not clash between libraries.
     """
     if not libraries:
         raise ScreenfitInputError("no library given.", fix="pass --library Avana,KY (comma-separated).")

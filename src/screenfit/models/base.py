@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import ClassVar, Literal
 
 import arviz as az
@@ -21,6 +21,7 @@ import pytensor.tensor as pt
 from screenfit.data.design import GENE, GUIDE, LINE, PDNA_BATCH, UNIT_LEVEL, Design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
+from screenfit.inference.samplers import SamplerConfig
 from screenfit.models.terms import cn_slopes, noise_is_data_rich, slopes_are_data_rich
 
 Observed = Literal["lfc", "counts"]
@@ -108,6 +109,15 @@ class ScreenModel(ABC):
     def draws_for(self, screen: Screen) -> int:
         """Draws per chain to use on ``screen`` when none are given: ``recommended_draws`` by default."""
         return self.recommended_draws
+
+    def sampler_for(self, screen: Screen, sampler: SamplerConfig | None) -> SamplerConfig:
+        """``sampler`` (default config if ``None``) with the model's draws and mass matrix where left open."""
+        sampler = sampler or SamplerConfig()
+        if sampler.draws is None:
+            sampler = replace(sampler, draws=self.draws_for(screen))
+        if sampler.mass_matrix == "auto":
+            sampler = replace(sampler, mass_matrix=self.mass_matrix)
+        return sampler
 
     def centred(self, term: str, decide: Callable[[], bool]) -> bool:
         """Whether ``term`` is centred: decided once (on the first design built) and then reused.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import arviz as az
-import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
@@ -14,7 +13,7 @@ from screenfit.data.design import CONDITION, GENE, GUIDE, LINE, Design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.base import ModelOptions, ScreenModel
-from screenfit.models.terms import gene_intercepts, line_offsets
+from screenfit.models.terms import gene_intercepts, line_offsets, reference_first
 
 #: Names taken as the reference condition when none is given (case-insensitive).
 REFERENCE_NAMES = ("vehicle", "control", "dmso", "untreated", "mock", "ctrl")
@@ -99,18 +98,17 @@ class Condition(ScreenModel):
 
     def mean(self, design: Design) -> pt.TensorVariable:
         levels = list(design.coords[CONDITION])
-        ref = self.reference_level = self.reference(levels)
-        contrasts = [lvl for lvl in levels if lvl != ref]
+        self.reference_level = self.reference(levels)
+        contrasts, position = reference_first(levels, self.reference_level)
         pm.modelcontext(None).add_coord(CONTRAST, contrasts)
         alpha = gene_intercepts()
         beta = line_offsets()
         shift = pm.Normal("condition_shift", 0.0, 0.5, dims=CONTRAST)
         scale = pm.HalfNormal("condition_difference_sd", 0.3)
         delta = pm.StudentT(DIFFERENCE, nu=3, mu=0.0, sigma=scale, dims=(GENE, CONTRAST))
-        # Reference first, as a column of zeros: a plain gather instead of a scatter.
+        # Reference first, as a column of zeros.
         n_genes = len(design.coords[GENE])
         full = pt.concatenate([pt.zeros((n_genes, 1)), delta + shift[None, :]], axis=1)
-        position = np.array([0 if lvl == ref else 1 + contrasts.index(lvl) for lvl in levels])
         k = position[design.index[CONDITION]]
         g, c = design.index[GENE], design.index[LINE]
         return alpha[g] + beta[c] + full[g, k]

@@ -12,7 +12,7 @@ from screenfit.data.design import GENE, GUIDE, LIBRARY, LINE, Design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.base import ModelOptions, ScreenModel
-from screenfit.models.terms import gene_intercepts, library_offsets_are_data_rich, line_offsets
+from screenfit.models.terms import gene_intercepts, library_offsets_are_data_rich, line_offsets, reference_first
 
 
 def reference_library(lines_per_library: dict[str, int]) -> str:
@@ -74,7 +74,7 @@ class MultiLibrary(ScreenModel):
             lib: int(np.unique(design.index[LINE][design.index[LIBRARY] == i]).size) for i, lib in enumerate(libraries)
         }
         ref = self.reference_level = reference_library(lines_per)
-        others = [lib for lib in libraries if lib != ref]
+        others, position = reference_first(libraries, ref)
         pm.modelcontext(None).add_coord("scaled_library", others)
         alpha = gene_intercepts()
         beta = line_offsets()
@@ -82,16 +82,15 @@ class MultiLibrary(ScreenModel):
         # When libraries agree σ_λ → 0 and the centred form sat in a funnel (R-hat 1.023, bulk ESS 150
         # on a two-library simulation without offsets); on Avana + KY (σ_λ ≈ 0.25, each offset pinned by
         # the data) the non-centred form left the KY scale at R-hat 1.024 / bulk ESS 192.
-        if self.centred("library_gene_offset", lambda: library_offsets_are_data_rich(design)):
+        ref_code = libraries.index(ref)
+        if self.centred("library_gene_offset", lambda: library_offsets_are_data_rich(design, ref_code)):
             lam = pm.ZeroSumNormal("library_gene_offset", sigma=sd, dims=(GENE, LIBRARY), n_zerosum_axes=1)
         else:
             z = pm.ZeroSumNormal("library_gene_offset_z", sigma=1.0, dims=(GENE, LIBRARY), n_zerosum_axes=1)
             lam = pm.Deterministic("library_gene_offset", sd * z, dims=(GENE, LIBRARY))
         log_scale = pm.Normal("library_log_scale", 0.0, 0.5, dims="scaled_library")
-        # Reference first, fixed at 1: a gather instead of a scatter.
+        # Reference first, fixed at 1.
         scale_all = pt.concatenate([pt.ones(1), pt.exp(log_scale)])
-        pm.Deterministic("library_scale", scale_all[[0 if lib == ref else 1 + others.index(lib) for lib in libraries]],
-                         dims=LIBRARY)  # fmt: skip
-        position = np.array([0 if lib == ref else 1 + others.index(lib) for lib in libraries])
+        scale = pm.Deterministic("library_scale", scale_all[position], dims=LIBRARY)
         g, c, lib = design.index[GENE], design.index[LINE], design.index[LIBRARY]
-        return scale_all[position[lib]] * (alpha[g] + lam[g, lib]) + beta[c]
+        return scale[lib] * (alpha[g] + lam[g, lib]) + beta[c]

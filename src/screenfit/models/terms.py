@@ -35,6 +35,16 @@ def line_offsets(name: str = "cell_line_effect", scale: float = 0.5) -> pt.Tenso
     return pm.ZeroSumNormal(name, sigma=scale, dims=LINE)
 
 
+def reference_first(levels: list[str], reference: str) -> tuple[list[str], np.ndarray]:
+    """The levels other than ``reference``, and each level's position with the reference at 0.
+
+    Models that fix a term at its reference level (0 or 1) put that constant first and the free
+    values after it, then gather by these positions — a plain gather instead of a scatter.
+    """
+    others = [lvl for lvl in levels if lvl != reference]
+    return others, np.array([0 if lvl == reference else 1 + others.index(lvl) for lvl in levels])
+
+
 def _group_wls(group: pd.Series, x: pd.Series, y: pd.Series, w: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Per group, the weighted least-squares slope of ``y`` on ``x``, both centred within the group.
 
@@ -166,12 +176,12 @@ def cn_slopes(design: Design, column: str, centred: bool) -> pt.TensorVariable:
     return slope[design.index[LINE]] * design.covariates[column]
 
 
-def library_offsets_are_data_rich(design: Design, library: str = "library") -> bool:
+def library_offsets_are_data_rich(design: Design, reference: int, library: str = "library") -> bool:
     """Whether per-gene differences between libraries are measured more precisely than they vary.
 
     Per gene and library the weighted mean ``m_gℓ`` of its line-centred group means, with
-    standard error ``σ̂/√Σn``. Each other library's means are regressed on the reference
-    library's (most rows), which takes out the library's scale; the residual spread is
+    standard error ``σ̂/√Σn``. Each other library's means are regressed on those of the
+    ``reference`` library (its code in ``design.coords[library]``), which takes out the scale; the residual spread is
     ``τ̂² = var(d_gℓ) − mean(se²_gℓ + b_ℓ² se²_g,ref)``. Centred when the median SE is below
     ``τ̂ / 2``. On the Avana + KY sample (library offsets SD ≈ 0.25, ~80 guide × line
     measurements per gene and library) this says centred; on a simulation whose second library
@@ -190,7 +200,7 @@ def library_offsets_are_data_rich(design: Design, library: str = "library") -> b
     noise_var = float((frame["w"] * frame["r"] ** 2).sum() / max(len(frame) - len(cell), 1.0))
     cell["se2"] = noise_var / cell["w"]
     means, se2 = cell["m"].unstack(), cell["se2"].unstack()
-    ref = int(frame.groupby("l")["w"].sum().idxmax())
+    ref = reference
     residuals, errors = [], []
     for lib in means.columns:
         if lib == ref:
