@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_output
 
-.PHONY: install browser demo test test-fast test-all bench bench-quick bench-sharded bench-accuracy chronos-env lint clean
+.PHONY: install browser demo test test-fast test-all bench bench-quick bench-genome bench-genome-quick bench-sharded bench-accuracy chronos-env lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python benchmarks/speed.py --quick
+
+# Genome scale (18,000 genes × 1,000 lines, 144 M rows) by streamed SVI, against NUTS on a
+# sub-sample and plain ADVI (docs/benchmarks.md). Runs on a lent GPU machine unchanged.
+bench-genome: install
+	$(BIN)/python benchmarks/genome_scale.py --json benchmarks/genome_scale.json
+
+bench-genome-quick: install
+	$(BIN)/python benchmarks/genome_scale.py --quick
 
 # Two-stage sharded fit against the joint fit, 2,000 genes × 300 lines (docs/distributed.md).
 bench-sharded: install

@@ -118,7 +118,7 @@ def run_reference(case: dict) -> dict:
     load = time.perf_counter() - t0
     draws = case.get("reference_draws") or case.get("draws") or 1000
     names = ["gene_effect", "cell_line_effect", "sigma"]
-    if case["method"] == "advi":
+    if case["method"] in ("advi", "svi"):  # variational fits are compared with plain PyMC ADVI
         t1 = time.perf_counter()
         with model:
             approx = pm.fit(n=case.get("vi_steps", 20000), method="advi", random_seed=0, progressbar=False)
@@ -176,12 +176,16 @@ def comparison_cases(quick: bool) -> list[dict]:
              "method": "nutpie", "draws": 300, "repeat": True},
             {"name": "tiny (20 × 30 × 4 × 2)", "genes": 20, "lines": 30, "replicates": 2, "model": "gene-cellline",
              "method": "advi", "vi_steps": 5000},
+            {"name": "tiny (20 × 30 × 4 × 2)", "genes": 20, "lines": 30, "replicates": 2, "model": "gene-cellline",
+             "method": "svi", "vi_steps": 5000},
         ]  # fmt: skip
     return [
         {"name": "seed-sized (26 × 300 × 4 × 2)", "genes": 26, "lines": 300, "replicates": 2,
          "model": "gene-cellline", "method": "nutpie", "repeat": True},
         {"name": "seed-sized (26 × 300 × 4 × 2)", "genes": 26, "lines": 300, "replicates": 2,
          "model": "gene-cellline", "method": "advi", "vi_steps": 20000},
+        {"name": "seed-sized (26 × 300 × 4 × 2)", "genes": 26, "lines": 300, "replicates": 2,
+         "model": "gene-cellline", "method": "svi", "vi_steps": 20000, "repeat": True},
         {"name": "1,000 × 300 × 4 × 2", "genes": 1000, "lines": 300, "replicates": 2, "model": "copy-number",
          "method": "nutpie", "reference_draws": 200},
     ]  # fmt: skip
@@ -220,7 +224,7 @@ def main() -> None:
         ours, ref = _child("screenfit", case), _child("reference", case)
         results["comparison"].append({"case": case, "screenfit": ours, "reference": ref})
         label = [case["name"], case["model"], case["method"]]
-        ref_name = "plain ADVI" if case["method"] == "advi" else "plain PyMC + nutpie"
+        ref_name = "plain ADVI" if case["method"] in ("advi", "svi") else "plain PyMC + nutpie"
         for who, r in (("screenfit", ours), (ref_name, ref)):
             if "error" in r:
                 print(_row([*label, who, f"error: {r['error']}"]))

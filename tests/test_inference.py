@@ -76,7 +76,7 @@ def test_nutpie_and_numpyro_agree_on_gene_cellline(small_additive):
         _agree(a.idata, b.idata, var)
 
 
-@pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
+@pytest.mark.parametrize("method", ["svi", "advi", "fullrank_advi"])
 def test_variational_means_within_half_a_posterior_sd_of_nuts(small_additive, method):
     screen, _, _ = small_additive
     nuts = _fit(screen, "gene-cellline").gene_effects.set_index("hugo_symbol")

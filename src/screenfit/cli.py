@@ -266,7 +266,9 @@ def fit(
     screen: Annotated[Path, typer.Argument(help="Screen table written by `screenfit ingest` (or `simulate`).")],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (`screenfit models`).")] = "gene-cellline",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (also the cache).")] = Path("fit"),
-    sampler: Annotated[str, typer.Option(help="nutpie, pymc, numpyro, blackjax, advi, fullrank_advi, map.")] = "nutpie",
+    sampler: Annotated[
+        str, typer.Option(help="nutpie, pymc, numpyro, blackjax, svi, advi, fullrank_advi, map.")
+    ] = "nutpie",
     draws: Annotated[int | None, typer.Option(help="Draws per chain (default: the model's recommendation).")] = None,
     tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
@@ -293,6 +295,10 @@ def fit(
         bool, typer.Option(help="Leave out cell lines without a lineage (models that pool by lineage need one).")
     ] = False,
     full_likelihood: Annotated[bool, typer.Option(help="Evaluate every row instead of sufficient statistics.")] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(help="Read a Parquet screen in batches into gene × line statistics (screens too big for memory)."),
+    ] = False,
     ci_prob: Annotated[float, typer.Option(help="Probability of the HDI columns.")] = 0.94,
     cluster: Annotated[
         str | None,
@@ -310,19 +316,34 @@ def fit(
     Exit code 2 when the fit was written but failed its convergence gate.
     """
     from screenfit.data import preprocess
+    from screenfit.data.screen import Screen
+    from screenfit.data.stream import StreamedScreen, stream_design
     from screenfit.fitting import fit as run_fit
     from screenfit.inference.samplers import SamplerConfig
     from screenfit.models.base import ModelOptions
+    from screenfit.models.registry import get_model
 
-    data = _load(screen)
-    if annotated_lines_only:
-        data = preprocess.annotated_lines_only(data)
-    if genes is not None or cell_lines is not None:
-        data = preprocess.subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
     options = ModelOptions(
         covariate=covariate, reference_condition=reference_condition, min_difference=min_difference,
         guide_offsets=guide_offsets,
     )  # fmt: skip
+    data: Screen | StreamedScreen
+    if stream:
+        clashing = [name for name, on in (("--genes", genes is not None), ("--cell-lines", cell_lines is not None),
+                    ("--annotated-lines-only", annotated_lines_only), ("--cluster", cluster is not None),
+                    ("--full-likelihood", full_likelihood)) if on]  # fmt: skip
+        if clashing:
+            raise ScreenfitInputError(
+                f"--stream reads the whole file as gene × line statistics; {', '.join(clashing)} cannot apply.",
+                fix="drop those options, or fit without --stream.",
+            )
+        data = stream_design(screen, get_model(model, options).covariate_columns)
+    else:
+        data = _load(screen)
+        if annotated_lines_only:
+            data = preprocess.annotated_lines_only(data)
+        if genes is not None or cell_lines is not None:
+            data = preprocess.subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
     if mass_matrix not in ("auto", "diag", "low_rank"):
         raise ScreenfitInputError(f"unknown mass matrix '{mass_matrix}'.", fix="pass auto, diag or low_rank.")
     cfg = SamplerConfig(
@@ -330,6 +351,7 @@ def fit(
         mass_matrix=mass_matrix,  # type: ignore[arg-type]
     )  # fmt: skip
     if cluster is not None:
+        assert isinstance(data, Screen)
         from screenfit.cluster import parse_cluster
         from screenfit.sharding import fit_sharded
 
@@ -358,7 +380,8 @@ def fit(
     if d.max_rhat is not None:
         summary = f"max R-hat {d.max_rhat:.4f}, min bulk ESS {d.min_ess_bulk:.0f}, {d.divergences} divergences"
     else:
-        summary = f"{d.method}: {d.optimiser}"
+        shown = ("converged", "steps", "relative_change", "final_loss")
+        summary = f"{d.method}: " + ", ".join(f"{k} {d.optimiser[k]}" for k in shown if k in d.optimiser)
     _done(f"Fit {result.status} ({summary}). Results in {where}")
 
 

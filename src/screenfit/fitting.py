@@ -25,8 +25,9 @@ import xarray as xr
 from scipy import sparse
 
 import screenfit
-from screenfit.data.design import CONDITION, GENE, GUIDE, LINE, Design, build_design
+from screenfit.data.design import CONDITION, GENE, GUIDE, LINE, LINEAGE, Design, build_design
 from screenfit.data.screen import Screen
+from screenfit.data.stream import STREAM_LEVEL, StreamedScreen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.cache import CONFIG, cache_state, fit_hash
 from screenfit.inference.diagnostics import (
@@ -36,9 +37,9 @@ from screenfit.inference.diagnostics import (
     check_optimiser,
     reported_variables,
 )
-from screenfit.inference.samplers import SamplerConfig, run_sampler
+from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, run_sampler
 from screenfit.io.atomic import atomic_path
-from screenfit.io.posterior import write_posterior
+from screenfit.io.posterior import read_posterior_zarr, write_posterior, write_posterior_zarr
 from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.registry import get_model
@@ -48,6 +49,10 @@ from screenfit.results.tables import CI_PROB, build_tables
 
 LOGLIK_BUDGET = 50_000_000
 """Most pointwise log-likelihood values stored (units × draws); above it draws are thinned."""
+POSTERIOR_VALUES_NETCDF = 50_000_000
+"""Posteriors with more values than this are written as ``posterior.zarr`` (parameters and
+sampler statistics only) instead of ``posterior.nc`` (CONVENTIONS.md)."""
+POSTERIOR_ZARR = "posterior.zarr"
 
 
 @dataclass
@@ -77,7 +82,8 @@ class FitResult:
         if self._idata is None:
             if self.out is None:
                 raise ScreenfitInputError("this fit has no posterior in memory or on disk.")
-            self._idata = az.from_netcdf(self.out / "posterior.nc")
+            zarr = self.out / POSTERIOR_ZARR
+            self._idata = read_posterior_zarr(zarr) if zarr.is_dir() else az.from_netcdf(self.out / "posterior.nc")
         return self._idata
 
     @property
@@ -109,7 +115,7 @@ def _versions() -> dict[str, str]:
 
 def provenance(timings: dict[str, float], sampler: SamplerConfig) -> dict[str, object]:
     gpu = "none"
-    if sampler.method in ("numpyro", "blackjax") or sampler.nutpie_backend == "jax":
+    if sampler.method in JAX_METHODS or sampler.nutpie_backend == "jax":
         import jax
 
         gpu = ", ".join(str(d) for d in jax.devices() if d.platform != "cpu") or "none"
@@ -120,7 +126,9 @@ def provenance(timings: dict[str, float], sampler: SamplerConfig) -> dict[str, o
     }  # fmt: skip
 
 
-def _entrez(screen: Screen) -> dict[str, int]:
+def _entrez(screen: Screen | StreamedScreen) -> dict[str, int]:
+    if isinstance(screen, StreamedScreen):
+        return screen.entrez
     t = screen.table
     if "entrez_id" not in t.columns:
         return {}
@@ -129,7 +137,12 @@ def _entrez(screen: Screen) -> dict[str, int]:
 
 
 def fit_config(
-    screen: Screen, spec: ScreenModel, sampler: SamplerConfig, level: tuple[str, ...], ci_prob: float, **extra: object
+    screen: Screen | StreamedScreen,
+    spec: ScreenModel,
+    sampler: SamplerConfig,
+    level: tuple[str, ...],
+    ci_prob: float,
+    **extra: object,
 ) -> dict[str, object]:
     """``config.json`` of a fit, with ``hash`` over everything that changes the result (not the source path)."""
     config = {
@@ -143,7 +156,7 @@ def fit_config(
 
 
 def result_tables(
-    idata: az.InferenceData, spec: ScreenModel, screen: Screen, ci_prob: float
+    idata: az.InferenceData, spec: ScreenModel, screen: Screen | StreamedScreen, ci_prob: float
 ) -> dict[str, pd.DataFrame]:
     """The tidy tables of a posterior (:func:`~screenfit.results.tables.build_tables`), guides labelled by gene.
 
@@ -154,11 +167,52 @@ def result_tables(
     tables = build_tables(idata, spec, entrez, ci_prob)
     if spec.gene_line_effect:
         tables.update(depmap_tables(idata.posterior[spec.gene_line_effect], entrez))
-    if "guide_parameters" in tables:
+    if "guide_parameters" in tables and isinstance(screen, Screen):
         guide_gene = screen.table.drop_duplicates(GUIDE).set_index(GUIDE)[GENE].astype(str)
         guides = tables["guide_parameters"]
         guides.insert(guides.columns.get_loc(GUIDE) + 1, GENE, guides[GUIDE].map(guide_gene))
     return tables
+
+
+#: Elements above which an auxiliary variable (one that is not a reported effect) is not drawn.
+LARGE_AUXILIARY = 1_000_000
+
+
+def drawn_variables(model: pm.Model, spec: ScreenModel) -> list[str]:
+    """Variables whose draws a fit keeps: every parameter and deterministic except PyMC's
+    transformed copies and large auxiliaries (e.g. the ``z`` of a non-centred gene × line term,
+    which duplicates the reported effect element for element)."""
+    reported = {spec.gene_effect, spec.gene_line_effect}
+    names = []
+    for var in (*model.free_RVs, *model.deterministics):
+        size = int(np.prod([len(model.coords[d]) for d in model.named_vars_to_dims.get(var.name, ())]))
+        if var.name in reported or size <= LARGE_AUXILIARY:
+            names.append(var.name)
+    return names
+
+
+def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, evaluate: bool) -> None:
+    """Raise a clear error when a model cannot be fitted from a streamed (gene × line) design."""
+    if spec.observed != "lfc" or not collapse or spec.level(collapse) != STREAM_LEVEL:
+        raise ScreenfitInputError(
+            f"model '{spec.name}' needs guide- or replicate-level rows, but a streamed screen is read as "
+            "gene × cell-line sufficient statistics.",
+            file=screen.source,
+            fix="stream a gene × cell-line LFC model (gene-by-line, copy-number, gene-cellline), or load the "
+            "screen in memory (without --stream).",
+        )
+    if spec.needs_lineage and LINEAGE not in screen.design.index:
+        raise ScreenfitInputError(
+            f"model '{spec.name}' pools gene effects within lineage but the screen has no 'lineage' column.",
+            file=screen.source, column=LINEAGE, fix="ingest with cell-line annotations (`--annotations Model.csv`).",
+        )  # fmt: skip
+    if evaluate:
+        raise ScreenfitInputError(
+            "the pointwise log-likelihood and predictive checks are per guide × line, which a streamed screen "
+            "does not read.",
+            file=screen.source,
+            fix="fit without them (--no-log-likelihood --no-predictive), or load the screen in memory.",
+        )
 
 
 def _thin(idata: az.InferenceData, n_points: int) -> az.InferenceData:
@@ -196,7 +250,7 @@ def evaluation_units(spec: ScreenModel, screen: Screen, design: Design) -> Evalu
         return EvaluationUnits(
             unit, evaluation, design, "counts_final", design.counts["counts_final"], _unit_labels(design)
         )
-    return EvaluationUnits(unit, spec.build(unit), unit, "lfc", unit.y_mean, _unit_labels(unit))
+    return EvaluationUnits(unit, spec.build(unit, evaluation=True), unit, "lfc", unit.y_mean, _unit_labels(unit))
 
 
 def gaussian_unit_loglik(spec: ScreenModel, unit: Design, model: pm.Model, idata: az.InferenceData) -> np.ndarray:
@@ -257,7 +311,11 @@ def write_fit(result: FitResult, idata: az.InferenceData, out: Path, force: bool
     ci_prob = result.config["ci_prob"]
     with atomic_path(out, force=force) as tmp:
         tmp.mkdir()
-        write_posterior(idata, tmp / "posterior.nc")
+        n_values = sum(int(v.size) for g in idata.groups() for v in getattr(idata, g).data_vars.values())
+        if n_values > POSTERIOR_VALUES_NETCDF:
+            write_posterior_zarr(idata, tmp / POSTERIOR_ZARR)
+        else:
+            write_posterior(idata, tmp / "posterior.nc")
         meta = {"model": result.model, "ci_prob": ci_prob, "status": result.status}
         for stem, table in result.tables.items():
             write_table(table, tmp / f"{stem}.parquet", metadata=meta)
@@ -283,7 +341,7 @@ def load_fit(folder: str | Path) -> FitResult:
 
 
 def fit(
-    screen: Screen,
+    screen: Screen | StreamedScreen,
     model: str | ScreenModel = "gene-cellline",
     *,
     options: ModelOptions | None = None,
@@ -293,8 +351,8 @@ def fit(
     collapse: bool = True,
     ci_prob: float = CI_PROB,
     thresholds: GateThresholds | None = None,
-    log_likelihood: bool = True,
-    predictive: bool = True,
+    log_likelihood: bool | None = None,
+    predictive: bool | None = None,
     progress: bool = True,
 ) -> FitResult:
     """Fit a registered model to a screen.
@@ -302,7 +360,8 @@ def fit(
     Parameters
     ----------
     screen
-        The validated screen.
+        The validated screen, or a screen streamed from Parquet
+        (:func:`~screenfit.data.stream.stream_design`) for gene × cell-line models.
     model
         Registry name (``screenfit models`` lists them), or a model instance (whose
         parametrisation decisions, if already made, are kept).
@@ -321,14 +380,22 @@ def fit(
     thresholds
         Convergence-gate thresholds.
     log_likelihood
-        Compute the pointwise (per guide × cell line) log-likelihood for model comparison.
+        Compute the pointwise (per guide × cell line) log-likelihood for model comparison
+        (default: yes, except for streamed screens, whose guide-level rows are not read).
     predictive
-        Run posterior predictive checks (tables ``ppc_*``, a few replicated data sets in the posterior).
+        Run posterior predictive checks (tables ``ppc_*``, a few replicated data sets in the
+        posterior); default as for ``log_likelihood``.
     progress
         Show the sampler's progress bar.
     """
     spec = model if isinstance(model, ScreenModel) else get_model(model, options)
-    spec.check_screen(screen)
+    streamed = isinstance(screen, StreamedScreen)
+    if isinstance(screen, StreamedScreen):
+        check_streamed(spec, screen, collapse, bool(log_likelihood or predictive))
+    else:
+        spec.check_screen(screen)
+    log_likelihood = not streamed if log_likelihood is None else log_likelihood
+    predictive = not streamed if predictive is None else predictive
     sampler = spec.sampler_for(screen, sampler)
     sampler.validate()
     predictive = predictive and sampler.method != "map"  # one point has no predictive spread
@@ -341,10 +408,13 @@ def fit(
         return load_fit(out_path)
 
     t0 = time.perf_counter()
-    design = build_design(screen, level, spec.covariate_columns, count_columns=spec.observed == "counts")
+    if isinstance(screen, StreamedScreen):
+        design = screen.design
+    else:
+        design = build_design(screen, level, spec.covariate_columns, count_columns=spec.observed == "counts")
     pm_model = spec.build(design)
     timings = {"load": time.perf_counter() - t0}
-    run = run_sampler(pm_model, sampler, progress=progress)
+    run = run_sampler(pm_model, sampler, progress=progress, var_names=drawn_variables(pm_model, spec))
     try:
         timings.update(compile=run.compile_s, sample=run.sample_s)
         if sampler.is_mcmc:
@@ -362,6 +432,7 @@ def fit(
         idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
         tables = result_tables(idata, spec, screen, ci_prob)
         if log_likelihood or predictive:
+            assert isinstance(screen, Screen)
             ev = evaluation_units(spec, screen, design)
         if log_likelihood:
             t1 = time.perf_counter()

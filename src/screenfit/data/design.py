@@ -76,6 +76,22 @@ class Design:
         """Number of observation groups."""
         return int(self.n.shape[0])
 
+    @property
+    def grid_shape(self) -> tuple[int, int] | None:
+        """``(genes, lines)`` when the groups are every gene × line once, gene-major (else ``None``).
+
+        Both :func:`build_design` and the streamed design order gene × line groups that way, so a
+        complete screen is a grid, and per-group gathers become reshapes and broadcasts
+        (:func:`screenfit.models.terms.per_group`).
+        """
+        if GENE not in self.index or LINE not in self.index or set(self.level) != {GENE, LINE}:
+            return None
+        genes, lines = len(self.coords[GENE]), len(self.coords[LINE])
+        if self.n_groups != genes * lines:
+            return None
+        flat = self.index[GENE].astype(np.int64) * lines + self.index[LINE]
+        return (genes, lines) if bool(np.array_equal(flat, np.arange(self.n_groups))) else None
+
     def subset(self, keep: np.ndarray) -> Design:
         """The design restricted to the groups where ``keep`` is true, with every label kept.
 

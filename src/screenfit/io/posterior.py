@@ -1,4 +1,4 @@
-"""Write an InferenceData to NetCDF in bounded memory.
+"""Write an InferenceData to NetCDF in bounded memory, or its parameters to Zarr.
 
 ArviZ's ``to_netcdf`` hands each variable to xarray whole. For draws that are read lazily from
 the Zarr store NUTS streamed them to (``inference.samplers``), that materialised several
@@ -33,3 +33,32 @@ def write_posterior(idata: az.InferenceData, path: str | Path) -> None:
     """Write every group of ``idata`` to one NetCDF file, large groups block by block."""
     blockwise = az.InferenceData(**{g: _blockwise(getattr(idata, g)) for g in idata.groups()})
     blockwise.to_netcdf(str(path))
+
+
+#: Groups of a posterior written as Zarr: parameters and sampler statistics (CONVENTIONS.md).
+ZARR_GROUPS = ("posterior", "sample_stats")
+
+
+def write_posterior_zarr(idata: az.InferenceData, path: str | Path) -> None:
+    """Write the posterior and sample statistics of ``idata`` to a Zarr store, one Zarr group each.
+
+    For posteriors too large for NetCDF (tens of millions of values): draws read lazily from disk
+    are copied chunk by chunk. (ArviZ 0.23's own ``to_zarr`` refuses zarr ≥ 3.)
+    """
+    first = True
+    for group in ZARR_GROUPS:
+        if group in idata.groups():
+            ds = getattr(idata, group)
+            for var in ds.variables.values():
+                var.encoding.pop("chunks", None)  # keep the chunks of the lazily read source
+            ds.to_zarr(str(path), group=group, mode="w" if first else "a")
+            first = False
+
+
+def read_posterior_zarr(path: str | Path) -> az.InferenceData:
+    """The InferenceData written by :func:`write_posterior_zarr`, read lazily."""
+    groups = {}
+    for group in ZARR_GROUPS:
+        if (Path(path) / group).is_dir():
+            groups[group] = xr.open_zarr(str(path), group=group)
+    return az.InferenceData(**groups)

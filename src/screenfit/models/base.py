@@ -20,9 +20,10 @@ import pytensor.tensor as pt
 
 from screenfit.data.design import GENE, GUIDE, LINE, PDNA_BATCH, UNIT_LEVEL, Design
 from screenfit.data.screen import Screen
+from screenfit.data.stream import StreamedScreen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.samplers import SamplerConfig
-from screenfit.models.terms import cn_slopes, noise_is_data_rich, slopes_are_data_rich
+from screenfit.models.terms import cn_slopes, noise_is_data_rich, per_group, slopes_are_data_rich
 
 Observed = Literal["lfc", "counts"]
 
@@ -106,11 +107,11 @@ class ScreenModel(ABC):
         self.centred_groups: dict[str, frozenset[str]] = {}
         self._guide_offsets_by_batch: bool | None = None
 
-    def draws_for(self, screen: Screen) -> int:
+    def draws_for(self, screen: Screen | StreamedScreen) -> int:
         """Draws per chain to use on ``screen`` when none are given: ``recommended_draws`` by default."""
         return self.recommended_draws
 
-    def sampler_for(self, screen: Screen, sampler: SamplerConfig | None) -> SamplerConfig:
+    def sampler_for(self, screen: Screen | StreamedScreen, sampler: SamplerConfig | None) -> SamplerConfig:
         """``sampler`` (default config if ``None``) with the model's draws and mass matrix where left open."""
         sampler = sampler or SamplerConfig()
         if sampler.draws is None:
@@ -240,10 +241,10 @@ class ScreenModel(ABC):
         if col is None:
             return 0.0
         slope = pm.Normal("covariate_slope", 0.0, 0.5, dims=GENE)
-        return slope[design.index[GENE]] * design.covariates[col]
+        return per_group(slope, design, GENE) * design.covariates[col]
 
-    def noise(self, design: Design) -> pt.TensorVariable:
-        """Noise SD per group: one ``σ ~ HalfNormal(1)``, or per line ``log σ_c ~ N(μ, τ)``.
+    def noise_scale(self, design: Design) -> pt.TensorVariable:
+        """Noise SD: one ``σ ~ HalfNormal(1)``, or one per ``noise_by`` level, ``log σ_c ~ N(μ, τ)``.
 
         Per-line noise is centred when each line's residual spread is measured more precisely
         than the lines differ (:func:`~screenfit.models.terms.noise_is_data_rich`), non-centred
@@ -260,8 +261,12 @@ class ScreenModel(ABC):
             log_sigma = pm.Normal("log_sigma_line", mu, tau, dims=by)
         else:
             log_sigma = mu + tau * pm.Normal("log_sigma_z", 0.0, 1.0, dims=by)
-        sigma = pm.Deterministic("sigma_line", pt.exp(log_sigma), dims=by)
-        return sigma[design.index[by]]
+        return pm.Deterministic("sigma_line", pt.exp(log_sigma), dims=by)
+
+    def noise(self, design: Design) -> pt.TensorVariable:
+        """Noise SD per group (:meth:`noise_scale` at each group's level)."""
+        scale = self.noise_scale(design)
+        return scale if self.noise_by is None else per_group(scale, design, self.noise_by)
 
     def likelihood(self, design: Design, mean: pt.TensorVariable) -> None:
         """Gaussian likelihood on sufficient statistics (exact; see :mod:`screenfit.data.design`)."""
@@ -272,9 +277,34 @@ class ScreenModel(ABC):
         if np.any(extra > 0):
             pm.Potential("lfc_within", pt.sum(-extra * pt.log(sigma) - design.y_ss / (2.0 * sigma**2)))
 
+    def grid_likelihood(self, design: Design, mean: pt.TensorVariable) -> None:
+        """The same Gaussian density on a complete gene × line grid, summed over genes first.
+
+        ``Σ_gc [−n_gc log σ_c − (S_gc + n_gc (ȳ_gc − m_gc)²) / (2σ_c²)]`` (+ const): the log and the
+        division by ``σ_c²`` happen once per line instead of once per gene × line. On 18,000 genes
+        × 1,000 lines that is 18 M transcendental operations fewer per gradient.
+        """
+        assert design.grid_shape is not None
+        grid = design.grid_shape
+        n = design.n.reshape(grid)
+        resid = design.y_mean.reshape(grid) - mean.reshape(grid)
+        sigma = self.noise_scale(design)
+        if self.noise_by is None:
+            total = pt.sum(n * resid**2) + design.y_ss.sum()
+            logp = -n.sum() * pt.log(sigma) - total / (2.0 * sigma**2)
+        else:
+            per_line = pt.sum(n * resid**2, axis=0) + design.y_ss.reshape(grid).sum(axis=0)
+            logp = pt.sum(-n.sum(axis=0) * pt.log(sigma) - per_line / (2.0 * sigma**2))
+        pm.Potential("lfc_grid", logp)
+
     def sampling_likelihood(self, design: Design, mean: pt.TensorVariable) -> None:
-        """The likelihood the sampler sees: :meth:`likelihood` unless a model has a faster exact form."""
-        self.likelihood(design, mean)
+        """The likelihood the sampler sees: :meth:`grid_likelihood` on a complete gene × line grid
+        with one noise SD (or one per line), else :meth:`likelihood`. Same posterior either way."""
+        own_noise = type(self).noise is not ScreenModel.noise  # e.g. the seed's models keep their priors
+        if self.observed == "lfc" and not own_noise and design.grid_shape is not None and self.noise_by in (None, LINE):
+            self.grid_likelihood(design, mean)
+        else:
+            self.likelihood(design, mean)
 
     def build(self, design: Design, evaluation: bool = False) -> pm.Model:
         """The PyMC model on ``design``, every parameter labelled by its dims.

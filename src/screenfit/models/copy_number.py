@@ -6,7 +6,7 @@ import pytensor.tensor as pt
 
 from screenfit.data.design import GENE, LINE, Design
 from screenfit.models.base import ScreenModel
-from screenfit.models.terms import gene_intercepts, line_offsets
+from screenfit.models.terms import gene_intercepts, line_offsets, per_group
 
 
 class CopyNumber(ScreenModel):
@@ -24,4 +24,4 @@ class CopyNumber(ScreenModel):
     def mean(self, design: Design) -> pt.TensorVariable:
         alpha = gene_intercepts()
         beta = line_offsets()
-        return alpha[design.index[GENE]] + beta[design.index[LINE]] + self.cn_term(design)
+        return per_group(alpha, design, GENE) + per_group(beta, design, LINE) + self.cn_term(design)

@@ -8,8 +8,9 @@ import pytensor.tensor as pt
 
 from screenfit.data.design import GENE, LINE, Design
 from screenfit.data.screen import Screen
+from screenfit.data.stream import StreamedScreen
 from screenfit.models.base import ScreenModel
-from screenfit.models.terms import gene_intercepts, genes_varying_across_lines, quality_is_data_rich
+from screenfit.models.terms import gene_intercepts, genes_varying_across_lines, per_group, quality_is_data_rich
 
 
 class GeneByLine(ScreenModel):
@@ -45,7 +46,7 @@ class GeneByLine(ScreenModel):
     #: converged (max R-hat 1.007, min bulk ESS 1,116, tail ESS 689).
     MANY_EFFECTS = 20_000
 
-    def draws_for(self, screen: Screen) -> int:
+    def draws_for(self, screen: Screen | StreamedScreen) -> int:
         """2,000 draws per chain, 4,000 when the screen has more than :data:`MANY_EFFECTS` gene × line effects."""
         n_effects = screen.count(GENE) * screen.count(LINE)
         return 2 * self.recommended_draws if n_effects > self.MANY_EFFECTS else self.recommended_draws
@@ -62,6 +63,12 @@ class GeneByLine(ScreenModel):
         centred = self.centred_subset("gene_line_effect", lambda: genes_varying_across_lines(design))
         is_c = np.isin(genes, sorted(centred))
         model = pm.modelcontext(None)
+        if not is_c.any():
+            # Every gene non-centred (as in genome-wide screens, where few genes vary strongly):
+            # no scatter into a zeros matrix, whose gradient was a gather over all effects.
+            model.add_coord("gene_noncentred", genes)
+            z = pm.Normal("gene_line_z", 0.0, 1.0, dims=("gene_noncentred", LINE))
+            return alpha[:, None] + tau[:, None] * z
         theta = pt.zeros((len(genes), len(design.coords[LINE])))
         if (~is_c).any():
             idx = np.flatnonzero(~is_c)
@@ -87,6 +94,6 @@ class GeneByLine(ScreenModel):
         else:
             log_q = sd_q * pm.ZeroSumNormal("screen_quality_z", sigma=1.0, dims=LINE)
         quality = pm.Deterministic("screen_quality", pt.exp(log_q), dims=LINE)
-        g, c = design.index[GENE], design.index[LINE]
         mu_alpha = pm.modelcontext(None)["gene_effect_mu"]
-        return mu_alpha + quality[c] * (theta[g, c] - mu_alpha) + self.cn_term(design)
+        scaled = per_group(quality, design, LINE) * (per_group(theta, design, GENE, LINE) - mu_alpha)
+        return mu_alpha + scaled + self.cn_term(design)

@@ -15,6 +15,25 @@ import pytensor.tensor as pt
 from screenfit.data.design import GENE, LINE, Design
 
 
+def per_group(values: pt.TensorVariable, design: Design, *dims: str) -> pt.TensorVariable:
+    """``values`` (dims ``dims``) at every group of the design: ``values[index of each dim]``.
+
+    On a complete gene × line grid (:attr:`Design.grid_shape`) this is a reshape or a broadcast,
+    whose gradient is a sum instead of a scatter: on 18,000 genes × 1,000 lines the gradient of
+    ``q[c] · θ[g, c]`` took 0.16 s by gathers and 0.04 s this way (JAX, 2 CPU cores). The index
+    arrays enter the graph as constants (indexing by a NumPy array makes PyTensor inspect it
+    element by element: 157 s of building that model).
+    """
+    grid = design.grid_shape
+    if grid is not None and dims in ((GENE,), (LINE,), (GENE, LINE)):
+        n = grid[0] * grid[1]
+        if dims == (GENE, LINE):
+            return values.reshape((n,))
+        column = values[:, None] if dims == (GENE,) else values[None, :]
+        return pt.broadcast_to(column, grid).reshape((n,))
+    return values[tuple(pt.constant(design.index[d]) for d in dims)]
+
+
 def gene_intercepts(name: str = "gene_effect", mu_sd: float = 1.0, sd_scale: float = 1.0) -> pt.TensorVariable:
     """``α_g ~ N(μ_α, σ_α)``, ``μ_α ~ N(0, mu_sd)``, ``σ_α ~ HalfNormal(sd_scale)`` (centred)."""
     mu = pm.Normal("gene_effect_mu", 0.0, mu_sd)
@@ -173,7 +192,7 @@ def cn_slopes(design: Design, column: str, centred: bool) -> pt.TensorVariable:
     else:
         z = pm.Normal("cn_slope_z", 0.0, 1.0, dims=LINE)
         slope = pm.Deterministic("cn_slope", mu + sd * z, dims=LINE)
-    return slope[design.index[LINE]] * design.covariates[column]
+    return per_group(slope, design, LINE) * design.covariates[column]
 
 
 def library_offsets_are_data_rich(design: Design, reference: int, library: str = "library") -> bool:

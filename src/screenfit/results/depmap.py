@@ -10,8 +10,8 @@ from the posterior itself:
     P(dependency)_gc = P(scaled effect_gc < −½ | data),
 
 the posterior probability that the gene's effect in the line is closer to the common-essential
-median (−1) than to the non-essential median (0). Draws are processed one chain at a time, so
-memory grows with one chain's draws, not all of them.
+median (−1) than to the non-essential median (0). Draws are processed in blocks of at most
+``BLOCK_VALUES`` values, so memory does not grow with the number of draws.
 
 Gene calls (``gene_calls`` table), stated rules:
 
@@ -34,6 +34,7 @@ import xarray as xr
 from screenfit.data.design import GENE, LINE
 from screenfit.data.genes import match_symbols
 from screenfit.errors import ScreenfitInputError
+from screenfit.inference.diagnostics import BLOCK_VALUES
 from screenfit.reference import essential_sets
 from screenfit.results.tables import depmap_wide, with_entrez
 
@@ -114,11 +115,14 @@ def depmap_outputs(
     total = np.zeros((theta.sizes[GENE], theta.sizes[LINE]))
     below = np.zeros_like(total)
     n = 0
+    step = max(1, BLOCK_VALUES // max(total.size, 1))
     for chain in theta["chain"].values:
-        block = scaled_draws(theta.sel(chain=chain).transpose("draw", GENE, LINE), ess, non).values
-        total += block.sum(axis=0)
-        below += (block < DEPENDENCY_CUTOFF).sum(axis=0)
-        n += block.shape[0]
+        for start in range(0, theta.sizes["draw"], step):
+            part = theta.sel(chain=chain).isel(draw=slice(start, start + step)).transpose("draw", GENE, LINE)
+            block = scaled_draws(part, ess, non).values
+            total += block.sum(axis=0)
+            below += (block < DEPENDENCY_CUTOFF).sum(axis=0)
+            n += block.shape[0]
     index, columns = pd.Index(genes, name=GENE), pd.Index([str(c) for c in theta[LINE].values], name=LINE)
     mean = pd.DataFrame(total / n, index=index, columns=columns)
     prob = pd.DataFrame(below / n, index=index, columns=columns)

@@ -31,6 +31,7 @@ def summarize(
 
 
 def _summarize_block(da: xr.DataArray, ci_prob: float, threshold: float | None, column: str) -> pd.DataFrame:
+    da = da.load()  # draws read lazily from disk: one block in memory
     sample = da.stack(sample=("chain", "draw")).transpose(..., "sample")
     values = sample.values
     n = values.shape[-1]

@@ -1,0 +1,285 @@
+"""Designs of screens too large for memory, read from Parquet in batches of rows.
+
+A genome-wide screen (18,000 genes × 1,000 lines × 4 guides × 2 replicates = 144 M rows) does
+not fit in a pandas frame on a laptop, but a model whose mean is constant per gene × cell line
+only needs each group's row count, mean LFC and within-group sum of squares (see
+:mod:`screenfit.data.design`). :func:`stream_design` reads only the columns it needs, a batch at
+a time, and accumulates those statistics with ``numpy.bincount`` — memory grows with the number
+of gene × line groups, not with rows. Two passes over the file: labels first, then statistics.
+
+Checks are those of :class:`~screenfit.data.screen.Screen` that matter for the statistics:
+required columns present, no missing gene or line, finite LFC (errors name the file, column and
+first data rows), and covariates constant within a gene × cell line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE, Design
+from screenfit.data.preprocess import CN_MAX
+from screenfit.errors import ScreenfitInputError
+from screenfit.io.tables import require_columns
+
+#: Rows read per batch (≈ 100 MB of the needed columns).
+BATCH_ROWS = 4_000_000
+STREAM_LEVEL: tuple[str, ...] = (GENE, LINE)
+"""The one level a streamed design collapses to: gene × cell line."""
+
+
+@dataclass(frozen=True)
+class StreamedScreen:
+    """A Parquet screen summarised without loading it: its design and what a fit folder records.
+
+    Offers the parts of :class:`~screenfit.data.screen.Screen` a fit uses (``source``,
+    ``notes``, :meth:`count`, :meth:`content_hash`, :meth:`summary`).
+    """
+
+    source: str
+    design: Design
+    digest: str
+    entrez: dict[str, int]
+    notes: tuple[str, ...] = ()
+
+    def content_hash(self) -> str:
+        """Hash of every row's gene × line key, LFC and covariates, in file order."""
+        return self.digest
+
+    def count(self, column: str) -> int:
+        """Distinct values of ``column`` (gene, cell line, guide, lineage)."""
+        return len(self.design.coords.get(column, ()))
+
+    def summary(self) -> dict[str, int]:
+        """Rows, genes, cell lines and guides, as :meth:`Screen.summary` reports them."""
+        d = self.design
+        return {"rows": d.n_rows, "genes": len(d.coords[GENE]), "cell_lines": len(d.coords[LINE]),
+                "sgrnas": len(d.coords[GUIDE]), "groups": d.n_groups}  # fmt: skip
+
+
+def _batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """(first row number, batch) over ``columns`` of the Parquet file."""
+    start = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+        yield start, batch
+        start += batch.num_rows
+
+
+def _labels_and_codes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a string column batch and each row's index into them (−1 = missing)."""
+    encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+    labels = np.asarray(encoded.dictionary.cast(pa.string()).to_pylist(), dtype=object)
+    return labels, encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _global_codes(array: pa.Array, lookup: dict[str, int]) -> np.ndarray:
+    labels, local = _labels_and_codes(array)
+    mapping = np.array([lookup.get(str(v), -1) for v in labels] + [-1], dtype=np.int64)
+    return mapping[local]
+
+
+def _reject_missing(codes: np.ndarray, start: int, path: Path, column: str) -> None:
+    bad = np.flatnonzero(codes < 0)
+    if bad.size:
+        raise ScreenfitInputError(
+            "missing values at these data row numbers",
+            file=path,
+            column=column,
+            rows=[int(start + i) + 1 for i in bad],
+            fix="fill or remove those rows before fitting.",
+        )
+
+
+def _scan_labels(
+    path: Path, columns: list[str], batch_rows: int
+) -> tuple[dict[str, list[str]], dict[str, pd.DataFrame]]:
+    """Pass 1: sorted labels of gene, line, guide (and lineage), and the guide → gene and line → lineage pairs."""
+    seen: dict[str, set[str]] = {c: set() for c in columns}
+    pairs: dict[str, list[pd.DataFrame]] = {GUIDE: [], LINE: []}
+    for start, batch in _batches(path, columns, batch_rows):
+        frame = {}
+        for col in columns:
+            labels, codes = _labels_and_codes(batch.column(col))
+            if col in (GENE, LINE, GUIDE):
+                _reject_missing(codes, start, path, col)
+            seen[col].update(str(v) for v in labels)
+            frame[col] = pd.Categorical.from_codes(codes, categories=pd.Index(labels.astype(str)), validate=False)
+        rows = pd.DataFrame(frame)
+        pairs[GUIDE].append(rows[[GUIDE, GENE]].drop_duplicates().astype(str))
+        if LINEAGE in rows:
+            pairs[LINE].append(rows[[LINE, LINEAGE]].drop_duplicates().astype(str))
+    coords = {c: sorted(v) for c, v in seen.items()}
+    return coords, {k: pd.concat(v, ignore_index=True).drop_duplicates() for k, v in pairs.items() if v}
+
+
+def stream_design(
+    path: str | Path, covariates: Sequence[str] = (), batch_rows: int = BATCH_ROWS, cn_max: float = CN_MAX
+) -> StreamedScreen:
+    """The gene × cell-line design of a Parquet screen, read in batches (see the module docstring).
+
+    ``covariates`` as for :func:`~screenfit.data.design.build_design`: ``gene_cn_z`` (capped at
+    ``cn_max``, z-scaled within gene over rows, ddof = 0) and ``cn_excess`` are computed from
+    ``gene_cn``; any other name is read as a numeric column. A missing copy number gives 0 with
+    a warning, as in the in-memory path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScreenfitInputError(
+            "no such screen file.", file=path, fix="pass the screen.parquet of `screenfit ingest`."
+        )
+    schema = pq.read_schema(path)
+    needs_cn = any(c in ("cn_excess", "gene_cn_z") for c in covariates)
+    raw_covariates = [c for c in covariates if c not in ("cn_excess", "gene_cn_z")]
+    required = [GENE, LINE, GUIDE, "lfc", *(["gene_cn"] if needs_cn else []), *raw_covariates]
+    fix = "ingest the screen with `screenfit ingest` (it writes the canonical columns), or pick a model whose "
+    require_columns(pd.DataFrame(columns=schema.names), tuple(required), path, fix + "covariates the screen has.")
+    label_cols = [GENE, LINE, GUIDE, *([LINEAGE] if LINEAGE in schema.names else [])]
+    coords, pairs = _scan_labels(path, label_cols, batch_rows)
+    lookup = {c: {v: i for i, v in enumerate(coords[c])} for c in (GENE, LINE)}
+    n_genes, n_lines = len(coords[GENE]), len(coords[LINE])
+    size = n_genes * n_lines
+    n = np.zeros(size)
+    sy, syy = np.zeros(size), np.zeros(size)
+    cov_names = (["cn"] if needs_cn else []) + raw_covariates
+    sx = {c: np.zeros(size) for c in cov_names}
+    sxx = {c: np.zeros(size) for c in cov_names}
+    n_cn_missing = 0
+    bad_rows: dict[str, list[int]] = {}
+    digest = hashlib.blake2b(digest_size=16)
+    value_cols = ["lfc", *(["gene_cn"] if needs_cn else []), *raw_covariates]
+    for start, batch in _batches(path, [GENE, LINE, *value_cols], batch_rows):
+        g = _global_codes(batch.column(GENE), lookup[GENE])
+        c = _global_codes(batch.column(LINE), lookup[LINE])
+        y = batch.column("lfc").to_numpy(zero_copy_only=False).astype(float)
+        bad = ~np.isfinite(y)
+        if bad.any():
+            bad_rows.setdefault("lfc", []).extend(int(start + i) + 1 for i in np.flatnonzero(bad))
+            y = np.where(bad, 0.0, y)
+        key = g * n_lines + c
+        n += np.bincount(key, minlength=size)
+        sy += np.bincount(key, weights=y, minlength=size)
+        syy += np.bincount(key, weights=y * y, minlength=size)
+        values: dict[str, np.ndarray] = {}
+        if needs_cn:
+            cn = batch.column("gene_cn").to_numpy(zero_copy_only=False).astype(float)
+            values["cn"] = np.minimum(cn, cn_max)
+        for col in raw_covariates:
+            values[col] = batch.column(col).to_numpy(zero_copy_only=False).astype(float)
+        for col, x in values.items():
+            absent = np.isnan(x)
+            if col == "cn":
+                n_cn_missing += int(absent.sum())
+            elif absent.any():
+                bad_rows.setdefault(col, []).extend(int(start + i) + 1 for i in np.flatnonzero(absent))
+            sx[col] += np.bincount(key, weights=np.nan_to_num(x), minlength=size)
+            sxx[col] += np.bincount(key, weights=np.nan_to_num(x) ** 2, minlength=size)
+            if col == "cn":
+                # Rows with copy number, per group, for the mean over present values.
+                sx["cn_rows"] = sx.get("cn_rows", np.zeros(size)) + np.bincount(key, weights=~absent, minlength=size)
+        digest.update(key.astype(np.int64).tobytes())
+        digest.update(y.tobytes())
+        for x in values.values():
+            digest.update(np.nan_to_num(x, nan=-999.0).tobytes())
+    for col, rows in bad_rows.items():
+        what = "LFC is missing or not finite" if col == "lfc" else f"covariate '{col}' is missing"
+        raise ScreenfitInputError(
+            f"{what} at these data row numbers",
+            file=path,
+            column=col,
+            rows=rows,
+            fix="remove or fill those rows (or recompute their fold change) before fitting.",
+        )
+    present = np.flatnonzero(n > 0)
+    n_p = n[present]
+    y_mean = sy[present] / n_p
+    y_ss = np.maximum(syy[present] - n_p * y_mean**2, 0.0)
+    gene_idx, line_idx = present // n_lines, present % n_lines
+    cov: dict[str, np.ndarray] = {}
+    for col in cov_names:
+        weight = sx["cn_rows"][present] if col == "cn" else n_p
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sx[col][present] / weight
+            var = sxx[col][present] / weight - mean**2
+        if np.nanmax(np.abs(var), initial=0.0) > 1e-6:
+            worst = int(np.nanargmax(np.abs(var)))
+            raise ScreenfitInputError(
+                f"covariate '{'gene_cn' if col == 'cn' else col}' varies between rows of one gene × cell line "
+                f"(e.g. {coords[GENE][gene_idx[worst]]} in {coords[LINE][line_idx[worst]]}).",
+                file=path,
+                column="gene_cn" if col == "cn" else col,
+                fix="give each gene × cell line one value, or fit the screen in memory with --full-likelihood.",
+            )
+        cov[col] = mean
+    if n_cn_missing:
+        warnings.warn(f"{n_cn_missing} rows have no copy number; their copy-number covariate is set to 0", stacklevel=2)
+    covariates_out = {}
+    for name in covariates:
+        if name == "cn_excess":
+            covariates_out[name] = np.nan_to_num(cov["cn"] - 1.0, nan=0.0)
+        elif name == "gene_cn_z":
+            covariates_out[name] = _zscale_by_gene(cov["cn"], n_p, gene_idx, n_genes)
+        else:
+            covariates_out[name] = cov[name]
+    index = {GENE: gene_idx, LINE: line_idx}
+    guide_lookup = {v: i for i, v in enumerate(coords[GUIDE])}
+    guide_pairs = pairs[GUIDE].drop_duplicates(GUIDE)
+    guide_gene = np.full(len(coords[GUIDE]), -1)
+    guide_gene[guide_pairs[GUIDE].map(guide_lookup).to_numpy()] = guide_pairs[GENE].map(lookup[GENE]).to_numpy()
+    line_lineage = None
+    if LINEAGE in coords:
+        per_line = pairs[LINE]
+        if per_line[LINE].duplicated().any():
+            raise ScreenfitInputError("a cell line has more than one lineage.", file=path, column=LINEAGE,
+                                      fix="fix the lineage column.")  # fmt: skip
+        lin_lookup = {v: i for i, v in enumerate(coords[LINEAGE])}
+        line_lineage = np.full(n_lines, -1)
+        line_lineage[per_line[LINE].map(lookup[LINE]).to_numpy()] = per_line[LINEAGE].map(lin_lookup).to_numpy()
+        index[LINEAGE] = line_lineage[line_idx]
+    design = Design(coords, STREAM_LEVEL, index, n_p, y_mean, y_ss, covariates_out, guide_gene, line_lineage, None,
+                    int(n.sum()))  # fmt: skip
+    entrez = _entrez(path, schema, coords[GENE], batch_rows)
+    return StreamedScreen(
+        str(path), design, digest.hexdigest(), entrez, (f"streamed from Parquet in batches of {batch_rows:,} rows",)
+    )
+
+
+def _zscale_by_gene(cn: np.ndarray, rows: np.ndarray, gene: np.ndarray, n_genes: int) -> np.ndarray:
+    """Within-gene z-score of each group's capped copy number, weighted by its rows (ddof = 0).
+
+    0 where the copy number is missing or the gene's is constant (as in the in-memory path)."""
+    ok = ~np.isnan(cn)
+    w = np.where(ok, rows, 0.0)
+    x = np.nan_to_num(cn)
+    sw = np.bincount(gene, weights=w, minlength=n_genes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(gene, weights=w * x, minlength=n_genes) / sw
+        var = np.bincount(gene, weights=w * x * x, minlength=n_genes) / sw - mean**2
+        sd = np.sqrt(np.maximum(var, 0.0))
+        z = (x - mean[gene]) / sd[gene]
+    constant = ~(sd > 1e-12)
+    if constant.any():
+        warnings.warn(f"{int(constant.sum())} gene(s) have constant copy number; their gene_cn_z is set to 0",
+                      stacklevel=3)  # fmt: skip
+    return np.where(ok & ~constant[gene], z, 0.0)
+
+
+def _entrez(path: Path, schema: pa.Schema, genes: list[str], batch_rows: int) -> dict[str, int]:
+    """Gene symbol → Entrez ID where the screen has an ``entrez_id`` column."""
+    if "entrez_id" not in schema.names:
+        return {}
+    found: dict[str, int] = {}
+    for _, batch in _batches(path, [GENE, "entrez_id"], batch_rows):
+        frame = batch.to_pandas().dropna().drop_duplicates(GENE)
+        found.update(zip(frame[GENE].astype(str), frame["entrez_id"].astype(int), strict=True))
+        if len(found) == len(genes):
+            break
+    return found
