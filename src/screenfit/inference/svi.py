@@ -30,6 +30,8 @@ import pymc as pm
 
 #: Optimisation steps compiled into one call (one progress-bar update).
 BLOCK_STEPS = 25
+#: Seconds between progress lines when there is no terminal to draw a bar on.
+LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ def fit_mean_field(
     run_block = jax.jit(lambda s: jax.lax.scan(lambda st, _: svi.update(st), s, None, length=BLOCK_STEPS))
     with Progress(*columns, disable=not progress, transient=True) as bar:
         task = bar.add_task(describe, total=settings.max_steps, loss="–")
+        # Batch jobs (logs to a file, no terminal) get a plain line a minute instead of a bar.
+        log_lines, last_line = progress and not bar.console.is_terminal, time.perf_counter()
         for phase in range(settings.decays + 1):
             state = _with_learning_rate(state, lr)
             start_step, plateau, rel = len(losses), False, float("nan")
@@ -168,6 +172,10 @@ def fit_mean_field(
                 state, block_losses = run_block(state)
                 losses.extend(np.asarray(block_losses, dtype=float).tolist())
                 bar.update(task, completed=len(losses), loss=f"{np.mean(losses[-BLOCK_STEPS:]):.6g}")
+                if log_lines and time.perf_counter() - last_line > LOG_EVERY_S:
+                    last_line = time.perf_counter()
+                    bar.console.print(f"{describe}: step {len(losses)}, learning rate {lr:g}, "
+                                      f"loss {np.mean(losses[-BLOCK_STEPS:]):.6g}, {last_line - t0:.0f} s")  # fmt: skip
                 done = len(losses) - start_step
                 if done >= 2 * settings.window and done % settings.window == 0:
                     last = float(np.mean(losses[-settings.window :]))

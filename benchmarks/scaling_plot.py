@@ -1,0 +1,74 @@
+"""Log-log plot of how wall time and peak memory grow with the size of the screen.
+
+Reads the raw results of ``benchmarks/speed.py`` (NUTS, copy-number model, several sizes) and
+of ``benchmarks/genome_scale.py`` runs (streamed SVI, gene-by-line), and writes one PNG:
+
+    python benchmarks/scaling_plot.py --speed benchmarks/latest.json \\
+        --svi benchmarks/genome_scale.json benchmarks/genome_scale_mid.json --out docs/images/scaling.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def nuts_points(path: Path) -> list[tuple[int, float, float]]:
+    """(rows, wall s, peak GiB) of every converged or failed copy-number NUTS size in a speed run."""
+    data = json.loads(path.read_text())
+    items = data["scaling"] + [c for c in data["comparison"] if c["case"]["model"] == "copy-number"]
+    points = {}
+    for item in items:
+        r = item["screenfit"]
+        if "error" not in r:
+            points[r["rows"]] = (r["rows"], r["wall_s"], r["peak_rss_mib"] / 1024)
+    return sorted(points.values())
+
+
+def svi_points(paths: list[Path]) -> list[tuple[int, float, float]]:
+    """(rows, stream + fit s, peak GiB) of the genome-scale SVI runs."""
+    points = []
+    for path in paths:
+        g = json.loads(path.read_text()).get("genome", {})
+        if "error" not in g and g:
+            points.append((g["summary"]["rows"], g["stream_s"] + g["fit_s"], g["peak_rss_gib"]))
+    return sorted(points)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed", type=Path, default=Path("benchmarks/latest.json"))
+    parser.add_argument("--svi", type=Path, nargs="*", default=[])
+    parser.add_argument("--out", type=Path, default=Path("docs/images/scaling.png"))
+    args = parser.parse_args()
+    series = {"copy-number, NUTS (4 × 1,000 draws)": nuts_points(args.speed),
+              "gene-by-line, streamed SVI": svi_points(args.svi)}  # fmt: skip
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
+    for label, points in series.items():
+        if not points:
+            continue
+        rows, wall, mem = zip(*points, strict=True)
+        ax_t.plot(rows, wall, "o-", label=label)
+        ax_m.plot(rows, mem, "o-", label=label)
+    for ax, ylabel in ((ax_t, "wall time (s)"), (ax_m, "peak memory (GiB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("rows (guide × replicate LFC values)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    ax_t.legend(fontsize=8)
+    fig.suptitle("screenfit: time and memory against screen size (2 CPU cores)")
+    fig.tight_layout()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=120)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
