@@ -104,8 +104,9 @@ def naive_effects(screen) -> pd.DataFrame:
     return wide.sub(wide.median(axis=1), axis=0)
 
 
-VARIANTS = {"plain": [], "guide-offsets": ["--guide-offsets"]}
-"""screenfit gene-by-line fits to run: the default model, and with guide × pDNA-batch offsets."""
+VARIANTS = {"plain": [], "guide-offsets": ["--guide-offsets"], "svi": ["--sampler", "svi"]}
+"""screenfit gene-by-line fits to run: the default model (NUTS), with guide × pDNA-batch offsets,
+and the default model by variational inference (``--sampler svi``, the fast path)."""
 
 
 def screenfit_row(
