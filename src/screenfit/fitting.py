@@ -37,7 +37,7 @@ from screenfit.inference.diagnostics import (
     check_optimiser,
     reported_variables,
 )
-from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, run_sampler
+from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, n_elements, run_sampler
 from screenfit.io.atomic import atomic_path
 from screenfit.io.posterior import read_posterior_zarr, write_posterior, write_posterior_zarr
 from screenfit.io.tables import write_table
@@ -185,8 +185,7 @@ def drawn_variables(model: pm.Model, spec: ScreenModel) -> list[str]:
     reported = {spec.gene_effect, spec.gene_line_effect}
     names = []
     for var in (*model.free_RVs, *model.deterministics):
-        size = int(np.prod([len(model.coords[d]) for d in model.named_vars_to_dims.get(var.name, ())]))
-        if var.name in reported or size <= LARGE_AUXILIARY:
+        if var.name in reported or n_elements(model, var.name) <= LARGE_AUXILIARY:
             names.append(var.name)
     return names
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -76,13 +77,14 @@ class Design:
         """Number of observation groups."""
         return int(self.n.shape[0])
 
-    @property
+    @cached_property
     def grid_shape(self) -> tuple[int, int] | None:
         """``(genes, lines)`` when the groups are every gene × line once, gene-major (else ``None``).
 
         Both :func:`build_design` and the streamed design order gene × line groups that way, so a
         complete screen is a grid, and per-group gathers become reshapes and broadcasts
-        (:func:`screenfit.models.terms.per_group`).
+        (:func:`screenfit.models.terms.per_group`). Computed once per design (a pass over every
+        group; each term of a model asks).
         """
         if GENE not in self.index or LINE not in self.index or set(self.level) != {GENE, LINE}:
             return None

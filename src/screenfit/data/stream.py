@@ -152,6 +152,7 @@ def stream_design(
     cov_names = (["cn"] if needs_cn else []) + raw_covariates
     sx = {c: np.zeros(size) for c in cov_names}
     sxx = {c: np.zeros(size) for c in cov_names}
+    cn_rows = np.zeros(size)  # rows with a copy number, per group: the mean is over those
     n_cn_missing = 0
     bad_rows: dict[str, list[int]] = {}
     digest = hashlib.blake2b(digest_size=16)
@@ -180,11 +181,11 @@ def stream_design(
                 n_cn_missing += int(absent.sum())
             elif absent.any():
                 bad_rows.setdefault(col, []).extend(int(start + i) + 1 for i in np.flatnonzero(absent))
-            sx[col] += np.bincount(key, weights=np.nan_to_num(x), minlength=size)
-            sxx[col] += np.bincount(key, weights=np.nan_to_num(x) ** 2, minlength=size)
+            filled = np.nan_to_num(x)
+            sx[col] += np.bincount(key, weights=filled, minlength=size)
+            sxx[col] += np.bincount(key, weights=filled**2, minlength=size)
             if col == "cn":
-                # Rows with copy number, per group, for the mean over present values.
-                sx["cn_rows"] = sx.get("cn_rows", np.zeros(size)) + np.bincount(key, weights=~absent, minlength=size)
+                cn_rows += np.bincount(key, weights=~absent, minlength=size)
         digest.update(key.astype(np.int64).tobytes())
         digest.update(y.tobytes())
         for x in values.values():
@@ -205,7 +206,7 @@ def stream_design(
     gene_idx, line_idx = present // n_lines, present % n_lines
     cov: dict[str, np.ndarray] = {}
     for col in cov_names:
-        weight = sx["cn_rows"][present] if col == "cn" else n_p
+        weight = cn_rows[present] if col == "cn" else n_p
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = sx[col][present] / weight
             var = sxx[col][present] / weight - mean**2

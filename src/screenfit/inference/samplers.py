@@ -215,6 +215,11 @@ SVI_MIN_DRAWS = 100
 ZARR_CHUNK_ROWS = 100
 
 
+def n_elements(model: pm.Model, name: str) -> int:
+    """Elements of a model variable, from its labelled dims (variables without dims count as one)."""
+    return int(np.prod([len(model.coords[d]) for d in model.named_vars_to_dims.get(name, ())]))
+
+
 def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequence[str] | None) -> SampleRun:
     """JAX SVI, then ``vi_draws`` draws from the fitted Gaussian as one chain.
 
@@ -226,15 +231,13 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
     names = [n for n in approx.output_names() if var_names is None or n in var_names]
     coords = {k: list(v) for k, v in model.coords.items()}
     dims = {k: list(v) for k, v in model.named_vars_to_dims.items() if k in names}
-    # Values per draw from the labelled dims (variables without dims are scalars or small).
-    per_draw = sum(int(np.prod([len(coords[d]) for d in dims.get(n, [])])) for n in names)
-    info = {k: v for k, v in approx.info.items() if k != "loss_trace"}
+    per_draw = sum(n_elements(model, n) for n in names)
+    info = dict(approx.info)
     n_draws = max(min(cfg.vi_draws, SVI_DRAW_BUDGET // max(per_draw, 1)), min(cfg.vi_draws, SVI_MIN_DRAWS))
     info["draws"] = n_draws
     if n_draws * per_draw * 4 <= STREAM_BYTES:
-        blocks = list(approx.draw_blocks(n_draws, n_draws, cfg.seed))
-        posterior = {k: np.concatenate([b[k] for b in blocks])[None] for k in names}
-        idata = az.from_dict(posterior=posterior, coords=coords, dims=dims)
+        values = next(approx.draw_blocks(n_draws, n_draws, cfg.seed))
+        idata = az.from_dict(posterior={k: values[k][None] for k in names}, coords=coords, dims=dims)
         # Compiling happens inside the first optimisation block; all of it counts as sampling.
         return SampleRun(idata, 0.0, time.perf_counter() - t0, info)
     draws_dir = Path(tempfile.mkdtemp(prefix="screenfit-draws-", dir=os.environ.get("SCREENFIT_CACHE_DIR")))

@@ -62,11 +62,6 @@ class MeanField:
     scale: dict[str, np.ndarray]
     info: dict[str, object] = field(default_factory=dict)
 
-    @property
-    def n_parameters(self) -> int:
-        """Number of unconstrained parameters."""
-        return int(sum(v.size for v in self.loc.values()))
-
     def output_names(self) -> list[str]:
         """Names of the variables :meth:`draw_blocks` returns (free variables and deterministics)."""
         return [v.name for v in self.model.unobserved_value_vars]
@@ -198,6 +193,5 @@ def fit_mean_field(
     info: dict[str, object] = {
         "converged": converged, "steps": len(losses), "phases": phases, "tolerance": settings.tolerance,
         "window": window, "final_loss": float(np.mean(losses[-window:])), "optimise_s": time.perf_counter() - t0,
-        "loss_trace": [float(np.mean(losses[i : i + BLOCK_STEPS])) for i in range(0, len(losses), BLOCK_STEPS)],
     }  # fmt: skip
     return MeanField(model, loc, scale, info)

@@ -48,7 +48,7 @@ def write_posterior_zarr(idata: az.InferenceData, path: str | Path) -> None:
     first = True
     for group in ZARR_GROUPS:
         if group in idata.groups():
-            ds = getattr(idata, group)
+            ds = getattr(idata, group).copy()  # shallow: own encodings, same (lazy) data
             for var in ds.variables.values():
                 var.encoding.pop("chunks", None)  # keep the chunks of the lazily read source
             ds.to_zarr(str(path), group=group, mode="w" if first else "a")
