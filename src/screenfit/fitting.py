@@ -210,7 +210,7 @@ def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, ev
             "the pointwise log-likelihood and predictive checks are per guide × line, which a streamed screen "
             "does not read.",
             file=screen.source,
-            fix="fit without them (--no-log-likelihood --no-predictive), or load the screen in memory.",
+            fix="fit without them (leave log_likelihood and predictive unset, or False), or load the screen in memory.",
         )
 
 
