@@ -4,7 +4,8 @@ Reads the raw results of ``benchmarks/speed.py`` (NUTS, copy-number model, sever
 of ``benchmarks/genome_scale.py`` runs (streamed SVI, gene-by-line), and writes one PNG:
 
     python benchmarks/scaling_plot.py --speed benchmarks/latest.json \\
-        --svi benchmarks/genome_scale.json benchmarks/genome_scale_mid.json --out docs/images/scaling.png
+        --svi benchmarks/genome_scale_small.json benchmarks/genome_scale_mid.json \\
+        benchmarks/genome_scale_genome.json --out docs/images/scaling.png
 """
 
 from __future__ import annotations

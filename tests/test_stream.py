@@ -125,6 +125,7 @@ def test_streamed_svi_fit_matches_in_memory_and_writes_zarr_when_large(sim_file,
     streamed = load_fit(out)
     assert streamed.status == memory.status == "approximate"
     assert streamed.idata.posterior["gene_line_effect"].sizes["draw"] == 1000
+    assert streamed.idata.posterior["gene_line_effect"].dtype == np.float32  # streamed draws are float32
     a = memory.table("gene_cell_line_effects")
     b = streamed.table("gene_cell_line_effects")
     assert list(a[GENE]) == list(b[GENE]) and list(a[LINE]) == list(b[LINE])
