@@ -239,3 +239,27 @@ def test_guide_offsets_make_gene_intervals_honest_on_count_derived_lfc():
     tolerance = 3 * np.sqrt(0.94 * 0.06 / total)
     assert inside[True] / total >= 0.94 - tolerance, inside
     assert inside[False] / total < 0.94 - tolerance, inside  # the shared error is real
+
+
+def test_svi_recovers_an_exact_gaussian_posterior():
+    """Normal means with known noise: the posterior is an independent Gaussian, which the
+    mean-field family contains, so SVI's fit must be the exact posterior (not only close to NUTS)."""
+    import pymc as pm
+
+    from screenfit.inference.svi import SviSettings, fit_mean_field
+
+    rng = np.random.default_rng(3)
+    n, prior_sd = np.array([4, 16, 64]), 10.0
+    y = [rng.normal(m, 1.0, k) for m, k in zip((-1.0, 0.5, 2.0), n, strict=True)]
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, prior_sd, shape=3)
+        for i, obs in enumerate(y):
+            pm.Normal(f"y{i}", mu[i], 1.0, observed=obs)
+    precision = n + 1 / prior_sd**2
+    mean = np.array([o.sum() for o in y]) / precision
+    sd = 1 / np.sqrt(precision)
+    approx = fit_mean_field(model, SviSettings(), seed=0, progress=False)
+    assert approx.info["converged"], approx.info
+    # Adam's jitter at the last (0.0005) learning rate is a few thousandths; 0.1 SD bounds it.
+    assert np.all(np.abs(approx.loc["mu"] - mean) <= 0.1 * sd), (approx.loc["mu"], mean)
+    assert np.all(np.abs(approx.scale["mu"] / sd - 1) <= 0.1), (approx.scale["mu"], sd)
