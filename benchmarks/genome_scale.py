@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-VERSIONS = ("screenfit", "pymc", "pytensor", "nutpie", "jax", "numpyro", "numpy")
+VERSIONS = ("screenfit", "pymc", "pytensor", "nutpie", "jax", "optax", "numpyro", "numpy")
 
 
 def _coverage(table: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float]:

@@ -24,7 +24,7 @@ millions of parameters never has to be in memory whole (:meth:`MeanField.draw_bl
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +107,13 @@ class MeanField:
             size = min(block, n_draws - done)
             yield {n: np.asarray(v)[:size] for n, v in zip(out_names, values, strict=True)}
             done += size
+
+
+def window_change(losses: Sequence[float] | np.ndarray, window: int) -> float:
+    """Relative change of the mean loss of the last ``window`` steps from the window before."""
+    last = float(np.mean(losses[-window:]))
+    before = float(np.mean(losses[-2 * window : -window]))
+    return abs(last - before) / max(abs(before), 1e-12)
 
 
 def _jax_logp(model: pm.Model) -> tuple[Callable[[list[Any]], Any], dict[str, np.ndarray]]:
@@ -202,9 +209,7 @@ def fit_mean_field(
                                       f"loss {np.mean(losses[-BLOCK_STEPS:]):.6g}, {last_line - t0:.0f} s")  # fmt: skip
                 done = len(losses) - start_step
                 if done >= 2 * settings.window and done % settings.window == 0:
-                    last = float(np.mean(losses[-settings.window :]))
-                    before = float(np.mean(losses[-2 * settings.window : -settings.window]))
-                    rel = abs(last - before) / max(abs(before), 1e-12)
+                    rel = window_change(losses, settings.window)
                     if rel < settings.tolerance:
                         plateau = True
                         break
