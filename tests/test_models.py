@@ -132,3 +132,26 @@ def test_gene_by_line_draws_more_on_screens_with_many_gene_line_effects():
     assert spec.draws_for(seed_sized) == 2000
     assert spec.draws_for(load_example()) == 4000  # 883 genes × 41 lines
     assert get_model("gene-cellline").draws_for(load_example()) == 1000
+
+
+@pytest.mark.parametrize("name", ["gene-cellline", "copy-number", "lineage"])
+def test_grid_broadcast_gives_the_same_density_without_materialising_terms(tiny, name):
+    """``on_grid`` only moves the reshape: same log density and gradient, no grid-sized Alloc."""
+    from pytensor.tensor.basic import Alloc
+
+    spec = get_model(name, ModelOptions(covariate="is_mutated"))
+    design = build_design(tiny, spec.level(True), spec.covariate_columns)
+    assert design.grid_shape is not None
+    flat = get_model(name, ModelOptions(covariate="is_mutated"))
+    flat.grid_broadcast = False  # type: ignore[misc]
+    models = [spec.build(design), flat.build(design)]
+    fns = [m.logp_dlogp_function(ravel_inputs=True) for m in models]
+    start = np.concatenate([np.ravel(models[0].initial_point()[v.name]) for v in models[0].value_vars])
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        x = start + rng.normal(0, 0.3, start.shape)
+        (lp_a, g_a), (lp_b, g_b) = (f._pytensor_function(x) for f in fns)
+        assert lp_a == pytest.approx(lp_b, rel=1e-10)
+        np.testing.assert_allclose(g_a, g_b, rtol=1e-8, atol=1e-8)
+    allocs = [sum(isinstance(n.op, Alloc) for n in f._pytensor_function.maker.fgraph.apply_nodes) for f in fns]
+    assert allocs[0] == 0 < allocs[1]

@@ -270,7 +270,9 @@ def fit(
         str, typer.Option(help="nutpie, pymc, numpyro, blackjax, svi, advi, fullrank_advi, map.")
     ] = "nutpie",
     draws: Annotated[int | None, typer.Option(help="Draws per chain (default: the model's recommendation).")] = None,
-    tune: Annotated[int, typer.Option(help="Tuning steps per chain.")] = 1000,
+    tune: Annotated[
+        int | None, typer.Option(help="Tuning steps per chain (default: nutpie 400, 800 low-rank; others 1000).")
+    ] = None,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
     cores: Annotated[int | None, typer.Option(help="Chains run in parallel (default: min(chains, 2)).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

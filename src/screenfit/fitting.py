@@ -35,6 +35,8 @@ from screenfit.inference.diagnostics import (
     GateThresholds,
     check_mcmc,
     check_optimiser,
+    gated_variables,
+    per_parameter,
     reported_variables,
 )
 from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, n_elements, run_sampler
@@ -156,7 +158,11 @@ def fit_config(
 
 
 def result_tables(
-    idata: az.InferenceData, spec: ScreenModel, screen: Screen | StreamedScreen, ci_prob: float
+    idata: az.InferenceData,
+    spec: ScreenModel,
+    screen: Screen | StreamedScreen,
+    ci_prob: float,
+    convergence: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The tidy tables of a posterior (:func:`~screenfit.results.tables.build_tables`), guides labelled by gene.
 
@@ -164,7 +170,7 @@ def result_tables(
     (:func:`~screenfit.results.depmap.depmap_tables`) when the screen has enough reference genes.
     """
     entrez = _entrez(screen)
-    tables = build_tables(idata, spec, entrez, ci_prob)
+    tables = build_tables(idata, spec, entrez, ci_prob, convergence)
     if spec.gene_line_effect:
         tables.update(depmap_tables(idata.posterior[spec.gene_line_effect], entrez))
     if "guide_parameters" in tables and isinstance(screen, Screen):
@@ -416,8 +422,9 @@ def fit(
     run = run_sampler(pm_model, sampler, progress=progress, var_names=drawn_variables(pm_model, spec))
     try:
         timings.update(compile=run.compile_s, sample=run.sample_s)
+        convergence = per_parameter(run.idata, gated_variables(run.idata)) if sampler.is_mcmc else None
         if sampler.is_mcmc:
-            diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds)
+            diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds, convergence)
         else:
             diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
         parametrisation: dict[str, object] = {
@@ -429,7 +436,7 @@ def fit(
         # observed data, log-likelihood and predictive groups (VI's idata already has row-level ones).
         kept = {g: getattr(run.idata, g) for g in ("sample_stats",) if g in run.idata.groups()}
         idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
-        tables = result_tables(idata, spec, screen, ci_prob)
+        tables = result_tables(idata, spec, screen, ci_prob, convergence)
         if log_likelihood or predictive:
             assert isinstance(screen, Screen)
             ev = evaluation_units(spec, screen, design)

@@ -114,6 +114,12 @@ def per_parameter(idata: az.InferenceData, names: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def rows_of(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of a :func:`per_parameter` table that belong to variable ``name``, in its order."""
+    labels = table["parameter"]
+    return table[(labels == name) | labels.str.startswith(f"{name}[")].reset_index(drop=True)
+
+
 def gated_variables(idata: az.InferenceData) -> list[str]:
     """Variables the gate checks: every reported parameter except raw non-centred coordinates.
 
@@ -154,11 +160,18 @@ def _bfmi(energy: np.ndarray) -> float:
 
 
 def check_mcmc(
-    idata: az.InferenceData, method: str, pairs: tuple[tuple[str, str], ...] = (), th: GateThresholds | None = None
+    idata: az.InferenceData,
+    method: str,
+    pairs: tuple[tuple[str, str], ...] = (),
+    th: GateThresholds | None = None,
+    table: pd.DataFrame | None = None,
 ) -> Diagnostics:
-    """Compute the MCMC diagnostics and apply the gate."""
+    """Compute the MCMC diagnostics and apply the gate.
+
+    ``table``: :func:`per_parameter` of :func:`gated_variables`, when the caller has it already.
+    """
     th = th or GateThresholds()
-    table = per_parameter(idata, gated_variables(idata))
+    table = per_parameter(idata, gated_variables(idata)) if table is None else table
     finite = table.replace([np.inf, -np.inf], np.nan)
     worst_rhat = finite["r_hat"].idxmax() if finite["r_hat"].notna().any() else None
     worst_ess = finite["ess_bulk"].idxmin() if finite["ess_bulk"].notna().any() else None

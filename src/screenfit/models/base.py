@@ -23,7 +23,7 @@ from screenfit.data.screen import Screen
 from screenfit.data.stream import StreamedScreen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.samplers import SamplerConfig
-from screenfit.models.terms import cn_slopes, noise_is_data_rich, per_group, slopes_are_data_rich
+from screenfit.models.terms import cn_slopes, noise_is_data_rich, on_grid, per_group, slopes_are_data_rich
 
 Observed = Literal["lfc", "counts"]
 
@@ -95,6 +95,9 @@ class ScreenModel(ABC):
     gene_line_effect: ClassVar[str | None] = None
     location_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
     recommended_draws: ClassVar[int] = 1000
+    #: Whether :meth:`grid_likelihood` broadcasts the gene and line terms of the mean on the grid
+    #: (:func:`~screenfit.models.terms.on_grid`) instead of materialising each as a full grid.
+    grid_broadcast: ClassVar[bool] = True
     #: The unit of the pointwise log-likelihood and predictive checks (one guide in one line;
     #: models with more structure per line, e.g. conditions, split it further).
     unit_level: ClassVar[tuple[str, ...]] = UNIT_LEVEL
@@ -112,12 +115,15 @@ class ScreenModel(ABC):
         return self.recommended_draws
 
     def sampler_for(self, screen: Screen | StreamedScreen, sampler: SamplerConfig | None) -> SamplerConfig:
-        """``sampler`` (default config if ``None``) with the model's draws and mass matrix where left open."""
+        """``sampler`` (default config if ``None``) with the model's draws, mass matrix and the
+        sampler's tuning steps where left open."""
         sampler = sampler or SamplerConfig()
         if sampler.draws is None:
             sampler = replace(sampler, draws=self.draws_for(screen))
         if sampler.mass_matrix == "auto":
             sampler = replace(sampler, mass_matrix=self.mass_matrix)
+        if sampler.tune is None and sampler.is_mcmc:
+            sampler = replace(sampler, tune=sampler.tuning_steps)  # recorded in config.json
         return sampler
 
     def centred(self, term: str, decide: Callable[[], bool]) -> bool:
@@ -287,7 +293,7 @@ class ScreenModel(ABC):
         assert design.grid_shape is not None
         grid = design.grid_shape
         n = design.n.reshape(grid)
-        resid = design.y_mean.reshape(grid) - mean.reshape(grid)
+        resid = design.y_mean.reshape(grid) - (on_grid(mean, grid) if self.grid_broadcast else mean.reshape(grid))
         sigma = self.noise_scale(design)
         if self.noise_by is None:
             total = pt.sum(n * resid**2) + design.y_ss.sum()
