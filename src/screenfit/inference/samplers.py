@@ -32,6 +32,7 @@ import pymc as pm
 import xarray as xr
 
 from screenfit.errors import ScreenfitInputError
+from screenfit.inference.cache import use_jax_compilation_cache
 from screenfit.inference.svi import SviSettings, fit_mean_field, window_change
 
 Method = Literal["nutpie", "pymc", "numpyro", "blackjax", "svi", "advi", "fullrank_advi", "map"]
@@ -310,6 +311,8 @@ def run_sampler(
     ``var_names`` (SVI only): the variables to draw; default every free variable and deterministic.
     """
     cfg.validate()
+    if cfg.method in JAX_METHODS or (cfg.method == "nutpie" and cfg.nutpie_backend == "jax"):
+        use_jax_compilation_cache()
     if cfg.method == "nutpie":
         return _nutpie(model, cfg, progress)
     if cfg.method in ("pymc", "numpyro", "blackjax"):
