@@ -66,7 +66,7 @@ def use_jax_compilation_cache() -> None:
     """
     import jax
 
-    if jax.config.jax_compilation_cache_dir is None:
+    if getattr(jax.config, "jax_compilation_cache_dir", None) is None:
         path = compiled_code_dir("jax")
         path.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(path))
