@@ -104,9 +104,15 @@ def naive_effects(screen) -> pd.DataFrame:
     return wide.sub(wide.median(axis=1), axis=0)
 
 
-VARIANTS = {"plain": [], "guide-offsets": ["--guide-offsets"], "svi": ["--sampler", "svi"]}
+VARIANTS = {
+    "plain": [],
+    "guide-offsets": ["--guide-offsets"],
+    "svi": ["--sampler", "svi"],
+    "svi-offsets": ["--sampler", "svi", "--guide-offsets"],
+}
 """screenfit gene-by-line fits to run: the default model (NUTS), with guide × pDNA-batch offsets,
-and the default model by variational inference (``--sampler svi``, the fast path)."""
+the default model by variational inference (``--sampler svi``, the fast path), and SVI with
+guide × batch offsets (``svi-offsets``)."""
 
 
 def screenfit_row(
