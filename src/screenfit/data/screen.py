@@ -252,9 +252,10 @@ class Screen:
     def content_hash(self) -> str:
         """A stable SHA-256 of the table's content (independent of row order).
 
-        Columns are hashed in their canonical dtypes (the schema coerces every column), without
+        Columns are hashed in their own dtypes (the schema coerces the canonical ones), without
         first converting the table to Python objects: on 2.4 M rows that conversion, and hashing
-        2.4 M float reprs, took 7 s of the fit (now 0.5 s).
+        2.4 M float reprs, took 7 s of the fit (now 0.5 s). Values are hashed exactly, so a CSV
+        copy whose floats were rounded is other data.
         """
         ordered = self.table.sort_values(["replicate_id", "sgrna"]).reset_index(drop=True)
         hashed = pd.util.hash_pandas_object(ordered, index=False)

@@ -88,7 +88,7 @@ class SamplerConfig:
         """Tuning steps per chain: ``tune``, else the sampler's own default — nutpie's 400 (800
         with the low-rank mass matrix), whose adaptation needs fewer than Stan-style windows,
         and PyMC's 1,000 for the other NUTS samplers. At 1,000 genes × 300 lines (copy-number)
-        nutpie's 400 instead of 1,000 cut sampling 44 → 32 s at the same ESS per draw.
+        nutpie's 400 instead of 1,000 cut sampling 44 → 32 s (min bulk ESS 1,882 → 1,716).
         """
         if self.tune is not None:
             return self.tune
