@@ -283,3 +283,17 @@ def test_jax_samplers_use_a_persistent_compilation_cache_under_screenfit_cache_d
     finally:
         jax.config.update("jax_compilation_cache_dir", before[0])
         jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])
+
+
+def test_tuning_steps_default_to_the_samplers_own_and_are_recorded():
+    """``tune=None`` takes nutpie's 400 (800 low-rank) or PyMC's 1,000; the model fills it in."""
+    from screenfit.models.registry import get_model
+
+    assert SamplerConfig().tuning_steps == 400
+    assert SamplerConfig(mass_matrix="low_rank").tuning_steps == 800
+    assert SamplerConfig(method="pymc").tuning_steps == 1000
+    assert SamplerConfig(tune=123).tuning_steps == 123
+    screen, _, _ = simulate_screen(SimulationConfig(n_genes=4, n_cell_lines=5, seed=0))
+    assert get_model("gene-cellline").sampler_for(screen, None).tune == 400
+    assert get_model("multi-library").sampler_for(screen, None).tune == 800  # low-rank model
+    assert get_model("gene-cellline").sampler_for(screen, SamplerConfig(method="svi")).tune is None
