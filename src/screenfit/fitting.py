@@ -422,8 +422,9 @@ def fit(
     run = run_sampler(pm_model, sampler, progress=progress, var_names=drawn_variables(pm_model, spec))
     try:
         timings.update(compile=run.compile_s, sample=run.sample_s)
-        convergence = per_parameter(run.idata, gated_variables(run.idata)) if sampler.is_mcmc else None
+        convergence = None  # the gate's per-parameter R-hat/ESS, reused by the tables
         if sampler.is_mcmc:
+            convergence = per_parameter(run.idata, gated_variables(run.idata))
             diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds, convergence)
         else:
             diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
