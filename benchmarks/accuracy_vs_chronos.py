@@ -21,7 +21,10 @@ Metrics against the true gene × line effects ``β_gc``: Pearson r over all gene
 median within-gene r over the lines of each selective gene (which lines depend on it?); AUROC
 of the true dependencies (``β_gc < −0.5``); coverage of screenfit's 90% intervals; the
 correlation of effect with copy number among non-essential ("inert") genes after removing
-each gene's mean; wall time and peak memory of each method's process. Coverage is also given
+each gene's mean; wall time and peak memory of each method's process. Every method is scored
+twice: as it reports its effects, and on DepMap's scale (per line, the median CEGv2 gene at −1
+and the median NEGv1 gene at 0 — screenfit's ``gene_cell_line_effects_depmap`` table, rescaled
+per posterior draw; Chronos' estimates rescaled the same way). Coverage is also given
 against the truth moved by each line's median offset (``coverage_90_line_aligned``): a line's
 overall level is not identified from LFC, which per-replicate normalisation centres.
 
@@ -115,10 +118,32 @@ the default model by variational inference (``--sampler svi``, the fast path), a
 guide × batch offsets (``svi-offsets``)."""
 
 
-def screenfit_row(
+def depmap_scaled(est: pd.DataFrame) -> pd.DataFrame:
+    """A lines × genes point estimate rescaled per line as DepMap does: the median CEGv2 gene to
+    −1, the median NEGv1 gene to 0 (the simulator names its essential and inert genes after them)."""
+    from screenfit.results.depmap import reference_genes
+
+    ess, non = reference_genes(list(est.columns))
+    med_ess, med_non = est[ess].median(axis=1), est[non].median(axis=1)
+    return est.sub(med_non, axis=0).div(med_non - med_ess, axis=0)
+
+
+def coverage_columns(long: pd.DataFrame, gene_line: pd.DataFrame) -> dict[str, float]:
+    """Coverage of ``long``'s intervals of the truth, and of the truth moved by each line's median offset."""
+    merged = long.merge(gene_line, on=["hugo_symbol", "depmap_id"])
+    # LFC fixes each line's level only up to normalisation (counts are scaled per replicate),
+    # so the intervals are also scored against the truth moved by each line's median offset.
+    shift = (merged["mean"] - merged["gene_effect"]).groupby(merged["depmap_id"]).transform("median")
+    return {name: float(((merged["hdi_lower"] <= t) & (t <= merged["hdi_upper"])).mean())
+            for name, t in (("coverage_90", merged["gene_effect"]),
+                            ("coverage_90_line_aligned", merged["gene_effect"] + shift))}  # fmt: skip
+
+
+def screenfit_rows(
     case: Path, gene_line: pd.DataFrame, truth: pd.DataFrame, genes: pd.DataFrame, cn: pd.DataFrame, variant: str
-) -> dict[str, object]:
-    """Fit gene-by-line (one variant) through the CLI in a child process and score it."""
+) -> list[dict[str, object]]:
+    """Fit gene-by-line (one variant) through the CLI in a child process and score it: its
+    gene × line effects as they are, and on DepMap's scale (``gene_cell_line_effects_depmap``)."""
     from screenfit.fitting import load_fit
 
     fit_dir = case / f"fit_gene_by_line_{variant}"
@@ -126,18 +151,14 @@ def screenfit_row(
     args = ["--model", "gene-by-line", "--out", str(fit_dir), "--ci-prob", "0.9", "--quiet", "--force"]
     wall, peak = measured([cli, "fit", str(case / "counts_screen.parquet"), *args, *VARIANTS[variant]])
     fit = load_fit(fit_dir)
-    long = fit.table("gene_cell_line_effects")
-    est = long.pivot(index="depmap_id", columns="hugo_symbol", values="mean")
-    merged = long.merge(gene_line, on=["hugo_symbol", "depmap_id"])
-    # LFC fixes each line's level only up to normalisation (counts are scaled per replicate),
-    # so the intervals are also scored against the truth moved by each line's median offset.
-    shift = (merged["mean"] - merged["gene_effect"]).groupby(merged["depmap_id"]).transform("median")
-    coverage = {name: float(((merged["hdi_lower"] <= t) & (t <= merged["hdi_upper"])).mean())
-                for name, t in (("coverage_90", merged["gene_effect"]),
-                                ("coverage_90_line_aligned", merged["gene_effect"] + shift))}  # fmt: skip
     label = "screenfit gene-by-line" + ("" if variant == "plain" else f" + {variant}")
-    return {"method": f"{label} ({fit.status})", **metrics(est, truth, genes, cn), **coverage, "wall_s": wall,
-            "peak_gb": peak / 1e9}  # fmt: skip
+    rows = []
+    for stem, suffix in (("gene_cell_line_effects", ""), ("gene_cell_line_effects_depmap", ", DepMap scale")):
+        long = fit.table(stem)
+        est = long.pivot(index="depmap_id", columns="hugo_symbol", values="mean")
+        rows.append({"method": f"{label}{suffix} ({fit.status})", **metrics(est, truth, genes, cn),
+                     **coverage_columns(long, gene_line), "wall_s": wall, "peak_gb": peak / 1e9})  # fmt: skip
+    return rows
 
 
 def run_case(
@@ -177,10 +198,11 @@ def run_case(
     ):
         est = pd.read_csv(out / file, index_col=0)
         wall_m = wall if with_cn else wall - run["alternate_cn_s"]
-        rows.append({**base, "method": name, **metrics(est, truth, genes, cn), "coverage_90": float("nan"),
-                     "wall_s": wall_m, "peak_gb": peak / 1e9})  # fmt: skip
+        for suffix, scored in (("", est), (", DepMap scale", depmap_scaled(est))):
+            rows.append({**base, "method": name + suffix, **metrics(scored, truth, genes, cn),
+                         "coverage_90": float("nan"), "wall_s": wall_m, "peak_gb": peak / 1e9})  # fmt: skip
     for variant in variants:
-        rows.append({**base, **screenfit_row(case, gene_line, truth, genes, cn, variant)})
+        rows.extend({**base, **row} for row in screenfit_rows(case, gene_line, truth, genes, cn, variant))
     return rows
 
 

@@ -64,3 +64,27 @@ def test_accuracy_metrics_score_a_perfect_and_a_copy_number_biased_estimate():
     assert perfect["within_gene_r_selective"] == pytest.approx(1.0)
     biased = accuracy.metrics(truth - 0.2 * cn, truth, table, cn)
     assert biased["cn_r_nonessential"] < -0.5 < perfect["cn_r_nonessential"]
+
+
+def test_accuracy_benchmark_rescales_point_estimates_to_depmap_medians():
+    """Chronos' estimates are scored on DepMap's scale too: a per-line shift and scale is undone."""
+    import importlib.util
+
+    import numpy as np
+    import pandas as pd
+
+    from screenfit.reference import essential_sets
+
+    spec = importlib.util.spec_from_file_location("accuracy", BENCH.parent / "accuracy_vs_chronos.py")
+    accuracy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(accuracy)
+    essential, nonessential = essential_sets()
+    genes = [*essential[:9], *nonessential[:9], "OTHER"]
+    rng = np.random.default_rng(1)
+    truth = np.r_[np.full(9, -1.0), np.zeros(9), -0.4][None, :] + rng.normal(0, 0.01, (6, 19))
+    shift, scale = rng.normal(0, 0.3, (6, 1)), rng.uniform(0.5, 1.5, (6, 1))
+    est = pd.DataFrame(truth * scale + shift, columns=genes)
+    scaled = accuracy.depmap_scaled(est)
+    np.testing.assert_allclose(scaled[essential[:9]].median(axis=1), -1.0)
+    np.testing.assert_allclose(scaled[nonessential[:9]].median(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(scaled["OTHER"], -0.4, atol=0.05)

@@ -71,3 +71,22 @@ def test_too_few_reference_genes_is_a_clear_error():
     few = theta.sel({GENE: theta[GENE].values[28:34]})
     with pytest.raises(ScreenfitInputError, match="reference"):
         depmap_outputs(few, {})
+
+
+def test_long_table_on_depmap_scale_has_intervals_from_the_scaled_draws(monkeypatch):
+    """Mean and probability match the wide files; the HDIs are those of the per-draw rescaled
+    effects (so they carry each draw's scale), also when summarised in blocks of genes."""
+    from screenfit.inference import diagnostics
+    from screenfit.results.tables import summarize
+
+    monkeypatch.setattr(diagnostics, "BLOCK_VALUES", 100_000)  # 6 genes per block
+    theta, ess, non = _theta(np.random.default_rng(3))
+    out = depmap_outputs(theta, {}, ci_prob=0.9)
+    long = out.effects.set_index([GENE, LINE])
+    wide = out.gene_effect.set_index("")
+    assert long.loc[("SEL1", "ACH-000003"), "mean"] == pytest.approx(wide.loc["ACH-000003", "SEL1"])
+    expected = summarize(scaled_draws(theta, ess, non).rename("x"), 0.9).set_index([GENE, LINE])
+    columns = ["mean", "sd", "hdi_lower", "hdi_upper"]
+    pd.testing.assert_frame_equal(long[columns], expected[columns])
+    inside = (long["hdi_lower"] <= -1.0) & (long["hdi_upper"] >= -1.0)
+    assert inside.loc[ess].mean() > 0.8  # every essential gene sits near −1 after scaling

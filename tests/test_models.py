@@ -155,3 +155,23 @@ def test_grid_broadcast_gives_the_same_density_without_materialising_terms(tiny,
         np.testing.assert_allclose(g_a, g_b, rtol=1e-8, atol=1e-8)
     allocs = [sum(isinstance(n.op, Alloc) for n in f._pytensor_function.maker.fgraph.apply_nodes) for f in fns]
     assert allocs[0] == 0 < allocs[1]
+
+
+@pytest.mark.parametrize("name", ["gene-cellline", "gene-by-line"])
+def test_guide_levels_centred_on_the_gene_give_the_same_density_as_free_offsets(tiny, name):
+    """``ω_sb ~ N(α_g, σ_γ)``, ``γ = ω − α`` is only a change of variables (Jacobian 1) from
+    ``γ_sb ~ N(0, σ_γ)``: equal log densities at matching points, whatever the parameters."""
+    options = ModelOptions(guide_offsets=True)
+    spec, free = get_model(name, options), get_model(name, options)
+    free.gene_effect = "not_a_variable"  # type: ignore[misc]  # no anchor: offsets drawn directly
+    design = build_design(tiny, spec.level(True), spec.covariate_columns)
+    assert "pdna_batch" in design.index
+    centred, direct = spec.build(design), free.build(design)
+    assert "guide_level" in centred.named_vars and "guide_level" not in direct.named_vars
+    logp_c, logp_d = centred.compile_logp(), direct.compile_logp()
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in centred.initial_point().items()}
+        moved = {k: v for k, v in point.items() if k != "guide_level"}
+        moved["guide_offset"] = point["guide_level"] - point["gene_effect"][design.guide_gene][:, None]
+        assert logp_c(point) == pytest.approx(logp_d(moved), rel=1e-10)

@@ -172,7 +172,7 @@ def result_tables(
     entrez = _entrez(screen)
     tables = build_tables(idata, spec, entrez, ci_prob, convergence)
     if spec.gene_line_effect:
-        tables.update(depmap_tables(idata.posterior[spec.gene_line_effect], entrez))
+        tables.update(depmap_tables(idata.posterior[spec.gene_line_effect], entrez, ci_prob))
     if "guide_parameters" in tables and isinstance(screen, Screen):
         guide_gene = screen.table.drop_duplicates(GUIDE).set_index(GUIDE)[GENE].astype(str)
         guides = tables["guide_parameters"]

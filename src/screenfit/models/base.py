@@ -207,7 +207,7 @@ class ScreenModel(ABC):
         """Declare the parameters (inside the model context) and return the mean per group."""
 
     def guide_offset_term(self, design: Design) -> pt.TensorVariable | float:
-        """Offsets per guide and pDNA batch (``options.guide_offsets``): ``γ_sb ~ N(0, σ_γ)``, centred.
+        """Offsets per guide and pDNA batch (``options.guide_offsets``): ``γ_sb ~ N(0, σ_γ)``.
 
         A guide's reference count is measured once per pDNA batch, so its measurement error
         enters the LFC of every line screened against that batch. Without this term the model
@@ -216,23 +216,39 @@ class ScreenModel(ABC):
         gene effects, with it 95% (the shared error had SD 0.16 per guide × batch against 0.04
         expected from independent noise). Per guide only when the design has no batch index
         (no ``pdna_batch`` column, or a unit spanning batches).
+
+        Sampled as guide levels centred on the gene effect, ``ω_sb ~ N(α_g(s), σ_γ)``,
+        ``γ_sb = ω_sb − α_g(s)`` (the same prior): the data pin each guide's level ``α_g + γ_sb``,
+        while ``α_g`` and the mean of its guides' ``γ`` are told apart only by the prior. Drawn
+        as independent offsets, that made a ridge along which the two moved together —
+        ``gene_effect`` R-hat 1.023 under NUTS, and mean-field SVI, which cannot represent the
+        correlation, dropped it and narrowed the gene effects' intervals (docs/validation.md).
+        Models without a per-gene ``gene_effect`` draw the offsets directly.
         """
         if not self.options.guide_offsets:
             return 0.0
         if self._guide_offsets_by_batch is None:  # decided on the first design, kept for later builds
             self._guide_offsets_by_batch = PDNA_BATCH in design.index
         by_batch = self._guide_offsets_by_batch
+        if by_batch and PDNA_BATCH not in design.index:
+            raise ScreenfitInputError(
+                "guide offsets per pDNA batch need each guide × line in one batch.",
+                column=PDNA_BATCH,
+                fix="give each cell line's replicates one pDNA batch, or fit without --guide-offsets.",
+            )
         sd = pm.HalfNormal("guide_offset_sd", 0.2)
+        dims = (GUIDE, PDNA_BATCH) if by_batch else (GUIDE,)
+        model = pm.modelcontext(None)
+        anchor: pt.TensorVariable | float = 0.0
+        if self.gene_effect in model.named_vars and model.named_vars_to_dims.get(self.gene_effect) == (GENE,):
+            gene = model[self.gene_effect][design.guide_gene]
+            anchor = gene[:, None] if by_batch else gene
+            level = pm.Normal("guide_level", anchor, sd, dims=dims)
+            offset = pm.Deterministic("guide_offset", level - anchor, dims=dims)
+        else:
+            offset = pm.Normal("guide_offset", 0.0, sd, dims=dims)
         if by_batch:
-            if PDNA_BATCH not in design.index:
-                raise ScreenfitInputError(
-                    "guide offsets per pDNA batch need each guide × line in one batch.",
-                    column=PDNA_BATCH,
-                    fix="give each cell line's replicates one pDNA batch, or fit without --guide-offsets.",
-                )
-            offset = pm.Normal("guide_offset", 0.0, sd, dims=(GUIDE, PDNA_BATCH))
             return offset[design.index[GUIDE], design.index[PDNA_BATCH]]
-        offset = pm.Normal("guide_offset", 0.0, sd, dims=GUIDE)
         return offset[design.index[GUIDE]]
 
     def covariate_term(self, design: Design) -> pt.TensorVariable | float:

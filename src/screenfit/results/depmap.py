@@ -5,13 +5,14 @@ at −1 and the median non-essential gene at 0 (``CRISPRGeneEffect``), and repor
 of dependency per gene × line (``CRISPRGeneDependency``). screenfit does the same rescaling
 **per posterior draw** — each draw's own essential and non-essential medians per line — so the
 scale's uncertainty is carried into every number, and defines the probability of dependency
-from the posterior itself:
+from the posterior itself, and gives every scaled effect an interval (HDI at ``ci_prob``,
+table ``gene_cell_line_effects_depmap``):
 
     P(dependency)_gc = P(scaled effect_gc < −½ | data),
 
 the posterior probability that the gene's effect in the line is closer to the common-essential
-median (−1) than to the non-essential median (0). Draws are processed in blocks of at most
-``BLOCK_VALUES`` values, so memory does not grow with the number of draws.
+median (−1) than to the non-essential median (0). Effects are processed in blocks of genes
+(at most ``BLOCK_VALUES`` values each), so memory stays bounded.
 
 Gene calls (``gene_calls`` table), stated rules:
 
@@ -27,16 +28,15 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
 from screenfit.data.design import GENE, LINE
 from screenfit.data.genes import match_symbols
 from screenfit.errors import ScreenfitInputError
-from screenfit.inference.diagnostics import BLOCK_VALUES
+from screenfit.inference.diagnostics import blocks
 from screenfit.reference import essential_sets
-from screenfit.results.tables import depmap_wide, with_entrez
+from screenfit.results.tables import CI_PROB, depmap_wide, summarize, with_entrez
 
 #: Scaled effect below which a gene × line counts as a dependency (halfway from 0 to −1).
 DEPENDENCY_CUTOFF = -0.5
@@ -55,6 +55,8 @@ class DepmapOutputs:
     gene_dependency: pd.DataFrame
     calls: pd.DataFrame
     reference_counts: tuple[int, int]
+    #: Long table on DepMap's scale: ``mean, sd, hdi_lower, hdi_upper, prob_dependency`` per gene × line.
+    effects: pd.DataFrame
 
 
 def reference_genes(
@@ -105,40 +107,49 @@ def depmap_outputs(
     entrez: dict[str, int],
     essential: Sequence[str] | None = None,
     nonessential: Sequence[str] | None = None,
+    ci_prob: float = CI_PROB,
 ) -> DepmapOutputs:
-    """``CRISPRGeneEffect``- and ``CRISPRGeneDependency``-layout tables and gene calls from gene × line draws.
+    """``CRISPRGeneEffect``- and ``CRISPRGeneDependency``-layout tables, the long table with
+    intervals on DepMap's scale, and gene calls, from gene × line draws.
 
-    ``theta`` has dims ``(chain, draw, hugo_symbol, depmap_id)``.
+    ``theta`` has dims ``(chain, draw, hugo_symbol, depmap_id)``. Each draw's per-line medians
+    of the reference genes are taken first (a small array); the effects are then scaled and
+    summarised block by block of genes (:func:`~screenfit.inference.diagnostics.blocks`), so
+    every draw of an effect is at hand for its HDI and memory stays bounded.
     """
+    theta = theta.transpose("chain", "draw", GENE, LINE)
     genes = [str(g) for g in theta[GENE].values]
+    lines = [str(c) for c in theta[LINE].values]
     ess, non = reference_genes(genes, essential, nonessential)
-    total = np.zeros((theta.sizes[GENE], theta.sizes[LINE]))
-    below = np.zeros_like(total)
-    n = 0
-    step = max(1, BLOCK_VALUES // max(total.size, 1))
-    for chain in theta["chain"].values:
-        for start in range(0, theta.sizes["draw"], step):
-            part = theta.sel(chain=chain).isel(draw=slice(start, start + step)).transpose("draw", GENE, LINE)
-            block = scaled_draws(part, ess, non).values
-            total += block.sum(axis=0)
-            below += (block < DEPENDENCY_CUTOFF).sum(axis=0)
-            n += block.shape[0]
-    index, columns = pd.Index(genes, name=GENE), pd.Index([str(c) for c in theta[LINE].values], name=LINE)
-    mean = pd.DataFrame(total / n, index=index, columns=columns)
-    prob = pd.DataFrame(below / n, index=index, columns=columns)
+    med_ess = theta.sel({GENE: ess}).median(GENE).load()
+    med_non = theta.sel({GENE: non}).median(GENE).load()
+    parts = []
+    for part in blocks(theta):
+        scaled = ((part.load() - med_non) / (med_non - med_ess)).rename("gene_line_effect_depmap")
+        parts.append(summarize(scaled, ci_prob, DEPENDENCY_CUTOFF, column="prob_dependency"))
+    long = pd.concat(parts, ignore_index=True)
+    mean = long.pivot(index=GENE, columns=LINE, values="mean").loc[genes, lines]
+    prob = long.pivot(index=GENE, columns=LINE, values="prob_dependency").loc[genes, lines]
     calls = with_entrez(gene_calls(mean, prob), entrez)
     # DepMap's files have an unnamed first column (``pd.read_csv(path, index_col=0)``).
-    return DepmapOutputs(depmap_wide(mean.T, entrez, ""), depmap_wide(prob.T, entrez, ""), calls, (len(ess), len(non)))
+    return DepmapOutputs(
+        depmap_wide(mean.T, entrez, ""), depmap_wide(prob.T, entrez, ""), calls, (len(ess), len(non)),
+        with_entrez(long, entrez),
+    )  # fmt: skip
 
 
-def depmap_tables(theta: xr.DataArray, entrez: dict[str, int]) -> dict[str, pd.DataFrame]:
-    """The DepMap-layout tables of a fit (stems ``CRISPRGeneEffect``, ``CRISPRGeneDependency``, ``gene_calls``).
+def depmap_tables(theta: xr.DataArray, entrez: dict[str, int], ci_prob: float = CI_PROB) -> dict[str, pd.DataFrame]:
+    """The DepMap-scale tables of a fit (stems ``CRISPRGeneEffect``, ``CRISPRGeneDependency``,
+    ``gene_cell_line_effects_depmap`` with ``ci_prob`` HDIs, ``gene_calls``).
 
     No tables (and a warning saying why) when the screen has too few reference genes for the scaling.
     """
     try:
-        out = depmap_outputs(theta, entrez)
+        out = depmap_outputs(theta, entrez, ci_prob=ci_prob)
     except ScreenfitInputError as err:
         warnings.warn(f"DepMap-layout outputs skipped: {err.problem}", UserWarning, stacklevel=2)
         return {}
-    return {"CRISPRGeneEffect": out.gene_effect, "CRISPRGeneDependency": out.gene_dependency, "gene_calls": out.calls}
+    return {
+        "CRISPRGeneEffect": out.gene_effect, "CRISPRGeneDependency": out.gene_dependency,
+        "gene_cell_line_effects_depmap": out.effects, "gene_calls": out.calls,
+    }  # fmt: skip
