@@ -94,6 +94,36 @@ class Design:
         flat = self.index[GENE].astype(np.int64) * lines + self.index[LINE]
         return (genes, lines) if bool(np.array_equal(flat, np.arange(self.n_groups))) else None
 
+    def collapsed(self, level: Sequence[str]) -> Design:
+        """The same observations grouped by the coarser ``level`` (a subset of this design's
+        factors), with exact sufficient statistics, groups ordered as :func:`build_design` orders
+        them (so a complete gene × line design is a grid).
+
+        ``n`` and ``Σ nȳ`` add up; the within-group sum of squares adds each part's spread around
+        the new mean, ``S = Σ [S_i + n_i (ȳ_i − ȳ)²]``. Factors and covariates constant within
+        the new groups are kept.
+        """
+        if self.counts is not None:
+            raise ValueError("collapsed() is for LFC designs; a count design's rows carry raw counts")
+        level = tuple(level)
+        keys = np.stack([self.index[c] for c in level])
+        _, group = np.unique(keys, axis=1, return_inverse=True)
+        group = group.ravel()
+        n_groups = int(group.max()) + 1
+        n = np.bincount(group, weights=self.n, minlength=n_groups)
+        y_mean = np.bincount(group, weights=self.n * self.y_mean, minlength=n_groups) / n
+        spread = self.y_ss + self.n * (self.y_mean - y_mean[group]) ** 2
+        y_ss = np.bincount(group, weights=spread, minlength=n_groups)
+        first = np.full(n_groups, -1)
+        first[group[::-1]] = np.arange(len(group))[::-1]
+        index = {k: v[first] for k, v in self.index.items() if _constant_within(v, group, n_groups)}
+        covariates = {}
+        for col, values in self.covariates.items():
+            if not _constant_within(values, group, n_groups):
+                raise ValueError(f"covariate '{col}' varies within the groups of {level}")
+            covariates[col] = values[first]
+        return replace(self, level=level, index=index, n=n, y_mean=y_mean, y_ss=y_ss, covariates=covariates)
+
     def subset(self, keep: np.ndarray) -> Design:
         """The design restricted to the groups where ``keep`` is true, with every label kept.
 

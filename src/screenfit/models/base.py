@@ -23,6 +23,7 @@ from screenfit.data.screen import Screen
 from screenfit.data.stream import StreamedScreen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.samplers import SamplerConfig
+from screenfit.models.guide_grid import GuideGrid, guide_grid
 from screenfit.models.terms import cn_slopes, noise_is_data_rich, on_grid, per_group, slopes_are_data_rich
 
 Observed = Literal["lfc", "counts"]
@@ -227,9 +228,20 @@ class ScreenModel(ABC):
         """
         if not self.options.guide_offsets:
             return 0.0
-        if self._guide_offsets_by_batch is None:  # decided on the first design, kept for later builds
+        offset = self.guide_offsets(design)
+        if self.guide_offsets_by_batch(design):
+            return offset[design.index[GUIDE], design.index[PDNA_BATCH]]
+        return offset[design.index[GUIDE]]
+
+    def guide_offsets_by_batch(self, design: Design) -> bool:
+        """Whether the guide offsets are per guide × pDNA batch (decided on the first design, kept)."""
+        if self._guide_offsets_by_batch is None:
             self._guide_offsets_by_batch = PDNA_BATCH in design.index
-        by_batch = self._guide_offsets_by_batch
+        return self._guide_offsets_by_batch
+
+    def guide_offsets(self, design: Design) -> pt.TensorVariable:
+        """The offsets of :meth:`guide_offset_term`, declared in the model (dims ``sgrna`` [× ``pdna_batch``])."""
+        by_batch = self.guide_offsets_by_batch(design)
         if by_batch and PDNA_BATCH not in design.index:
             raise ScreenfitInputError(
                 "guide offsets per pDNA batch need each guide × line in one batch.",
@@ -239,7 +251,6 @@ class ScreenModel(ABC):
         sd = pm.HalfNormal("guide_offset_sd", 0.2)
         dims = (GUIDE, PDNA_BATCH) if by_batch else (GUIDE,)
         model = pm.modelcontext(None)
-        anchor: pt.TensorVariable | float = 0.0
         if self.gene_effect in model.named_vars and model.named_vars_to_dims.get(self.gene_effect) == (GENE,):
             gene = model[self.gene_effect][design.guide_gene]
             anchor = gene[:, None] if by_batch else gene
@@ -247,9 +258,7 @@ class ScreenModel(ABC):
             offset = pm.Deterministic("guide_offset", level - anchor, dims=dims)
         else:
             offset = pm.Normal("guide_offset", 0.0, sd, dims=dims)
-        if by_batch:
-            return offset[design.index[GUIDE], design.index[PDNA_BATCH]]
-        return offset[design.index[GUIDE]]
+        return offset
 
     def covariate_term(self, design: Design) -> pt.TensorVariable | float:
         """Per-gene slopes on the optional covariate: ``b_g · x``, ``b_g ~ N(0, 0.5)`` independently.
@@ -328,15 +337,52 @@ class ScreenModel(ABC):
         else:
             self.likelihood(design, mean)
 
+    def guide_grid_likelihood(self, grid: GuideGrid, mean: pt.TensorVariable, offset: pt.TensorVariable) -> None:
+        """The Gaussian density of guide-level data on the dense layout of :mod:`screenfit.models.guide_grid`.
+
+        ``mean`` is the model's mean on ``grid.design`` (gene × line), ``offset`` the guide (×
+        batch) offsets; the same density as :meth:`likelihood` on the guide-level design.
+        """
+        genes, slots, lines = grid.shape
+        m = on_grid(mean, (genes, lines)) if self.grid_broadcast else mean.reshape((genes, lines))
+        per_slot = (offset if offset.ndim == 2 else offset[:, None])[pt.constant(grid.slot_guide)]
+        shared = pt.dot(per_slot, grid.batch_indicator).reshape((genes, slots, lines))
+        resid = grid.y_mean - m[:, None, :] - shared
+        per_line = pt.sum(grid.n * resid**2, axis=(0, 1)) + grid.y_ss_line
+        sigma = self.noise_scale(grid.design)
+        if self.noise_by is None:
+            logp = -grid.n_line.sum() * pt.log(sigma) - pt.sum(per_line) / (2.0 * sigma**2)
+        else:
+            logp = pt.sum(-grid.n_line * pt.log(sigma) - per_line / (2.0 * sigma**2))
+        pm.Potential("lfc_guide_grid", logp)
+
+    def sampling_guide_grid(self, design: Design) -> GuideGrid | None:
+        """The dense guide-level layout the sampler uses for models with guide offsets, if the design fits one.
+
+        For LFC models whose mean depends on gene and line only, with the default noise (one SD
+        or one per line): the mean is built once per gene × line and broadcast over its guides.
+        """
+        own_noise = type(self).noise is not ScreenModel.noise
+        eligible = (
+            self.options.guide_offsets and self.observed == "lfc" and not own_noise
+            and tuple(self.mean_level) == (GENE, LINE) and self.noise_by in (None, LINE)
+        )  # fmt: skip
+        return guide_grid(design, self.guide_offsets_by_batch(design)) if eligible else None
+
     def build(self, design: Design, evaluation: bool = False) -> pm.Model:
         """The PyMC model on ``design``, every parameter labelled by its dims.
 
         ``evaluation=True`` declares the likelihood as an observed variable per group (for
         pointwise log-likelihood and posterior predictive draws) even where sampling uses a
-        faster form of the same density (:meth:`sampling_likelihood`).
+        faster form of the same density (:meth:`sampling_likelihood`, :meth:`guide_grid_likelihood`).
         """
         coords = {**design.coords, "obs": np.arange(design.n_groups)}
         with pm.Model(coords=coords) as model:
+            grid = None if evaluation else self.sampling_guide_grid(design)
+            if grid is not None:
+                mean = self.mean(grid.design) + self.covariate_term(grid.design)
+                self.guide_grid_likelihood(grid, mean, self.guide_offsets(design))
+                return model
             mean = self.mean(design) + self.covariate_term(design) + self.guide_offset_term(design)
             if evaluation:
                 self.likelihood(design, mean)
