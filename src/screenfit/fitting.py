@@ -13,6 +13,7 @@ import os
 import platform
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -155,6 +156,21 @@ def fit_config(
     }  # fmt: skip
     config["hash"] = fit_hash({k: v for k, v in config.items() if k not in ("data_source", "data_notes")})
     return config
+
+
+def compile_key(config: dict[str, object], spec: ScreenModel, var_names: Sequence[str]) -> str:
+    """Content key of the compiled model of a fit: what its density and stored variables depend
+    on (data hash, model, options, likelihood level, parametrisation), not the sampler settings."""
+    fields = ("model", "options", "observed", "likelihood_level", "data_hash", "screenfit_version")
+    payload: dict[str, object] = {k: config[k] for k in fields}
+    payload["class"] = f"{type(spec).__module__}.{type(spec).__qualname__}"
+    payload["parametrisation"] = spec.parametrisation
+    payload["centred_groups"] = {k: sorted(v) for k, v in spec.centred_groups.items()}
+    # Anything else set on the instance (a user's override of a class attribute) changes the graph too.
+    skip = {"options", "parametrisation", "centred_groups"}
+    payload["instance"] = {k: repr(v) for k, v in sorted(vars(spec).items()) if k not in skip}
+    payload["variables"] = list(var_names)
+    return fit_hash(payload)
 
 
 def result_tables(
@@ -419,7 +435,9 @@ def fit(
         design = build_design(screen, level, spec.covariate_columns, count_columns=spec.observed == "counts")
     pm_model = spec.build(design)
     timings = {"load": time.perf_counter() - t0}
-    run = run_sampler(pm_model, sampler, progress=progress, var_names=drawn_variables(pm_model, spec))
+    var_names = drawn_variables(pm_model, spec)
+    key = compile_key(config, spec, var_names)
+    run = run_sampler(pm_model, sampler, progress=progress, var_names=var_names, compile_key=key)
     try:
         timings.update(compile=run.compile_s, sample=run.sample_s)
         convergence = None  # the gate's per-parameter R-hat/ESS, reused by the tables

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Literal
 
@@ -71,3 +72,43 @@ def use_jax_compilation_cache() -> None:
         path.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(path))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+class CompiledModels:
+    """Compiled models of this process, by content key, the ``size`` most recent kept.
+
+    Compiled code only (CONVENTIONS.md allows such caches), never results: the key covers
+    everything the compiled density depends on — the data's content hash, the model, its
+    options and parametrisation, the likelihood level, the backend — so a hit is the same
+    function. A second fit of the same model and data in a process (another seed, more draws,
+    a different tuning) skips nutpie's compile: 2.5–4.5 s of a seed-sized fit (docs/benchmarks.md).
+    """
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._items: OrderedDict[str, object] = OrderedDict()
+
+    def get(self, key: str) -> object | None:
+        """The compiled model stored under ``key`` (now the most recent), or ``None``."""
+        if key not in self._items:
+            return None
+        self._items.move_to_end(key)
+        return self._items[key]
+
+    def put(self, key: str, compiled: object) -> None:
+        """Store ``compiled`` under ``key``, dropping the oldest beyond ``size``."""
+        self._items[key] = compiled
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Drop every compiled model (frees the data they hold)."""
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+#: nutpie's compiled models in this process (:class:`CompiledModels`); ``NUTPIE_MODELS.clear()`` frees them.
+NUTPIE_MODELS = CompiledModels()

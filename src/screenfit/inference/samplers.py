@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import arviz as az
 import numpy as np
@@ -32,7 +32,7 @@ import pymc as pm
 import xarray as xr
 
 from screenfit.errors import ScreenfitInputError
-from screenfit.inference.cache import use_jax_compilation_cache
+from screenfit.inference.cache import NUTPIE_MODELS, use_jax_compilation_cache
 from screenfit.inference.svi import SviSettings, fit_mean_field, window_change
 
 Method = Literal["nutpie", "pymc", "numpyro", "blackjax", "svi", "advi", "fullrank_advi", "map"]
@@ -153,12 +153,21 @@ class _LossPlateau:
             raise StopIteration(f"loss plateau: relative change {self.rel_change:.2e}")
 
 
-def _nutpie(model: pm.Model, cfg: SamplerConfig, progress: bool) -> SampleRun:
-    """nutpie NUTS; draws over :data:`STREAM_BYTES` go to a Zarr store on disk instead of memory."""
+def _nutpie(model: pm.Model, cfg: SamplerConfig, progress: bool, compile_key: str | None) -> SampleRun:
+    """nutpie NUTS; draws over :data:`STREAM_BYTES` go to a Zarr store on disk instead of memory.
+
+    With a ``compile_key``, a model compiled earlier in the process under the same key is reused
+    (:data:`~screenfit.inference.cache.NUTPIE_MODELS`).
+    """
     import nutpie
 
     t0 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model, backend=cfg.nutpie_backend)
+    key = None if compile_key is None else f"{compile_key}:{cfg.nutpie_backend}"
+    compiled: Any = None if key is None else NUTPIE_MODELS.get(key)
+    if compiled is None:
+        compiled = nutpie.compile_pymc_model(model, backend=cfg.nutpie_backend)
+        if key is not None:
+            NUTPIE_MODELS.put(key, compiled)
     t1 = time.perf_counter()
     draws_dir = None
     kwargs: dict[str, object] = {}
@@ -304,17 +313,23 @@ def _map(model: pm.Model, cfg: SamplerConfig, progress: bool) -> SampleRun:
 
 
 def run_sampler(
-    model: pm.Model, cfg: SamplerConfig, progress: bool = True, var_names: Sequence[str] | None = None
+    model: pm.Model,
+    cfg: SamplerConfig,
+    progress: bool = True,
+    var_names: Sequence[str] | None = None,
+    compile_key: str | None = None,
 ) -> SampleRun:
     """Fit ``model`` with ``cfg`` and return the draws with timings.
 
     ``var_names`` (SVI only): the variables to draw; default every free variable and deterministic.
+    ``compile_key`` (nutpie): a content key of the model (data, model, options, parametrisation)
+    under which its compiled form is kept for later fits in the process; ``None`` compiles afresh.
     """
     cfg.validate()
     if cfg.method in JAX_METHODS or (cfg.method == "nutpie" and cfg.nutpie_backend == "jax"):
         use_jax_compilation_cache()
     if cfg.method == "nutpie":
-        return _nutpie(model, cfg, progress)
+        return _nutpie(model, cfg, progress, compile_key)
     if cfg.method in ("pymc", "numpyro", "blackjax"):
         return _pymc_nuts(model, cfg, progress)
     if cfg.method == "svi":
