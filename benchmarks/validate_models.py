@@ -1,6 +1,9 @@
 """Fit the model zoo to real and simulated screens and print the tables in docs/validation.md.
 
-Run: ``python benchmarks/validate_models.py [--models m1,m2] [--genes N] [--out DIR]``.
+Run: ``python benchmarks/validate_models.py [--models m1,m2] [--genes N] [--out DIR]``, or
+``--avana-svi [--json FILE]`` for gene-by-line by SVI on the Avana sample only
+(:func:`avana_svi`: per-line AUROC and copy-number bias, plain, with guide offsets, and with
+``cn_excess``).
 
 - Real data: the DepMap Avana sample (bundled). Per model: status, max R-hat, min ESS, wall
   time, and the AUROC of gene effects separating Hart CEGv2 from NEGv1 — gene-level for models
@@ -16,6 +19,7 @@ Run: ``python benchmarks/validate_models.py [--models m1,m2] [--genes N] [--out 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 from datetime import date
@@ -31,9 +35,11 @@ from screenfit.data.preprocess import annotated_lines_only, subsample
 from screenfit.fitting import fit
 from screenfit.inference.samplers import SamplerConfig
 from screenfit.jobs import load_example
+from screenfit.models.base import ModelOptions
 from screenfit.reference import essential_sets
 from screenfit.simulate import SimulationConfig, simulate_screen
 
+CHRONOS_FIT = Path(__file__).resolve().parents[2] / "shared" / "data" / "depmap_sample" / "chronos_reference_fit"
 LFC_MODELS = ["seed-m1", "seed-m2", "gene-cellline", "guide", "copy-number", "gene-by-line", "lineage", "counts"]
 
 
@@ -50,15 +56,73 @@ def reference_sets(genes: list[str]) -> tuple[set[str], set[str]]:
     return set(e - n), set(n - e)
 
 
+def chronos_effects(folder: Path, genes: list[str], lines: list[str]) -> pd.DataFrame:
+    """The Chronos reference fit's lines × genes effects on the given genes and lines."""
+    ge = pd.read_csv(folder / "fit_gene_effect.csv.gz", index_col=0)
+    ge.columns = split_depmap_names(pd.Series(ge.columns))["hugo_symbol"]
+    return ge.loc[ge.index.intersection(lines), ge.columns.intersection(genes)]
+
+
 def chronos_auroc(
     folder: Path, genes: list[str], lines: list[str], ess: set[str], non: set[str]
 ) -> tuple[float, float]:
     """(gene-level AUROC of the line-mean effect, median per-line AUROC) of the Chronos reference fit."""
-    ge = pd.read_csv(folder / "fit_gene_effect.csv.gz", index_col=0)
-    ge.columns = split_depmap_names(pd.Series(ge.columns))["hugo_symbol"]
-    ge = ge.loc[ge.index.intersection(lines), ge.columns.intersection(genes)]
+    ge = chronos_effects(folder, genes, lines)
     per_line = [auroc(ge.loc[line], ess, non) for line in ge.index]
     return auroc(ge.mean(axis=0), ess, non), float(np.median(per_line))
+
+
+def cn_bias(wide: pd.DataFrame, cn: pd.DataFrame, nonessential: set[str]) -> float:
+    """r of (effect − gene mean) with log2(CN + 1) over the NEGv1 genes of a lines × genes table."""
+    genes = sorted(nonessential & set(wide.columns))
+    centred = wide[genes] - wide[genes].mean(axis=0)
+    copies = cn.loc[centred.index, genes]
+    ok = np.isfinite(centred.to_numpy()) & np.isfinite(copies.to_numpy())
+    return float(np.corrcoef(centred.to_numpy()[ok], copies.to_numpy()[ok])[0, 1])
+
+
+#: gene-by-line variants fitted by ``--avana-svi``.
+SVI_VARIANTS = {
+    "svi": {},
+    "svi + guide offsets": {"guide_offsets": True},
+    "svi + guide offsets + cn_excess": {"guide_offsets": True, "cn_column": "cn_excess"},
+}
+
+
+def avana_svi(json_path: Path | None) -> None:
+    """gene-by-line by SVI on the Avana sample (plain, guide offsets, offsets + ``cn_excess``):
+    median per-line AUROC (CEGv2 vs NEGv1) and copy-number bias among NEGv1 genes (effect minus
+    the gene's mean against DepMap's log2(CN + 1)), as fitted and on DepMap's scale, next to the
+    shipped Chronos reference fit scored the same way."""
+    screen = load_example()
+    t = screen.table
+    genes = sorted(t["hugo_symbol"].astype(str).unique())
+    lines = sorted(t["depmap_id"].astype(str).unique())
+    ess, non = reference_sets(genes)
+    cn = t.groupby(["depmap_id", "hugo_symbol"], observed=True)["log2_gene_cn_p1"].first().unstack()
+
+    def scores(wide: pd.DataFrame) -> dict[str, float]:
+        per_line = float(np.median([auroc(wide.loc[line], ess, non) for line in wide.index]))
+        return {"median_per_line_auroc": per_line, "cn_r_nonessential": cn_bias(wide, cn, non)}
+
+    rows = [{"method": "Chronos reference fit (shipped)", "scale": "as shipped",
+             **scores(chronos_effects(CHRONOS_FIT, genes, lines))}]  # fmt: skip
+    for name, options in SVI_VARIANTS.items():
+        t0 = time.perf_counter()
+        result = fit(screen, "gene-by-line", options=ModelOptions(**options), sampler=SamplerConfig(method="svi"),
+                     log_likelihood=False, predictive=False, progress=False)  # fmt: skip
+        wall = time.perf_counter() - t0
+        for stem, scale in (("gene_cell_line_effects", "LFC"), ("gene_cell_line_effects_depmap", "DepMap")):
+            wide = result.table(stem).pivot(index="depmap_id", columns="hugo_symbol", values="mean")
+            rows.append({"method": f"screenfit gene-by-line, {name}", "scale": scale, **scores(wide),
+                         "status": result.status, "wall_s": wall})  # fmt: skip
+    print("| method | scale | median per-line AUROC | CN r (NEGv1) | wall s |\n|---|---|---|---|---|")
+    for row in rows:
+        wall = f"{row['wall_s']:.0f}" if "wall_s" in row else "—"
+        print(f"| {row['method']} | {row['scale']} | {row['median_per_line_auroc']:.4f} | "
+              f"{row['cn_r_nonessential']:.3f} | {wall} |")  # fmt: skip
+    if json_path:
+        json_path.write_text(json.dumps(rows, indent=1) + "\n")
 
 
 def real_data(models: list[str], n_genes: int | None, out: Path | None, draws: int | None = None) -> None:
@@ -69,7 +133,7 @@ def real_data(models: list[str], n_genes: int | None, out: Path | None, draws: i
     genes = sorted(screen.table["hugo_symbol"].astype(str).unique())
     lines = sorted(screen.table["depmap_id"].astype(str).unique())
     ess, non = reference_sets(genes)
-    folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "depmap_sample" / "chronos_reference_fit"
+    folder = CHRONOS_FIT
     counts = f"{len(genes)} genes ({len(ess)} CEGv2, {len(non)} NEGv1), {len(lines)} lines, {screen.n_rows:,} rows"
     print(f"Avana sample: {counts}\n")
     print("| model | status | max R-hat | min bulk ESS | wall s | AUROC (gene effects) | median per-line AUROC |")
@@ -150,10 +214,15 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=None, help="draws per chain (default: each model's)")
     parser.add_argument("--skip-simulation", action="store_true")
     parser.add_argument("--skip-comparison", action="store_true")
+    parser.add_argument("--avana-svi", action="store_true", help="only gene-by-line by SVI on the Avana sample")
+    parser.add_argument("--json", type=Path, default=None, help="with --avana-svi: write the rows here")
     args = parser.parse_args()
     print(
         f"screenfit {screenfit.__version__}, Python {platform.python_version()}, {platform.machine()}, {date.today()}\n"
     )
+    if args.avana_svi:
+        avana_svi(args.json)
+        return
     real_data([m for m in args.models.split(",") if m], args.genes, args.out, args.draws)
     if not args.skip_simulation:
         simulation()
