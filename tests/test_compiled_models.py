@@ -23,8 +23,7 @@ def count_compiles(monkeypatch):
         return compile_pymc_model(model, **kwargs)
 
     monkeypatch.setattr(nutpie, "compile_pymc_model", counting)
-    monkeypatch.setattr(cache, "NUTPIE_MODELS", cache.CompiledModels(size=2))
-    monkeypatch.setattr("screenfit.inference.samplers.NUTPIE_MODELS", cache.NUTPIE_MODELS)
+    monkeypatch.setattr("screenfit.inference.samplers.NUTPIE_MODELS", cache.CompiledModels(size=2))
     return calls
 
 

@@ -22,6 +22,12 @@ def tiny():
     return screen
 
 
+def _perturbed_points(model, seed: int, n: int = 4, scale: float = 0.3) -> list[dict[str, np.ndarray]]:
+    """``n`` points around the model's initial point, each value moved by ``N(0, scale)``."""
+    rng = np.random.default_rng(seed)
+    return [{k: v + rng.normal(0, scale, np.shape(v)) for k, v in model.initial_point().items()} for _ in range(n)]
+
+
 def test_registry_has_the_zoo():
     assert set(MODELS) >= EXPECTED
     for name, cls in MODELS.items():
@@ -49,11 +55,7 @@ def test_sufficient_statistics_equal_the_full_likelihood(tiny, name):
     full = spec.build(build_design(tiny, ROW_LEVEL, spec.covariate_columns))
     assert collapsed.free_RVs and len(build_design(tiny, spec.level(True), spec.covariate_columns).n) < tiny.n_rows
     logp_c, logp_f = collapsed.compile_logp(), full.compile_logp()
-    rng = np.random.default_rng(0)
-    diffs = []
-    for _ in range(4):
-        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in collapsed.initial_point().items()}
-        diffs.append(logp_f(point) - logp_c(point))
+    diffs = [logp_f(point) - logp_c(point) for point in _perturbed_points(collapsed, seed=0)]
     assert np.ptp(diffs) < 1e-6 * max(1.0, abs(diffs[0]))
 
 
@@ -64,11 +66,8 @@ def test_counts_sampling_density_equals_the_negative_binomial(tiny):
     fast, exact = spec.build(design), spec.build(design, evaluation=True)
     assert "counts_final" in exact.named_vars and "counts_final" not in fast.named_vars
     logp_fast, logp_exact = fast.compile_logp(), exact.compile_logp()
-    rng = np.random.default_rng(1)
-    diffs = []
-    for _ in range(5):
-        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in fast.initial_point().items()}
-        diffs.append((logp_exact(point) - logp_fast(point)) / abs(logp_exact(point)))
+    points = _perturbed_points(fast, seed=1, n=5, scale=0.5)
+    diffs = [(logp_exact(point) - logp_fast(point)) / abs(logp_exact(point)) for point in points]
     assert np.max(np.abs(diffs)) < 1e-10
 
 
@@ -169,9 +168,7 @@ def test_guide_levels_centred_on_the_gene_give_the_same_density_as_free_offsets(
     centred, direct = spec.build(design), free.build(design)
     assert "guide_level" in centred.named_vars and "guide_level" not in direct.named_vars
     logp_c, logp_d = centred.compile_logp(), direct.compile_logp()
-    rng = np.random.default_rng(3)
-    for _ in range(4):
-        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in centred.initial_point().items()}
+    for point in _perturbed_points(centred, seed=3):
         moved = {k: v for k, v in point.items() if k != "guide_level"}
         moved["guide_offset"] = point["guide_level"] - point["gene_effect"][design.guide_gene][:, None]
         assert logp_c(point) == pytest.approx(logp_d(moved), rel=1e-10)
@@ -187,11 +184,7 @@ def test_guide_grid_gives_the_guide_level_density(tiny, name):
     assert "lfc_guide_grid" in fast.named_vars and "lfc" in exact.named_vars
     assert {v.name for v in fast.free_RVs} == {v.name for v in exact.free_RVs}
     logp_f, logp_e = fast.compile_logp(), exact.compile_logp()
-    rng = np.random.default_rng(5)
-    diffs = []
-    for _ in range(4):
-        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in fast.initial_point().items()}
-        diffs.append(logp_e(point) - logp_f(point))
+    diffs = [logp_e(point) - logp_f(point) for point in _perturbed_points(fast, seed=5)]
     assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
 
 

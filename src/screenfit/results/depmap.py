@@ -79,11 +79,21 @@ def reference_genes(
     return ess, non
 
 
+def line_medians(
+    theta: xr.DataArray, essential: Sequence[str], nonessential: Sequence[str]
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Each draw's per-line median over the common-essential and over the non-essential genes."""
+    return theta.sel({GENE: list(essential)}).median(GENE), theta.sel({GENE: list(nonessential)}).median(GENE)
+
+
+def rescaled(theta: xr.DataArray, med_ess: xr.DataArray, med_non: xr.DataArray) -> xr.DataArray:
+    """``theta`` moved per draw and line so the non-essential median is 0 and the common-essential one −1."""
+    return (theta - med_non) / (med_non - med_ess)
+
+
 def scaled_draws(theta: xr.DataArray, essential: Sequence[str], nonessential: Sequence[str]) -> xr.DataArray:
     """Each draw rescaled per line: its non-essential median to 0, its common-essential median to −1."""
-    med_ess = theta.sel({GENE: list(essential)}).median(GENE)
-    med_non = theta.sel({GENE: list(nonessential)}).median(GENE)
-    return (theta - med_non) / (med_non - med_ess)
+    return rescaled(theta, *line_medians(theta, essential, nonessential))
 
 
 def gene_calls(mean: pd.DataFrame, prob: pd.DataFrame) -> pd.DataFrame:
@@ -121,11 +131,10 @@ def depmap_outputs(
     genes = [str(g) for g in theta[GENE].values]
     lines = [str(c) for c in theta[LINE].values]
     ess, non = reference_genes(genes, essential, nonessential)
-    med_ess = theta.sel({GENE: ess}).median(GENE).load()
-    med_non = theta.sel({GENE: non}).median(GENE).load()
+    med_ess, med_non = (m.load() for m in line_medians(theta, ess, non))
     parts = []
     for part in blocks(theta):
-        scaled = ((part.load() - med_non) / (med_non - med_ess)).rename("gene_line_effect_depmap")
+        scaled = rescaled(part.load(), med_ess, med_non).rename("gene_line_effect_depmap")
         parts.append(summarize(scaled, ci_prob, DEPENDENCY_CUTOFF, column="prob_dependency"))
     long = pd.concat(parts, ignore_index=True)
     mean = long.pivot(index=GENE, columns=LINE, values="mean").loc[genes, lines]
