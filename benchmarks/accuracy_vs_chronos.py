@@ -112,10 +112,12 @@ VARIANTS = {
     "guide-offsets": ["--guide-offsets"],
     "svi": ["--sampler", "svi"],
     "svi-offsets": ["--sampler", "svi", "--guide-offsets"],
+    "svi-efficacy": ["--sampler", "svi", "--guide-offsets", "--guide-efficacy"],
 }
 """screenfit gene-by-line fits to run: the default model (NUTS), with guide × pDNA-batch offsets,
 the default model by variational inference (``--sampler svi``, the fast path), and SVI with
-guide × batch offsets (``svi-offsets``)."""
+guide × batch offsets (``svi-offsets``), and with a knockout efficacy per guide as well
+(``svi-efficacy``)."""
 
 
 def depmap_scaled(est: pd.DataFrame) -> pd.DataFrame:

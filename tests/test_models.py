@@ -188,6 +188,48 @@ def test_guide_grid_gives_the_guide_level_density(tiny, name):
     assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
 
 
+@pytest.mark.parametrize("offsets", [False, True])
+def test_guide_efficacy_on_the_grid_gives_the_guide_level_density(tiny, offsets):
+    """Efficacy-scaled effects on the dense layout: the same log density (up to a constant) as
+    ``rest + e_s · scaled`` per group, with and without guide offsets, whatever the parameters."""
+    spec = get_model("gene-by-line", ModelOptions(guide_offsets=offsets, guide_efficacy=True))
+    design = build_design(tiny, spec.level(True), spec.covariate_columns)
+    fast, exact = spec.build(design), spec.build(design, evaluation=True)
+    assert "lfc_guide_grid" in fast.named_vars and "lfc" in exact.named_vars
+    assert {v.name for v in fast.free_RVs} == {v.name for v in exact.free_RVs} >= {"guide_efficacy_logit"}
+    logp_f, logp_e = fast.compile_logp(), exact.compile_logp()
+    diffs = [logp_e(point) - logp_f(point) for point in _perturbed_points(fast, seed=7)]
+    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+
+
+@pytest.mark.parametrize("offsets", [False, True])
+def test_full_efficacy_is_the_model_without_efficacy(tiny, offsets):
+    """With every guide's efficacy at 1 (logit 40) the model is gene-by-line without efficacy, guide
+    levels included (their centre ``μ + e (α − μ)`` is then ``α``): the log densities differ by the
+    efficacy prior alone — which checks where ``e_s`` enters the mean."""
+    from scipy.stats import t as student_t
+
+    plain = get_model("gene-by-line", ModelOptions(guide_offsets=offsets))
+    scaled = get_model("gene-by-line", ModelOptions(guide_offsets=offsets, guide_efficacy=True))
+    design = build_design(tiny, scaled.level(True), scaled.covariate_columns)
+    with_e, without = scaled.build(design, evaluation=True), plain.build(design, evaluation=True)
+    logp_w, logp_o = with_e.compile_logp(), without.compile_logp()
+    n_guides = len(design.coords["sgrna"])
+    prior = student_t.logpdf(40.0, df=3.0, loc=2.0, scale=0.8) * n_guides
+    for point in _perturbed_points(without, seed=9):
+        assert logp_w({**point, "guide_efficacy_logit": np.full(n_guides, 40.0)}) == pytest.approx(
+            logp_o(point) + prior, abs=1e-6
+        )
+    point = _perturbed_points(without, seed=9)[0]
+    halved = logp_w({**point, "guide_efficacy_logit": np.zeros(n_guides)})  # e = 1/2: another density
+    assert halved != pytest.approx(logp_o(point) + student_t.logpdf(0.0, 3.0, 2.0, 0.8) * n_guides, abs=1e-3)
+
+
+def test_guide_efficacy_needs_a_model_with_an_efficacy_scaled_effect(tiny):
+    with pytest.raises(ScreenfitInputError, match="efficacy"):
+        fit(tiny, "gene-cellline", options=ModelOptions(guide_efficacy=True), progress=False)
+
+
 def test_guide_grid_is_used_only_where_the_layout_is_exact(tiny):
     """Unequal guide counts are padded (n = 0); a missing gene × line or a line screened against
     two batches falls back to the per-group likelihood."""

@@ -291,6 +291,9 @@ def fit(
     guide_offsets: Annotated[
         bool, typer.Option(help="Offset per guide × pDNA batch (the shared error of the reference count).")
     ] = False,
+    guide_efficacy: Annotated[
+        bool, typer.Option(help="gene-by-line: knockout efficacy in (0, 1) per guide, scaling its effect (dud guides).")
+    ] = False,
     genes: Annotated[int | None, typer.Option(help="Deterministic sub-sample of genes.")] = None,
     cell_lines: Annotated[int | None, typer.Option(help="Deterministic sub-sample of cell lines.")] = None,
     annotated_lines_only: Annotated[
@@ -327,7 +330,7 @@ def fit(
 
     options = ModelOptions(
         covariate=covariate, reference_condition=reference_condition, min_difference=min_difference,
-        guide_offsets=guide_offsets,
+        guide_offsets=guide_offsets, guide_efficacy=guide_efficacy,
     )  # fmt: skip
     data: Screen | StreamedScreen
     if stream:

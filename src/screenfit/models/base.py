@@ -52,6 +52,11 @@ class ModelOptions:
         Add an offset per guide and pDNA batch, ``γ_sb ~ N(0, σ_γ)``, ``σ_γ ~ HalfNormal(0.2)``
         (:meth:`ScreenModel.guide_offset_term`): the reference count of a guide is measured once
         per batch, so its error is shared by every line screened against that batch.
+    guide_efficacy
+        Models whose mean has a part a guide's knockout efficacy scales (``efficacy_scaled``,
+        e.g. gene-by-line): multiply that part by a per-guide efficacy ``e_s`` in (0, 1)
+        (:meth:`ScreenModel.guide_efficacy`), as Chronos does, so a dud guide neither drags its
+        gene's effect nor smears its variation across lines.
     min_difference
         Models that compare conditions: the smallest difference in effect (LFC) that counts as
         one in ``prob_difference``, ``lfdr`` and ``qvalue``.
@@ -63,6 +68,7 @@ class ModelOptions:
     reference_condition: str | None = None
     min_difference: float = 0.1
     guide_offsets: bool = False
+    guide_efficacy: bool = False
 
     def to_dict(self) -> dict[str, object]:
         """Plain-dict form for config.json."""
@@ -104,6 +110,9 @@ class ScreenModel(ABC):
     unit_level: ClassVar[tuple[str, ...]] = UNIT_LEVEL
     #: nutpie mass matrix when the sampler config says ``auto``.
     mass_matrix: ClassVar[Literal["diag", "low_rank"]] = "diag"
+    #: Whether the model splits its mean into a rest and a part a guide's efficacy scales
+    #: (:meth:`mean_parts`), so ``options.guide_efficacy`` applies to it.
+    efficacy_scaled: ClassVar[bool] = False
 
     def __init__(self, options: ModelOptions | None = None) -> None:
         self.options = options or ModelOptions()
@@ -163,7 +172,13 @@ class ScreenModel(ABC):
         return tuple(cols)
 
     def check_screen(self, screen: Screen) -> None:
-        """Raise a clear error when the screen lacks what the model needs."""
+        """Raise a clear error when the screen lacks what the model needs (or the options do not apply)."""
+        if self.options.guide_efficacy and not self.efficacy_scaled:
+            raise ScreenfitInputError(
+                f"model '{self.name}' has no effect term a guide's efficacy could scale.",
+                file=screen.source,
+                fix="fit gene-by-line with --guide-efficacy, or fit this model without it.",
+            )
         if self.observed == "counts" and not screen.has("counts_initial", "counts_final"):
             raise ScreenfitInputError(
                 f"model '{self.name}' models read counts but the screen has no counts_initial/counts_final.",
@@ -201,11 +216,40 @@ class ScreenModel(ABC):
             level.append(LINE)  # covariates vary per gene × line
         if self.options.guide_offsets:
             level += [c for c in (GUIDE, LINE, PDNA_BATCH) if c not in level]
+        if self.options.guide_efficacy:
+            level += [c for c in (GUIDE, LINE) if c not in level]
         return tuple(level)
 
     @abstractmethod
     def mean(self, design: Design) -> pt.TensorVariable:
         """Declare the parameters (inside the model context) and return the mean per group."""
+
+    def mean_parts(self, design: Design) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+        """``(rest, scaled)`` with ``mean = rest + scaled``, ``scaled`` the part a guide's efficacy
+        multiplies; only models with ``efficacy_scaled`` implement it."""
+        raise NotImplementedError(f"model '{self.name}' has no efficacy-scaled part")
+
+    def guide_efficacy(self) -> pt.TensorVariable:
+        """Knockout efficacy per guide (``options.guide_efficacy``): ``e_s = logistic(η_s)``, ``η_s ~ N(2, 1)``.
+
+        The prior puts the median efficacy at 0.88 and 95% of guides in (0.50, 0.98): a guide is
+        called a dud (``e_s`` < 0.3, prior probability 0.2%) only when its LFC stays flat while
+        its gene's other guides move — across lines, or in level, where the guide offsets'
+        prior makes a dud cheaper to explain by low efficacy than by a large offset. The
+        location is fixed, not learnt: a learnt one would trade every guide's efficacy against
+        the scale of every gene effect.
+        """
+        eta = pm.StudentT("guide_efficacy_logit", nu=3.0, mu=2.0, sigma=0.8, dims=GUIDE)
+        return pm.Deterministic("guide_efficacy", pm.math.sigmoid(eta), dims=GUIDE)
+
+    def guide_mean(self, design: Design) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
+        """``(mean, efficacy)`` on ``design``: :meth:`mean`, or with ``options.guide_efficacy``
+        ``rest + e_s · scaled`` at the design's guides (efficacy ``None`` otherwise)."""
+        if not self.options.guide_efficacy:
+            return self.mean(design), None
+        rest, scaled = self.mean_parts(design)
+        efficacy = self.guide_efficacy()
+        return rest + per_group(efficacy, design, GUIDE) * scaled, efficacy
 
     def guide_offset_term(self, design: Design) -> pt.TensorVariable | float:
         """Offsets per guide and pDNA batch (``options.guide_offsets``): ``γ_sb ~ N(0, σ_γ)``.
@@ -224,7 +268,10 @@ class ScreenModel(ABC):
         as independent offsets, that made a ridge along which the two moved together —
         ``gene_effect`` R-hat 1.023 under NUTS, and mean-field SVI, which cannot represent the
         correlation, dropped it and narrowed the gene effects' intervals (docs/validation.md).
-        Models without a per-gene ``gene_effect`` draw the offsets directly.
+        Models without a per-gene ``gene_effect`` draw the offsets directly. With
+        ``options.guide_efficacy`` the level is centred on the guide's own expected level,
+        ``ω_sb ~ N(μ_α + e_s (α_g(s) − μ_α), σ_γ)``: a dud's flat LFC is then explained by its
+        efficacy instead of a large offset.
         """
         if not self.options.guide_offsets:
             return 0.0
@@ -253,6 +300,10 @@ class ScreenModel(ABC):
         model = pm.modelcontext(None)
         if self.gene_effect in model.named_vars and model.named_vars_to_dims.get(self.gene_effect) == (GENE,):
             gene = model[self.gene_effect][design.guide_gene]
+            if "guide_efficacy" in model.named_vars:
+                # Centred on the guide's own level: μ + e_s (α_g − μ), μ the mean gene effect.
+                mu = model["gene_effect_mu"] if "gene_effect_mu" in model.named_vars else 0.0
+                gene = mu + model["guide_efficacy"] * (gene - mu)
             anchor = gene[:, None] if by_batch else gene
             level = pm.Normal("guide_level", anchor, sd, dims=dims)
             offset = pm.Deterministic("guide_offset", level - anchor, dims=dims)
@@ -337,17 +388,33 @@ class ScreenModel(ABC):
         else:
             self.likelihood(design, mean)
 
-    def guide_grid_likelihood(self, grid: GuideGrid, mean: pt.TensorVariable, offset: pt.TensorVariable) -> None:
+    def guide_grid_likelihood(
+        self,
+        grid: GuideGrid,
+        mean: pt.TensorVariable,
+        offset: pt.TensorVariable | None,
+        scaled: tuple[pt.TensorVariable, pt.TensorVariable] | None = None,
+    ) -> None:
         """The Gaussian density of guide-level data on the dense layout of :mod:`screenfit.models.guide_grid`.
 
         ``mean`` is the model's mean on ``grid.design`` (gene × line), ``offset`` the guide (×
-        batch) offsets; the same density as :meth:`likelihood` on the guide-level design.
+        batch) offsets or ``None``, ``scaled`` an optional ``(part, efficacy)``: a gene × line
+        part of the mean that each guide's efficacy multiplies. The same density as
+        :meth:`likelihood` on the guide-level design.
         """
         genes, slots, lines = grid.shape
-        m = on_grid(mean, (genes, lines)) if self.grid_broadcast else mean.reshape((genes, lines))
-        per_slot = (offset if offset.ndim == 2 else offset[:, None])[pt.constant(grid.slot_guide)]
-        shared = pt.dot(per_slot, grid.batch_indicator).reshape((genes, slots, lines))
-        resid = grid.y_mean - m[:, None, :] - shared
+
+        def gene_line(values: pt.TensorVariable) -> pt.TensorVariable:
+            return on_grid(values, (genes, lines)) if self.grid_broadcast else values.reshape((genes, lines))
+
+        resid = grid.y_mean - gene_line(mean)[:, None, :]
+        if offset is not None:
+            per_slot = (offset if offset.ndim == 2 else offset[:, None])[pt.constant(grid.slot_guide)]
+            resid = resid - pt.dot(per_slot, grid.batch_indicator).reshape((genes, slots, lines))
+        if scaled is not None:
+            part, efficacy = scaled
+            slot_efficacy = efficacy[pt.constant(grid.slot_guide)].reshape((genes, slots))
+            resid = resid - slot_efficacy[:, :, None] * gene_line(part)[:, None, :]
         per_line = pt.sum(grid.n * resid**2, axis=(0, 1)) + grid.y_ss_line
         sigma = self.noise_scale(grid.design)
         if self.noise_by is None:
@@ -364,10 +431,12 @@ class ScreenModel(ABC):
         """
         own_noise = type(self).noise is not ScreenModel.noise
         eligible = (
-            self.options.guide_offsets and self.observed == "lfc" and not own_noise
+            (self.options.guide_offsets or self.options.guide_efficacy) and self.observed == "lfc" and not own_noise
             and tuple(self.mean_level) == (GENE, LINE) and self.noise_by in (None, LINE)
         )  # fmt: skip
-        return guide_grid(design, self.guide_offsets_by_batch(design)) if eligible else None
+        if not eligible:
+            return None
+        return guide_grid(design, self.options.guide_offsets and self.guide_offsets_by_batch(design))
 
     def build(self, design: Design, evaluation: bool = False) -> pm.Model:
         """The PyMC model on ``design``, every parameter labelled by its dims.
@@ -380,10 +449,18 @@ class ScreenModel(ABC):
         with pm.Model(coords=coords) as model:
             grid = None if evaluation else self.sampling_guide_grid(design)
             if grid is not None:
-                mean = self.mean(grid.design) + self.covariate_term(grid.design)
-                self.guide_grid_likelihood(grid, mean, self.guide_offsets(design))
+                scaled = None
+                if self.options.guide_efficacy:
+                    rest, part = self.mean_parts(grid.design)
+                    scaled = (part, self.guide_efficacy())
+                else:
+                    rest = self.mean(grid.design)
+                mean = rest + self.covariate_term(grid.design)
+                offset = self.guide_offsets(design) if self.options.guide_offsets else None
+                self.guide_grid_likelihood(grid, mean, offset, scaled)
                 return model
-            mean = self.mean(design) + self.covariate_term(design) + self.guide_offset_term(design)
+            guide_mean, _ = self.guide_mean(design)
+            mean = guide_mean + self.covariate_term(design) + self.guide_offset_term(design)
             if evaluation:
                 self.likelihood(design, mean)
             else:

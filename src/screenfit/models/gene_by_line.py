@@ -37,6 +37,7 @@ class GeneByLine(ScreenModel):
     title = "gene × cell-line effects pooled to the gene mean, screen quality, copy number, line noise"
     uses_cn = True
     noise_by = LINE
+    efficacy_scaled = True
     gene_line_effect = "gene_line_effect"
     # Broadcast on the grid, PyTensor's exp(x)·exp(y) → exp(x + y) rewrite fuses the per-line
     # quality and noise and the per-gene scale into one exp per gene × line in the gradient:
@@ -87,6 +88,11 @@ class GeneByLine(ScreenModel):
         return theta
 
     def mean(self, design: Design) -> pt.TensorVariable:
+        rest, scaled = self.mean_parts(design)
+        return rest + scaled
+
+    def mean_parts(self, design: Design) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+        """``(μ_α + κ_c · cn_gc, q_c · (θ_gc − μ_α))``: a guide's efficacy scales the quality-scaled effect."""
         alpha = gene_intercepts()
         mu_tau = pm.Normal("gene_line_sd_mu", np.log(0.1), 1.0)
         s_tau = pm.HalfNormal("gene_line_sd_sd", 1.0)
@@ -100,4 +106,4 @@ class GeneByLine(ScreenModel):
         quality = pm.Deterministic("screen_quality", pt.exp(log_q), dims=LINE)
         mu_alpha = pm.modelcontext(None)["gene_effect_mu"]
         scaled = per_group(quality, design, LINE) * (per_group(theta, design, GENE, LINE) - mu_alpha)
-        return mu_alpha + scaled + self.cn_term(design)
+        return mu_alpha + self.cn_term(design), scaled
