@@ -113,11 +113,16 @@ VARIANTS = {
     "svi": ["--sampler", "svi"],
     "svi-offsets": ["--sampler", "svi", "--guide-offsets"],
     "svi-efficacy": ["--sampler", "svi", "--guide-offsets", "--guide-efficacy"],
+    "svi-lineage": ["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--covariate", "is_mutated"],
 }
 """screenfit gene-by-line fits to run: the default model (NUTS), with guide × pDNA-batch offsets,
 the default model by variational inference (``--sampler svi``, the fast path), and SVI with
 guide × batch offsets (``svi-offsets``), and with a knockout efficacy per guide as well
-(``svi-efficacy``)."""
+(``svi-efficacy``); ``svi-lineage`` is the last with gene-by-line-lineage, pooling each gene × line
+effect toward its gene's lineage and mutation-status mean (the cell-line annotations and mutation
+calls a DepMap user has, which Chronos does not use)."""
+MODELS = {"svi-lineage": "gene-by-line-lineage"}
+"""Variants fitted with another model than gene-by-line."""
 
 
 def depmap_scaled(est: pd.DataFrame) -> pd.DataFrame:
@@ -150,10 +155,11 @@ def screenfit_rows(
 
     fit_dir = case / f"fit_gene_by_line_{variant}"
     cli = str(Path(sys.executable).parent / "screenfit")
-    args = ["--model", "gene-by-line", "--out", str(fit_dir), "--ci-prob", "0.9", "--quiet", "--force"]
+    model = MODELS.get(variant, "gene-by-line")
+    args = ["--model", model, "--out", str(fit_dir), "--ci-prob", "0.9", "--quiet", "--force"]
     wall, peak = measured([cli, "fit", str(case / "counts_screen.parquet"), *args, *VARIANTS[variant]])
     fit = load_fit(fit_dir)
-    label = "screenfit gene-by-line" + ("" if variant == "plain" else f" + {variant}")
+    label = f"screenfit {model}" + ("" if variant == "plain" else f" + {variant}")
     rows = []
     for stem, suffix in (("gene_cell_line_effects", ""), ("gene_cell_line_effects_depmap", ", DepMap scale")):
         long = fit.table(stem)
@@ -166,6 +172,7 @@ def screenfit_rows(
 def run_case(
     regime: str, n_genes: int, n_lines: int, seed: int, work: Path, variants: list[str]
 ) -> list[dict[str, object]]:
+    from screenfit.io.annotations import ANNOTATION_COLUMNS, annotate_cell_lines
     from screenfit.io.depmap import read_depmap
     from screenfit.io.tables import write_screen
     from screenfit.simulate import read_truth, write_simulation
@@ -183,6 +190,9 @@ def run_case(
     controls = truth_tables.guides.loc[truth_tables.guides["hugo_symbol"].isin(picked), "sgrna"].astype(str)
     (case / "controls.txt").write_text("\n".join(controls) + "\n")
     screen = read_depmap(case / "depmap", "Sim", control_sgrnas=tuple(controls))  # the counts Chronos reads
+    # Each line's lineage, as a DepMap Model.csv gives it (used only by gene-by-line-lineage).
+    lineages = truth_tables.cell_lines.reindex(columns=["depmap_id", *ANNOTATION_COLUMNS])
+    screen = annotate_cell_lines(screen, lineages, "the simulated lines")
     write_screen(screen, case / "counts_screen.parquet")
     rows: list[dict[str, object]] = []
     base = {"regime": regime, "genes": n_genes, "lines": n_lines}

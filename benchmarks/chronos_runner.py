@@ -61,7 +61,13 @@ def main() -> None:
     if cn_file.exists():
         t1 = time.perf_counter()
         relative = np.exp2(pd.read_csv(cn_file, index_col=0)) - 1.0
-        corrected, _ = chronos.alternate_CN(gene_effect, relative.loc[gene_effect.index, gene_effect.columns])
+        # Only lines and genes with copy number are corrected (a DepMap sample's CN file need not
+        # cover every line of every library); the rest are kept as fitted.
+        lines = gene_effect.index.intersection(relative.index)
+        genes = gene_effect.columns.intersection(relative.columns)
+        corrected = gene_effect.copy()
+        block, _ = chronos.alternate_CN(gene_effect.loc[lines, genes], relative.loc[lines, genes])
+        corrected.loc[lines, genes] = block.loc[lines, genes]
         corrected.to_csv(args.out / "gene_effect_cn.csv")
         cn_s = time.perf_counter() - t1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

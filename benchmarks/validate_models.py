@@ -1,9 +1,9 @@
 """Fit the model zoo to real and simulated screens and print the tables in docs/validation.md.
 
 Run: ``python benchmarks/validate_models.py [--models m1,m2] [--genes N] [--out DIR]``, or
-``--avana-svi [--json FILE]`` for gene-by-line by SVI on the Avana sample only
-(:func:`avana_svi`: per-line AUROC and copy-number bias, plain, with guide offsets, and with
-``cn_excess``).
+``--svi-library Avana|KY [--json FILE]`` for gene-by-line by SVI on one library of the DepMap
+sample only (:func:`library_svi`: per-line AUROC and copy-number bias of each of
+:data:`SVI_VARIANTS`, next to the shipped Chronos fit for Avana, or Chronos run on KY here).
 
 - Real data: the DepMap Avana sample (bundled). Per model: status, max R-hat, min ESS, wall
   time, and the AUROC of gene effects separating Hart CEGv2 from NEGv1 — gene-level for models
@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -34,6 +36,7 @@ from screenfit.data.genes import match_symbols, split_depmap_names
 from screenfit.data.preprocess import annotated_lines_only, subsample
 from screenfit.fitting import fit
 from screenfit.inference.samplers import SamplerConfig
+from screenfit.io.depmap import read_depmap
 from screenfit.jobs import load_example
 from screenfit.models.base import ModelOptions
 from screenfit.reference import essential_sets
@@ -81,20 +84,52 @@ def cn_bias(wide: pd.DataFrame, cn: pd.DataFrame, nonessential: set[str]) -> flo
     return float(np.corrcoef(centred.to_numpy()[ok], copies.to_numpy()[ok])[0, 1])
 
 
-#: gene-by-line variants fitted by ``--avana-svi``.
+#: gene-by-line variants fitted by ``--svi-library``.
 SVI_VARIANTS = {
     "svi": {},
     "svi + guide offsets": {"guide_offsets": True},
     "svi + guide offsets + cn_excess": {"guide_offsets": True, "cn_column": "cn_excess"},
+    "svi + guide offsets + efficacy": {"guide_offsets": True, "guide_efficacy": True},
 }
+DEPMAP_SAMPLE = CHRONOS_FIT.parent
+CHRONOS_PYTHON = Path(__file__).resolve().parents[1] / ".venv-chronos" / "bin" / "python"
 
 
-def avana_svi(json_path: Path | None) -> None:
-    """gene-by-line by SVI on the Avana sample (plain, guide offsets, offsets + ``cn_excess``):
-    median per-line AUROC (CEGv2 vs NEGv1) and copy-number bias among NEGv1 genes (effect minus
-    the gene's mean against DepMap's log2(CN + 1)), as fitted and on DepMap's scale, next to the
-    shipped Chronos reference fit scored the same way."""
-    screen = load_example()
+def nonessential_control_guides(library: str) -> list[str]:
+    """The library's guides of DepMap's ``AchillesNonessentialControls`` genes (negative controls for Chronos)."""
+    controls = set(pd.read_csv(DEPMAP_SAMPLE / "AchillesNonessentialControls.csv").iloc[:, 0].astype(str))
+    guides = pd.read_csv(DEPMAP_SAMPLE / f"{library}GuideMap.csv")
+    return sorted(guides.loc[guides["gene"].astype(str).isin(controls), "sgrna"].astype(str))
+
+
+def chronos_reference(library: str, genes: list[str], lines: list[str]) -> dict[str, pd.DataFrame]:
+    """Lines × genes Chronos effects to compare with: the shipped fit for Avana; for another
+    library, Chronos run now on its counts (defaults, in ``.venv-chronos``; as fitted and after
+    ``alternate_CN``), with the library's non-essential-control guides as negative controls."""
+    if library == "Avana":
+        return {"Chronos reference fit (shipped)": chronos_effects(CHRONOS_FIT, genes, lines)}
+    work = Path(tempfile.mkdtemp(prefix=f"chronos-{library}-"))
+    (work / "controls.txt").write_text("\n".join(nonessential_control_guides(library)) + "\n")
+    runner = Path(__file__).with_name("chronos_runner.py")
+    t0 = time.perf_counter()
+    subprocess.run([str(CHRONOS_PYTHON), str(runner), str(DEPMAP_SAMPLE), "--library", library, "--out", str(work),
+                    "--controls", str(work / "controls.txt")], check=True)  # fmt: skip
+    print(f"Chronos on {library}: {time.perf_counter() - t0:.0f} s (wall, with its imports)")
+    out = {}
+    files = {"Chronos (run here)": "gene_effect.csv", "Chronos + alternate_CN (run here)": "gene_effect_cn.csv"}
+    for name, file in files.items():
+        ge = pd.read_csv(work / file, index_col=0)
+        ge.columns = split_depmap_names(pd.Series(ge.columns))["hugo_symbol"]
+        out[name] = ge.loc[ge.index.intersection(lines), ge.columns.intersection(genes)]
+    return out
+
+
+def library_svi(library: str, json_path: Path | None) -> None:
+    """gene-by-line by SVI on one library of the DepMap sample (:data:`SVI_VARIANTS`): median
+    per-line AUROC (CEGv2 vs NEGv1) and copy-number bias among NEGv1 genes (effect minus the
+    gene's mean against DepMap's log2(CN + 1)), as fitted and on DepMap's scale, next to Chronos
+    (:func:`chronos_reference`) scored the same way."""
+    screen = load_example() if library == "Avana" else read_depmap(DEPMAP_SAMPLE, library)
     t = screen.table
     genes = sorted(t["hugo_symbol"].astype(str).unique())
     lines = sorted(t["depmap_id"].astype(str).unique())
@@ -105,8 +140,8 @@ def avana_svi(json_path: Path | None) -> None:
         per_line = float(np.median([auroc(wide.loc[line], ess, non) for line in wide.index]))
         return {"median_per_line_auroc": per_line, "cn_r_nonessential": cn_bias(wide, cn, non)}
 
-    rows = [{"method": "Chronos reference fit (shipped)", "scale": "as shipped",
-             **scores(chronos_effects(CHRONOS_FIT, genes, lines))}]  # fmt: skip
+    rows = [{"library": library, "method": name, "scale": "as fitted", **scores(wide)}
+            for name, wide in chronos_reference(library, genes, lines).items()]  # fmt: skip
     for name, options in SVI_VARIANTS.items():
         t0 = time.perf_counter()
         result = fit(screen, "gene-by-line", options=ModelOptions(**options), sampler=SamplerConfig(method="svi"),
@@ -114,8 +149,9 @@ def avana_svi(json_path: Path | None) -> None:
         wall = time.perf_counter() - t0
         for stem, scale in (("gene_cell_line_effects", "LFC"), ("gene_cell_line_effects_depmap", "DepMap")):
             wide = result.table(stem).pivot(index="depmap_id", columns="hugo_symbol", values="mean")
-            rows.append({"method": f"screenfit gene-by-line, {name}", "scale": scale, **scores(wide),
-                         "status": result.status, "wall_s": wall})  # fmt: skip
+            rows.append({"library": library, "method": f"screenfit gene-by-line, {name}", "scale": scale,
+                         **scores(wide), "status": result.status, "wall_s": wall})  # fmt: skip
+    print(f"{library}: {len(lines)} lines, {len(ess)} CEGv2 and {len(non)} NEGv1 genes")
     print("| method | scale | median per-line AUROC | CN r (NEGv1) | wall s |\n|---|---|---|---|---|")
     for row in rows:
         wall = f"{row['wall_s']:.0f}" if "wall_s" in row else "—"
@@ -214,14 +250,14 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=None, help="draws per chain (default: each model's)")
     parser.add_argument("--skip-simulation", action="store_true")
     parser.add_argument("--skip-comparison", action="store_true")
-    parser.add_argument("--avana-svi", action="store_true", help="only gene-by-line by SVI on the Avana sample")
-    parser.add_argument("--json", type=Path, default=None, help="with --avana-svi: write the rows here")
+    parser.add_argument("--svi-library", default=None, help="only gene-by-line by SVI on this library (Avana, KY)")
+    parser.add_argument("--json", type=Path, default=None, help="with --svi-library: write the rows here")
     args = parser.parse_args()
     print(
         f"screenfit {screenfit.__version__}, Python {platform.python_version()}, {platform.machine()}, {date.today()}\n"
     )
-    if args.avana_svi:
-        avana_svi(args.json)
+    if args.svi_library:
+        library_svi(args.svi_library, args.json)
         return
     real_data([m for m in args.models.split(",") if m], args.genes, args.out, args.draws)
     if not args.skip_simulation:

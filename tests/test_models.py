@@ -13,7 +13,10 @@ from screenfit.models.base import ModelOptions
 from screenfit.models.registry import MODELS, get_model
 from screenfit.simulate import SimulationConfig, simulate_screen
 
-EXPECTED = {"seed-m1", "seed-m2", "gene-cellline", "guide", "copy-number", "gene-by-line", "lineage", "counts"}
+EXPECTED = {
+    "seed-m1", "seed-m2", "gene-cellline", "guide", "copy-number", "gene-by-line", "gene-by-line-lineage", "lineage",
+    "counts",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,9 @@ def test_every_model_builds_with_labelled_parameters(tiny, name):
     assert np.isfinite(model.compile_logp()(model.initial_point()))
 
 
-@pytest.mark.parametrize("name", ["gene-cellline", "guide", "copy-number", "gene-by-line", "lineage", "seed-m1"])
+@pytest.mark.parametrize(
+    "name", ["gene-cellline", "guide", "copy-number", "gene-by-line", "gene-by-line-lineage", "lineage", "seed-m1"]
+)
 def test_sufficient_statistics_equal_the_full_likelihood(tiny, name):
     """Collapsed and row-level log densities differ by a constant, whatever the parameters."""
     spec = get_model(name, ModelOptions(covariate="is_mutated"))

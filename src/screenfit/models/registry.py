@@ -12,6 +12,7 @@ from screenfit.models.condition import Condition
 from screenfit.models.copy_number import CopyNumber
 from screenfit.models.counts import Counts
 from screenfit.models.gene_by_line import GeneByLine
+from screenfit.models.gene_by_line_lineage import GeneByLineLineage
 from screenfit.models.gene_cellline import GeneCellLine
 from screenfit.models.guide import Guide
 from screenfit.models.library import MultiLibrary
@@ -20,7 +21,19 @@ from screenfit.models.seed import SeedM1, SeedM2
 
 MODELS: dict[str, type[ScreenModel]] = {
     cls.name: cls
-    for cls in (SeedM1, SeedM2, GeneCellLine, Guide, CopyNumber, GeneByLine, Lineage, Counts, Condition, MultiLibrary)
+    for cls in (
+        SeedM1,
+        SeedM2,
+        GeneCellLine,
+        Guide,
+        CopyNumber,
+        GeneByLine,
+        GeneByLineLineage,
+        Lineage,
+        Counts,
+        Condition,
+        MultiLibrary,
+    )
 }
 
 
