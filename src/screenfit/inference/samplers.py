@@ -17,9 +17,7 @@ VI uses Adam at learning rate 0.001: at 0.01 the optimiser's jitter left mean-fi
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,6 +31,7 @@ import xarray as xr
 
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.cache import NUTPIE_MODELS, use_jax_compilation_cache
+from screenfit.inference.scratch import draws_folder
 from screenfit.inference.svi import SviSettings, fit_mean_field, window_change
 
 Method = Literal["nutpie", "pymc", "numpyro", "blackjax", "svi", "advi", "fullrank_advi", "map"]
@@ -114,7 +113,8 @@ class SampleRun:
     compile_s: float
     sample_s: float
     optimiser: dict[str, object] = field(default_factory=dict)
-    #: Folder of draws streamed to disk (Zarr) that ``idata`` reads lazily; see :meth:`release`.
+    #: Folder (:func:`~screenfit.inference.scratch.draws_folder`) of draws streamed to disk, a Zarr
+    #: store in its :data:`STORE` subfolder that ``idata`` reads lazily; see :meth:`release`.
     draws_dir: Path | None = None
 
     def release(self) -> None:
@@ -133,6 +133,8 @@ class SampleRun:
 #: sampling. A gene-by-line fit of the Avana sample (≈ 75,000 values per draw) held 13 GB in
 #: memory after 13 of its ~25 minutes at 3,000 draws per chain.
 STREAM_BYTES = 2_000_000_000
+#: Subfolder of a draws folder holding the Zarr store (the folder itself also holds its owner).
+STORE = "draws.zarr"
 
 
 class _LossPlateau:
@@ -172,8 +174,9 @@ def _nutpie(model: pm.Model, cfg: SamplerConfig, progress: bool, compile_key: st
     draws_dir = None
     kwargs: dict[str, object] = {}
     if cfg.chains * int(cfg.draws or 0) * compiled.n_expanded * 8 > STREAM_BYTES:
-        draws_dir = Path(tempfile.mkdtemp(prefix="screenfit-draws-", dir=os.environ.get("SCREENFIT_CACHE_DIR")))
-        kwargs["zarr_store"] = nutpie.zarr_store.LocalStore(str(draws_dir))
+        draws_dir = draws_folder()
+        (draws_dir / STORE).mkdir()  # nutpie's store needs the folder to exist
+        kwargs["zarr_store"] = nutpie.zarr_store.LocalStore(str(draws_dir / STORE))
     idata = nutpie.sample(
         compiled, draws=cfg.draws, tune=cfg.tuning_steps, chains=cfg.chains, cores=cfg.cores or min(cfg.chains, 2),
         seed=cfg.seed, progress_bar=progress, save_warmup=False,
@@ -278,7 +281,8 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
         idata = az.InferenceData(posterior=_draws_dataset(model, values, names, 0))
         # Compiling happens inside the first optimisation block; all of it counts as sampling.
         return SampleRun(idata, 0.0, time.perf_counter() - t0, info)
-    draws_dir = Path(tempfile.mkdtemp(prefix="screenfit-draws-", dir=os.environ.get("SCREENFIT_CACHE_DIR")))
+    draws_dir = draws_folder()
+    store = draws_dir / STORE
     block = max(1, SVI_DRAW_BLOCK_VALUES // max(per_draw, 1))
     done = 0
     for values in approx.draw_blocks(n_draws, block, cfg.seed, names):
@@ -286,15 +290,15 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
         # Stored as float32 (7 significant digits; half the disk and the reading of float64).
         part = _draws_dataset(model, {k: v.astype(np.float32, copy=False) for k, v in values.items()}, names, done)
         if done:
-            part.to_zarr(draws_dir, mode="a", append_dim="draw")
+            part.to_zarr(store, mode="a", append_dim="draw")
         else:
             # Uncompressed: a temporary store of float draws, which compress poorly (~10%).
             chunks = {k: {"chunks": (1, block, *[min(n, ZARR_CHUNK_ROWS) if i == 0 else n
                                                  for i, n in enumerate(part[k].shape[2:])]), "compressors": None}
                       for k in names}  # fmt: skip
-            part.to_zarr(draws_dir, mode="w", encoding=chunks)
+            part.to_zarr(store, mode="w", encoding=chunks)
         done += size
-    posterior_ds = xr.open_zarr(draws_dir)
+    posterior_ds = xr.open_zarr(store)
     return SampleRun(az.InferenceData(posterior=posterior_ds), 0.0, time.perf_counter() - t0, info, draws_dir)
 
 
