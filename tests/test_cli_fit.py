@@ -125,3 +125,27 @@ def test_variational_fit_writes_log_likelihood_and_predictive_checks(screen_file
     assert {"log_likelihood", "observed_data", "posterior_predictive"} <= set(
         az.from_netcdf(out / "posterior.nc").groups()
     )
+
+
+def test_a_full_disk_is_one_message_and_exit_code_1(screen_file, tmp_path, monkeypatch):
+    """ENOSPC (here raised where the fit would write) reaches the user as one paragraph naming the
+    file and the fix, with exit code 1 and no traceback; other OS errors still propagate."""
+    import errno
+
+    import screenfit.fitting
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "fit" / "posterior.nc"))
+
+    monkeypatch.setattr(screenfit.fitting, "fit", full)
+    result = runner.invoke(app, ["fit", str(screen_file), "--out", str(tmp_path / "fit"), "-q"])
+    assert result.exit_code == 1, result.output
+    assert "no space left" in result.output and "posterior.nc" in result.output
+    assert "SCREENFIT_CACHE_DIR" in result.output and "Traceback" not in result.output
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(screenfit.fitting, "fit", broken)
+    result = runner.invoke(app, ["fit", str(screen_file), "--out", str(tmp_path / "fit2"), "-q"])
+    assert isinstance(result.exception, OSError) and "no space left" not in result.output  # a bug, not a full disk

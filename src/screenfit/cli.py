@@ -6,6 +6,7 @@ traceback); 2 a fit was written but failed its convergence gate; anything else i
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,13 +30,25 @@ if TYPE_CHECKING:
 
 
 class _UserErrorsExit1(TyperGroup):
-    """Turns a ScreenfitInputError from any command into one paragraph on stderr and exit code 1."""
+    """Turns a ScreenfitInputError from any command, or a full disk, into one paragraph on stderr and exit code 1."""
 
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except ScreenfitInputError as err:
-            Console(stderr=True).print(f"[bold red]error:[/bold red] {err.message}", highlight=False, soft_wrap=True)
+            _err().print(f"[bold red]error:[/bold red] {err.message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = f" writing {err.filename}" if err.filename else ""
+            _err().print(
+                f"[bold red]error:[/bold red] no space left on the disk{where} ({err.strerror}). Results are written "
+                "atomically, so none was left half-written. Fix: free space, or point --out and SCREENFIT_CACHE_DIR "
+                "(where large draws are streamed) at a disk with room, and run the command again.",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(1) from None
 
 
