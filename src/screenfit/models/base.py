@@ -242,14 +242,13 @@ class ScreenModel(ABC):
         eta = pm.StudentT("guide_efficacy_logit", nu=3.0, mu=2.0, sigma=0.8, dims=GUIDE)
         return pm.Deterministic("guide_efficacy", pm.math.sigmoid(eta), dims=GUIDE)
 
-    def guide_mean(self, design: Design) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
-        """``(mean, efficacy)`` on ``design``: :meth:`mean`, or with ``options.guide_efficacy``
-        ``rest + e_s · scaled`` at the design's guides (efficacy ``None`` otherwise)."""
+    def guide_mean(self, design: Design) -> pt.TensorVariable:
+        """The mean on ``design``: :meth:`mean`, or with ``options.guide_efficacy``
+        ``rest + e_s · scaled`` at the design's guides."""
         if not self.options.guide_efficacy:
-            return self.mean(design), None
+            return self.mean(design)
         rest, scaled = self.mean_parts(design)
-        efficacy = self.guide_efficacy()
-        return rest + per_group(efficacy, design, GUIDE) * scaled, efficacy
+        return rest + per_group(self.guide_efficacy(), design, GUIDE) * scaled
 
     def guide_offset_term(self, design: Design) -> pt.TensorVariable | float:
         """Offsets per guide and pDNA batch (``options.guide_offsets``): ``γ_sb ~ N(0, σ_γ)``.
@@ -459,8 +458,7 @@ class ScreenModel(ABC):
                 offset = self.guide_offsets(design) if self.options.guide_offsets else None
                 self.guide_grid_likelihood(grid, mean, offset, scaled)
                 return model
-            guide_mean, _ = self.guide_mean(design)
-            mean = guide_mean + self.covariate_term(design) + self.guide_offset_term(design)
+            mean = self.guide_mean(design) + self.covariate_term(design) + self.guide_offset_term(design)
             if evaluation:
                 self.likelihood(design, mean)
             else:
