@@ -34,15 +34,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def is_stale(folder: Path, now: float | None = None) -> bool:
+def is_stale(folder: Path) -> bool:
     """Whether ``folder`` is a draws folder its run left behind.
 
     True when its owner ran on this host and that process is gone, or when it is older than
     :data:`ABANDONED_S` and its owner cannot be checked (another host, or no owner file).
     """
-    now = time.time() if now is None else now
     try:
-        age = now - folder.stat().st_mtime
+        age = time.time() - folder.stat().st_mtime
     except OSError:
         return False  # already gone
     try:
