@@ -28,10 +28,12 @@ per posterior draw; Chronos' estimates rescaled the same way). Coverage is also 
 against the truth moved by each line's median offset (``coverage_90_line_aligned``): a line's
 overall level is not identified from LFC, which per-replicate normalisation centres.
 
-Regimes: ``additive`` (``SimulationConfig.additive``: screenfit's own assumptions) and
+Regimes: ``additive`` (``SimulationConfig.additive``: screenfit's own assumptions),
 ``realistic`` (the default simulator, which no screenfit model matches: multiplicative guide
 efficacy × screen quality, copy-number cutting toxicity, per-line noise, lineage- and
-mutation-selective genes, pDNA-batch guide offsets, negative-binomial count noise).
+mutation-selective genes, pDNA-batch guide offsets, negative-binomial count noise) and
+``longitudinal`` (the realistic one with each replicate read at days 7, 14 and 21; effects
+grow after a 3-day delay, the truth is the day-21 effect).
 """
 
 from __future__ import annotations
@@ -68,11 +70,17 @@ def measured(cmd: list[str]) -> tuple[float, int]:
     return float(wall), int(peak)
 
 
+TIME_POINTS = (7.0, 14.0, 21.0)
+"""Days each replicate is read in the ``longitudinal`` regime."""
+
+
 def simulation_config(regime: str, n_genes: int, n_lines: int, seed: int):
     from screenfit.simulate import SimulationConfig
 
     if regime == "additive":
         return SimulationConfig.additive(n_genes=n_genes, n_cell_lines=n_lines, seed=seed)
+    if regime == "longitudinal":
+        return SimulationConfig(n_genes=n_genes, n_cell_lines=n_lines, seed=seed, time_points=TIME_POINTS)
     return SimulationConfig(n_genes=n_genes, n_cell_lines=n_lines, seed=seed)
 
 
@@ -114,14 +122,28 @@ VARIANTS = {
     "svi-offsets": ["--sampler", "svi", "--guide-offsets"],
     "svi-efficacy": ["--sampler", "svi", "--guide-offsets", "--guide-efficacy"],
     "svi-lineage": ["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--covariate", "is_mutated"],
+    "svi-time": ["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--time-course", "--screen-delay", "learn"],
+    "svi-lineage-time": [
+        "--sampler",
+        "svi",
+        "--guide-offsets",
+        "--guide-efficacy",
+        "--covariate",
+        "is_mutated",
+        "--time-course",
+        "--screen-delay",
+        "learn",
+    ],
 }
 """screenfit gene-by-line fits to run: the default model (NUTS), with guide × pDNA-batch offsets,
 the default model by variational inference (``--sampler svi``, the fast path), and SVI with
 guide × batch offsets (``svi-offsets``), and with a knockout efficacy per guide as well
 (``svi-efficacy``); ``svi-lineage`` is the last with gene-by-line-lineage, pooling each gene × line
 effect toward its gene's lineage and mutation-status mean (the cell-line annotations and mutation
-calls a DepMap user has, which Chronos does not use)."""
-MODELS = {"svi-lineage": "gene-by-line-lineage"}
+calls a DepMap user has, which Chronos does not use). The ``-time`` variants add ``--time-course``
+with a learnt screen delay: each time point of a replicate is fitted as such (the ``longitudinal``
+regime), as Chronos fits them."""
+MODELS = {"svi-lineage": "gene-by-line-lineage", "svi-lineage-time": "gene-by-line-lineage"}
 """Variants fitted with another model than gene-by-line."""
 
 

@@ -237,6 +237,9 @@ def simulate(
     replicates: Annotated[int, typer.Option(help="Replicates per cell line.")] = 2,
     lineages: Annotated[int, typer.Option(help="Number of lineages.")] = 6,
     batches: Annotated[int, typer.Option(help="Number of pDNA batches.")] = 2,
+    time_points: Annotated[
+        str, typer.Option(help="Days each replicate is read, comma-separated (a time course: 7,14,21).")
+    ] = "21",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     counts: Annotated[bool, typer.Option(help="Also write DepMap-format count files.")] = True,
     force: Force = False,
@@ -245,9 +248,15 @@ def simulate(
     """Simulate a DepMap-like screen with known truth (long table, truth, DepMap count files)."""
     from screenfit.simulate import SimulationConfig, write_simulation
 
+    try:
+        days = tuple(float(d) for d in time_points.split(","))
+    except ValueError:
+        raise ScreenfitInputError(
+            f"--time-points must be comma-separated days, got '{time_points}'.", fix="pass e.g. 7,14,21."
+        ) from None
     cfg = SimulationConfig(
         n_genes=genes, n_cell_lines=cell_lines, n_guides=guides, n_replicates=replicates,
-        n_lineages=lineages, n_pdna_batches=batches, seed=seed,
+        n_lineages=lineages, n_pdna_batches=batches, time_points=days, seed=seed,
     )  # fmt: skip
     with _progress(quiet) as bar:
         task = bar.add_task("simulating", total=None)
@@ -272,6 +281,21 @@ def models() -> None:
     for name, cls in MODELS.items():
         table.add_row(name, cls.observed, cls.title)
     Console().print(table)
+
+
+def _screen_delay(text: str) -> float | None:
+    """``--screen-delay``: a number of days, or ``learn`` (``None``)."""
+    if text.strip().lower() == "learn":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ScreenfitInputError(
+            f"--screen-delay must be a number of days ≥ 0 or 'learn', got '{text}'.", fix="pass e.g. 3 or learn."
+        )
+    return value
 
 
 @app.command()
@@ -307,6 +331,16 @@ def fit(
     guide_efficacy: Annotated[
         bool, typer.Option(help="gene-by-line: knockout efficacy in (0, 1) per guide, scaling its effect (dud guides).")
     ] = False,
+    time_course: Annotated[
+        bool,
+        typer.Option(help="gene-by-line: effects grow with days after a screen delay (time courses, 14 vs 21 days)."),
+    ] = False,
+    screen_delay: Annotated[
+        str, typer.Option(help="--time-course: days before a knockout acts, or 'learn' (needs several time points).")
+    ] = "3",
+    reference_days: Annotated[
+        float, typer.Option(help="--time-course: the screen length whose effects are reported.")
+    ] = 21.0,
     genes: Annotated[int | None, typer.Option(help="Deterministic sub-sample of genes.")] = None,
     cell_lines: Annotated[int | None, typer.Option(help="Deterministic sub-sample of cell lines.")] = None,
     annotated_lines_only: Annotated[
@@ -343,7 +377,8 @@ def fit(
 
     options = ModelOptions(
         covariate=covariate, reference_condition=reference_condition, min_difference=min_difference,
-        guide_offsets=guide_offsets, guide_efficacy=guide_efficacy,
+        guide_offsets=guide_offsets, guide_efficacy=guide_efficacy, time_course=time_course,
+        screen_delay=_screen_delay(screen_delay), reference_days=reference_days,
     )  # fmt: skip
     data: Screen | StreamedScreen
     if stream:

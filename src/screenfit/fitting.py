@@ -222,6 +222,12 @@ def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, ev
             fix="stream a gene × cell-line LFC model (gene-by-line, copy-number, gene-cellline), or load the "
             "screen in memory (without --stream).",
         )
+    if spec.options.time_course:
+        raise ScreenfitInputError(
+            "a time course is fitted per time point, which a streamed screen (gene × line statistics) does not keep.",
+            file=screen.source,
+            fix="load the screen in memory (without --stream), or fit without --time-course.",
+        )
     if spec.needs_lineage and LINEAGE not in screen.design.index:
         raise ScreenfitInputError(
             f"model '{spec.name}' pools gene effects within lineage but the screen has no 'lineage' column.",
@@ -264,7 +270,7 @@ def evaluation_units(spec: ScreenModel, screen: Screen, design: Design) -> Evalu
 
     ``unit`` is always the guide × line design of the LFC (the observed data stored with the fit).
     """
-    unit = build_design(screen, spec.unit_level, spec.covariate_columns)
+    unit = build_design(screen, spec.evaluation_level, spec.covariate_columns)
     if spec.observed == "counts":
         assert design.counts is not None
         evaluation = spec.build(design, evaluation=True)

@@ -84,7 +84,7 @@ def heldout_elpd(
     if not sampler.is_mcmc:
         raise ScreenfitInputError("K-fold needs posterior draws from NUTS.", fix="use an MCMC sampler for --kfold.")
     design = build_design(screen, spec.level(True), spec.covariate_columns)
-    unit = build_design(screen, spec.unit_level, spec.covariate_columns)
+    unit = build_design(screen, spec.evaluation_level, spec.covariate_columns)
     spec.build(design)  # fixes data-driven parametrisations on the full design, as a plain fit does
     lines = np.asarray(design.coords[LINE])
     folds = line_folds(len(lines), k, sampler.seed)

@@ -2,8 +2,10 @@
 
 The latent log fold change of guide *s* (gene *g*) in replicate *r* of cell line *c* is
 
-``z = o_c + q_c · e_s · β_gc + κ_c · (min(CN_gc, cn_max) − 1) + d_{s,b(c)} + ε``,
-``ε ~ Normal(0, σ_c)``
+``z = o_c + f(t) · [q_c · e_s · β_gc + κ_c · (min(CN_gc, cn_max) − 1)] + d_{s,b(c)} + ε``,
+``ε ~ Normal(0, σ_c)``, at each time point ``t`` (days) the replicate is read, with
+``f(t) = (t − δ) / (t_ref − δ)`` the share of a ``t_ref``-day screen's effect a knockout has
+reached ``t − δ`` days after it starts to act (``f = 1`` at the default single time point, day 21).
 
 - ``β_gc`` the true gene effect in the line: core-essential genes (named after Hart CEGv2)
   ``≈ −1`` everywhere; selective genes ``≈ −1`` only in one lineage or in lines where the
@@ -85,7 +87,20 @@ class SimulationConfig:
     count_dispersion: float = 0.01
     guide_efficacy: bool = True
     lfc_from_counts: bool = True
+    time_points: tuple[float, ...] = (21.0,)
+    screen_delay: float = 3.0
+    reference_days: float = 21.0
     seed: int = 0
+
+    @property
+    def n_samples_per_line(self) -> int:
+        """Sequenced samples per cell line: replicates × time points."""
+        return self.n_replicates * len(self.time_points)
+
+    def time_factors(self) -> np.ndarray:
+        """``f(t) = max(t − δ, 0) / (t_ref − δ)`` at each time point."""
+        t = np.asarray(self.time_points, dtype=float)
+        return np.maximum(t - self.screen_delay, 0.0) / (self.reference_days - self.screen_delay)
 
     @classmethod
     def additive(cls, **overrides: object) -> SimulationConfig:
@@ -111,6 +126,13 @@ class SimulationConfig:
                 )
         if self.frac_essential + self.frac_selective > 1:
             raise ScreenfitInputError("frac_essential + frac_selective must be ≤ 1.", fix="lower one of them.")
+        if not self.time_points or len(set(self.time_points)) != len(self.time_points):
+            raise ScreenfitInputError("time_points must be distinct days, at least one.", fix="pass e.g. 7,14,21.")
+        if min(self.time_points) <= 0 or self.reference_days <= self.screen_delay:
+            raise ScreenfitInputError(
+                "time points must be after day 0 and reference_days after the screen delay.",
+                fix="pass positive days and a reference_days above screen_delay.",
+            )
 
 
 @dataclass(frozen=True)
@@ -291,20 +313,21 @@ def _dict_array(codes: np.ndarray, labels: np.ndarray) -> pa.DictionaryArray:
 def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
     cfg = world.cfg
     rng = np.random.default_rng([cfg.seed, 1, int(line_idx[0])])
-    n_l, n_s, n_r = len(line_idx), len(world.guides), cfg.n_replicates
+    n_l, n_s = len(line_idx), len(world.guides)
+    n_r = cfg.n_samples_per_line  # sequenced samples per line: replicates × time points
     lines = world.lines.iloc[line_idx]
     mutated = rng.random((n_l, cfg.n_genes)) < world.mutation_rate[None, :]
     cn = _copy_number(world, line_idx, rng)
     beta = _gene_line_effects(world, line_idx, mutated, rng)
     batch = lines["pdna_batch"].str.removeprefix("Sim-").astype(int).to_numpy() - 1
     gg = world.guide_gene
-    mean = (
-        lines["offset"].to_numpy()[:, None]
-        + lines["quality"].to_numpy()[:, None] * world.guides["efficacy"].to_numpy()[None, :] * beta[:, gg]
-        + lines["cn_slope"].to_numpy()[:, None] * (np.minimum(cn, cfg.cn_max)[:, gg] - 1.0)
-        + world.batch_offsets[batch]
-    )  # (line, guide)
-    z = mean[:, None, :] + rng.normal(0.0, 1.0, (n_l, n_r, n_s)) * lines["noise_sd"].to_numpy()[:, None, None]
+    effect = lines["quality"].to_numpy()[:, None] * world.guides["efficacy"].to_numpy()[None, :] * beta[:, gg] + lines[
+        "cn_slope"
+    ].to_numpy()[:, None] * (np.minimum(cn, cfg.cn_max)[:, gg] - 1.0)  # (line, guide)
+    level = lines["offset"].to_numpy()[:, None] + world.batch_offsets[batch]
+    factor = np.tile(cfg.time_factors(), cfg.n_replicates)  # samples replicate-major, then time point
+    mean = level[:, None, :] + factor[None, :, None] * effect[:, None, :]  # (line, sample, guide)
+    z = mean + rng.normal(0.0, 1.0, (n_l, n_r, n_s)) * lines["noise_sd"].to_numpy()[:, None, None]
     weight = world.abundance[None, None, :] * np.exp2(z)
     weight /= weight.mean(axis=2, keepdims=True)
     final = _negbin(rng, cfg.reads_per_guide * weight, cfg.count_dispersion)
@@ -315,13 +338,16 @@ def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
     lfc = log2_fold_change(final, final_total, ref, ref_total, PSEUDOCOUNT) if cfg.lfc_from_counts else z
     keep = usable.ravel()
 
+    timed = len(cfg.time_points) > 1
     rep_labels = np.array(
         [
-            f"{d}_Rep{chr(65 + r)}_{b}"
+            f"{d}_Rep{chr(65 + r)}_{b}" + (f"_day{t:g}" if timed else "")
             for d, b in zip(lines["depmap_id"], lines["pdna_batch"], strict=True)
-            for r in range(n_r)
+            for r in range(cfg.n_replicates)
+            for t in cfg.time_points
         ]
     )
+    sample_days = np.tile(np.asarray(cfg.time_points, dtype=float), cfg.n_replicates)
     line_codes = np.repeat(np.arange(n_l), n_r * n_s)[keep]
     rep_codes = np.repeat(np.arange(n_l * n_r), n_s)[keep]
     guide_codes = np.tile(np.arange(n_s), n_l * n_r)[keep]
@@ -334,6 +360,7 @@ def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
             "depmap_id": _dict_array(line_codes, lines["depmap_id"].to_numpy()),
             "replicate_id": _dict_array(rep_codes, rep_labels),
             "lfc": lfc.ravel()[keep],
+            "days": np.tile(np.repeat(sample_days, n_s), n_l)[keep],
             "pdna_batch": _dict_array(line_codes, lines["pdna_batch"].to_numpy()),
             "passes_qc": np.ones(keep.sum(), dtype=bool),
             "lineage": _dict_array(line_codes, lines["lineage"].to_numpy()),
@@ -363,9 +390,9 @@ def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
         {
             "sequence_ID": rep_labels,
             "ScreenID": np.repeat([f"SC-{d}" for d in lines["depmap_id"]], n_r),
-            "days": 21,
+            "days": np.tile(sample_days, n_l),
             "pDNA_batch": np.repeat(lines["pdna_batch"].to_numpy(), n_r),
-            "Replicate": np.tile([chr(65 + r) for r in range(n_r)], n_l),
+            "Replicate": np.tile(np.repeat([chr(65 + r) for r in range(cfg.n_replicates)], len(cfg.time_points)), n_l),
             "cell_line_name": np.repeat(lines["depmap_id"].to_numpy(), n_r),
             "Library": "Sim",
             "PassesQC": True,
@@ -382,7 +409,7 @@ def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
 
 
 def _chunks(world: _World) -> Iterator[_Chunk]:
-    per_line = len(world.guides) * world.cfg.n_replicates
+    per_line = len(world.guides) * world.cfg.n_samples_per_line
     step = max(1, ROWS_PER_CHUNK // per_line)
     for start in range(0, world.cfg.n_cell_lines, step):
         yield _simulate_chunk(world, np.arange(start, min(start + step, world.cfg.n_cell_lines)))
@@ -467,7 +494,7 @@ def write_simulation(
     """
     config.validate()
     world = _draw_world(config)
-    n_chunks = -(-config.n_cell_lines // max(1, ROWS_PER_CHUNK // (len(world.guides) * config.n_replicates)))
+    n_chunks = -(-config.n_cell_lines // max(1, ROWS_PER_CHUNK // (len(world.guides) * config.n_samples_per_line)))
     with atomic_path(Path(out), force=force) as tmp, ExitStack() as files:
         (tmp / "truth").mkdir(parents=True)
         long_sink = files.enter_context(_ParquetSink(tmp / "screen.parquet"))

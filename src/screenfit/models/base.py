@@ -7,6 +7,7 @@ and its equation in the docstring; :mod:`screenfit.models.registry` exposes it b
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -18,7 +19,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from screenfit.data.design import GENE, GUIDE, LINE, PDNA_BATCH, UNIT_LEVEL, Design
+from screenfit.data.design import DAYS, GENE, GUIDE, LINE, PDNA_BATCH, UNIT_LEVEL, Design
 from screenfit.data.screen import Screen
 from screenfit.data.stream import StreamedScreen
 from screenfit.errors import ScreenfitInputError
@@ -27,6 +28,10 @@ from screenfit.models.guide_grid import GuideGrid, guide_grid
 from screenfit.models.terms import cn_slopes, noise_is_data_rich, on_grid, per_group, slopes_are_data_rich
 
 Observed = Literal["lfc", "counts"]
+#: Chronos' screen delay (days before a knockout acts); its reference fit of Avana has 3.0 for every gene.
+SCREEN_DELAY = 3.0
+#: Screen length (days) whose effects a time-course fit reports: DepMap's Avana screens.
+REFERENCE_DAYS = 21.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,19 @@ class ModelOptions:
     min_difference
         Models that compare conditions: the smallest difference in effect (LFC) that counts as
         one in ``prob_difference``, ``lfdr`` and ``qvalue``.
+    time_course
+        Models with an efficacy-scaled part: scale the mean by the days the knockouts had to act,
+        ``f(t) = (t − δ) / (t_ref − δ)`` (:meth:`ScreenModel.time_factor`), as Chronos models
+        growth after a screen delay. Time points of a replicate (``days``) are then fitted as
+        such instead of as replicates, and screens of different lengths (KY at day 14, Avana at
+        day 21) share one scale: the effect of a ``reference_days``-day screen.
+    screen_delay
+        With ``time_course``: days after infection before a knockout acts (``δ``; Chronos: 3).
+        ``None`` learns it, ``δ ~ Uniform(0, earliest time point)``, which needs a line
+        screened at two or more time points.
+    reference_days
+        With ``time_course``: the screen length whose effect is reported (``t_ref``, default 21,
+        DepMap's Avana screens).
     """
 
     covariate: str | None = None
@@ -69,6 +87,9 @@ class ModelOptions:
     min_difference: float = 0.1
     guide_offsets: bool = False
     guide_efficacy: bool = False
+    time_course: bool = False
+    screen_delay: float | None = SCREEN_DELAY
+    reference_days: float = REFERENCE_DAYS
 
     def to_dict(self) -> dict[str, object]:
         """Plain-dict form for config.json."""
@@ -119,6 +140,8 @@ class ScreenModel(ABC):
         self.parametrisation: dict[str, bool] = {}
         self.centred_groups: dict[str, frozenset[str]] = {}
         self._guide_offsets_by_batch: bool | None = None
+        #: Whether some line has several time points (set by :meth:`check_screen` with ``time_course``).
+        self._days_within_line = False
 
     def draws_for(self, screen: Screen | StreamedScreen) -> int:
         """Draws per chain to use on ``screen`` when none are given: ``recommended_draws`` by default."""
@@ -169,7 +192,14 @@ class ScreenModel(ABC):
         cols = [self.options.cn_column] if self.uses_cn else []
         if self.options.covariate:
             cols.append(self.options.covariate)
+        if self.options.time_course:
+            cols.append(DAYS)
         return tuple(cols)
+
+    @property
+    def evaluation_level(self) -> tuple[str, ...]:
+        """The unit of the pointwise log-likelihood: ``unit_level``, split by time point in a time course."""
+        return (*self.unit_level, DAYS) if self._days_within_line else self.unit_level
 
     def check_screen(self, screen: Screen) -> None:
         """Raise a clear error when the screen lacks what the model needs (or the options do not apply)."""
@@ -179,6 +209,7 @@ class ScreenModel(ABC):
                 file=screen.source,
                 fix="fit gene-by-line with --guide-efficacy, or fit this model without it.",
             )
+        self.check_time_points(screen)
         if self.observed == "counts" and not screen.has("counts_initial", "counts_final"):
             raise ScreenfitInputError(
                 f"model '{self.name}' models read counts but the screen has no counts_initial/counts_final.",
@@ -207,6 +238,80 @@ class ScreenModel(ABC):
                     "`screenfit fit --annotated-lines-only`.",
                 )
 
+    def check_time_points(self, screen: Screen) -> None:
+        """Check the ``days`` column for ``options.time_course`` (and note whether lines have
+        several time points); without it, warn when time points would be pooled as replicates."""
+        t = screen.table
+        if not self.options.time_course:
+            if DAYS in t.columns and LINE in t.columns and (t.groupby(LINE, observed=True)[DAYS].nunique() > 1).any():
+                warnings.warn(
+                    f"{screen.source}: some cell lines were read at several time points (column 'days'); "
+                    "without --time-course they are fitted as replicates of one effect.",
+                    stacklevel=3,
+                )
+            return
+        opts = self.options
+        if not self.efficacy_scaled:
+            raise ScreenfitInputError(
+                f"model '{self.name}' has no effect term a time course could scale.",
+                file=screen.source,
+                fix="fit gene-by-line or gene-by-line-lineage with --time-course, or this model without it.",
+            )
+        if DAYS not in t.columns:
+            raise ScreenfitInputError(
+                "--time-course needs the days each sample was grown, but the screen has no 'days' column.",
+                file=screen.source,
+                column=DAYS,
+                fix="ingest with a sequence map or sample sheet that has days, or fit without --time-course.",
+            )
+        days = pd.to_numeric(t[DAYS], errors="coerce")
+        delay = 0.0 if opts.screen_delay is None else opts.screen_delay
+        bad = days.isna() | (days <= delay)
+        if bad.any():
+            raise ScreenfitInputError(
+                f"--time-course needs every sample read after the screen delay ({delay:g} days); "
+                f"{int(bad.sum())} rows have days missing or ≤ {delay:g}.",
+                file=screen.source,
+                column=DAYS,
+                rows=[int(i) + 1 for i in np.flatnonzero(bad.to_numpy())],
+                fix="fill in the days, drop those samples, or lower --screen-delay.",
+            )
+        if opts.reference_days <= delay:
+            raise ScreenfitInputError(
+                f"--reference-days ({opts.reference_days:g}) must be after the screen delay ({delay:g}).",
+                fix="pass a longer --reference-days (DepMap's Avana screens: 21).",
+            )
+        per_line = days.groupby(t[LINE].to_numpy()).nunique()
+        self._days_within_line = bool((per_line > 1).any())
+        if opts.screen_delay is None and not self._days_within_line:
+            raise ScreenfitInputError(
+                "learning the screen delay needs a cell line read at two or more time points; every line here has one.",
+                file=screen.source,
+                column=DAYS,
+                fix=f"fix the delay (--screen-delay {SCREEN_DELAY:g}, Chronos' default).",
+            )
+
+    def time_factor(self, design: Design) -> pt.TensorVariable | None:
+        """Per group, the share of a ``t_ref``-day screen's effect reached at day ``t``:
+        ``f(t) = (t − δ) / (t_ref − δ)`` (``options.time_course``; else ``None``).
+
+        A knockout acts ``δ`` days after infection and then slows growth at a constant rate, so
+        the LFC of a gene effect grows linearly with the days after the delay — the growth model
+        of Chronos, whose gene effect is that rate. ``δ`` is ``options.screen_delay`` or learnt,
+        ``δ ~ Uniform(0, t_min)`` with ``t_min`` the earliest time point, which the data pin when
+        a line is read at several times (the effects' ratio between two time points is
+        ``(t₁ − δ)/(t₂ − δ)``).
+        """
+        if not self.options.time_course:
+            return None
+        days = design.covariates[DAYS]
+        t_ref = self.options.reference_days
+        if self.options.screen_delay is None:
+            delay = pm.Uniform("screen_delay", 0.0, float(days.min()))
+            return (pt.constant(days) - delay) / (t_ref - delay)
+        delay_value = self.options.screen_delay
+        return pt.constant((days - delay_value) / (t_ref - delay_value))
+
     def level(self, collapse: bool) -> tuple[str, ...]:
         """The design level to sample at: collapsed to ``mean_level`` or one group per row."""
         if self.observed == "counts" or not collapse:
@@ -218,6 +323,8 @@ class ScreenModel(ABC):
             level += [c for c in (GUIDE, LINE, PDNA_BATCH) if c not in level]
         if self.options.guide_efficacy:
             level += [c for c in (GUIDE, LINE) if c not in level]
+        if self._days_within_line:
+            level.append(DAYS)
         return tuple(level)
 
     @abstractmethod
@@ -441,6 +548,28 @@ class ScreenModel(ABC):
             return None
         return guide_grid(design, self.options.guide_offsets and self.guide_offsets_by_batch(design))
 
+    def timed(
+        self,
+        design: Design,
+        mean: pt.TensorVariable,
+        scaled: tuple[pt.TensorVariable, pt.TensorVariable] | None,
+    ) -> tuple[pt.TensorVariable, tuple[pt.TensorVariable, pt.TensorVariable] | None]:
+        """``mean`` and the efficacy-scaled part, each multiplied by :meth:`time_factor` (when set).
+
+        The whole mean scales, its level included: at the delay no guide has changed in
+        abundance, and the shift each sample's normalisation adds grows with the effects it
+        normalises (on a simulated time course the mean LFC of inert genes was 0.013, 0.069,
+        0.119 at days 7, 14, 21 — ``0.12 · f(t)`` within 0.013). Only the guide offsets (the
+        reference count's error, added after) do not grow with time.
+        """
+        factor = self.time_factor(design)
+        if factor is None:
+            return mean, scaled
+        if scaled is not None:
+            part, efficacy = scaled
+            scaled = (factor * part, efficacy)
+        return factor * mean, scaled
+
     def build(self, design: Design, evaluation: bool = False) -> pm.Model:
         """The PyMC model on ``design``, every parameter labelled by its dims.
 
@@ -453,15 +582,16 @@ class ScreenModel(ABC):
             grid = None if evaluation else self.sampling_guide_grid(design)
             if grid is not None:
                 rest, scaled = self.efficacy_split(grid.design)
-                mean = rest + self.covariate_term(grid.design)
+                mean, scaled = self.timed(grid.design, rest + self.covariate_term(grid.design), scaled)
                 offset = self.guide_offsets(design) if self.options.guide_offsets else None
                 self.guide_grid_likelihood(grid, mean, offset, scaled)
                 return model
             mean, scaled = self.efficacy_split(design)
+            mean, scaled = self.timed(design, mean + self.covariate_term(design), scaled)
             if scaled is not None:
                 part, efficacy = scaled
                 mean = mean + per_group(efficacy, design, GUIDE) * part
-            mean = mean + self.covariate_term(design) + self.guide_offset_term(design)
+            mean = mean + self.guide_offset_term(design)
             if evaluation:
                 self.likelihood(design, mean)
             else:
@@ -478,7 +608,7 @@ class ScreenModel(ABC):
         For Gaussian models evaluated at their ``unit_level``: ``−(n−1) log σ − S/(2σ²) − ((n−1)/2) log 2π − ½ log n``
         with σ from ``posterior`` (draws × groups). Count models return ``None`` (aggregated instead).
         """
-        if self.observed != "lfc" or design.level != self.unit_level:
+        if self.observed != "lfc" or design.level != self.evaluation_level:
             return None
         if self.noise_by is None:
             sigma = posterior["sigma"][:, None]
