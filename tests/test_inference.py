@@ -326,3 +326,29 @@ def test_svi_recovers_an_exact_gaussian_posterior():
     # Adam's jitter at the last (0.0005) learning rate is a few thousandths; 0.1 SD bounds it.
     assert np.all(np.abs(approx.loc["mu"] - mean) <= 0.1 * sd), (approx.loc["mu"], mean)
     assert np.all(np.abs(approx.scale["mu"] / sd - 1) <= 0.1), (approx.scale["mu"], sd)
+
+
+def test_time_course_learns_the_screen_delay_and_beats_pooling_time_points_as_replicates():
+    """Each replicate read at days 7, 14 and 21 (effects grow after a 3-day delay; SVI with guide
+    offsets and efficacy): the learnt delay lands within a day of the truth, and the day-21
+    gene × line effects are closer to the truth than when the time points are fitted as replicates
+    (measured: r 0.978 against 0.934).
+
+    A day, not a multiple of the posterior SD: mean-field SDs are too narrow to set it (SVI gave
+    3.37 here, 2.59 on 120 × 20, 2.96 ± 0.07 on 200 × 30, 3.03 ± 0.03 on 300 × 60; NUTS on
+    60 × 12 gave 3.11 ± 0.35)."""
+    cfg = SimulationConfig(n_genes=80, n_cell_lines=16, time_points=(7.0, 14.0, 21.0), seed=3)
+    screen, _, gene_line = simulate_screen(cfg)
+    base = {"guide_offsets": True, "guide_efficacy": True}
+    timed = _fit(screen, "gene-by-line", options=ModelOptions(**base, time_course=True, screen_delay=None),
+                 sampler=SamplerConfig(method="svi"))  # fmt: skip
+    with pytest.warns(UserWarning, match="several time points"):
+        pooled = _fit(screen, "gene-by-line", options=ModelOptions(**base), sampler=SamplerConfig(method="svi"))
+    delay = float(timed.idata.posterior["screen_delay"].mean())
+    assert abs(delay - cfg.screen_delay) < 1.0, delay
+
+    def r_with_truth(fitted) -> float:
+        est = fitted.table("gene_cell_line_effects").merge(gene_line, on=["hugo_symbol", "depmap_id"])
+        return float(np.corrcoef(est["mean"], est["gene_effect"])[0, 1])
+
+    assert r_with_truth(timed) > r_with_truth(pooled) + 0.02

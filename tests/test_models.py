@@ -266,3 +266,72 @@ def test_collapsing_a_design_equals_building_it_at_the_coarser_level(tiny):
     np.testing.assert_allclose(collapsed.y_ss, direct.y_ss, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(collapsed.covariates["is_mutated"], direct.covariates["is_mutated"])
     assert "sgrna" not in collapsed.index
+
+
+@pytest.fixture(scope="module")
+def time_course():
+    screen, _, _ = simulate_screen(SimulationConfig(n_genes=8, n_cell_lines=6, time_points=(7.0, 14.0, 21.0), seed=2))
+    return screen
+
+
+def _group_means(model) -> object:
+    """A function of a point giving the mean of every group of ``model`` (built with ``evaluation=True``)."""
+    mu = model["lfc"].owner.inputs[-2]
+    [mu_value] = model.replace_rvs_by_values([mu])
+    return model.compile_fn(mu_value, inputs=model.value_vars, on_unused_input="ignore")
+
+
+@pytest.mark.parametrize("efficacy", [False, True])
+def test_time_course_scales_the_mean_by_the_days_after_the_delay(time_course, efficacy):
+    """Every group's mean is ``f(t) = (t − 3)/(21 − 3)`` times the mean without a time course, at
+    any parameters: the time points split the groups, and nothing but the factor changes."""
+    plain = get_model("gene-by-line", ModelOptions(guide_efficacy=efficacy))
+    timed = get_model("gene-by-line", ModelOptions(guide_efficacy=efficacy, time_course=True))
+    with pytest.warns(UserWarning, match="several time points"):
+        plain.check_screen(time_course)
+    timed.check_screen(time_course)
+    assert "days" in timed.level(True) and timed.evaluation_level[-1] == "days"
+    design = build_design(time_course, timed.level(True), timed.covariate_columns)
+    assert len(np.unique(design.covariates["days"])) == 3
+    means_t = _group_means(timed.build(design, evaluation=True))
+    means_p = _group_means(plain.build(design, evaluation=True))
+    factor = (design.covariates["days"] - 3.0) / 18.0
+    for point in _perturbed_points(plain.build(design, evaluation=True), seed=3):
+        np.testing.assert_allclose(means_t(point), factor * means_p(point), rtol=1e-10, atol=1e-12)
+
+
+def test_time_course_at_the_reference_day_is_the_model_without_one(tiny):
+    """One time point at ``reference_days`` (f = 1): the same density on the dense guide layout,
+    guide levels and efficacy included."""
+    opts = {"guide_offsets": True, "guide_efficacy": True}
+    plain = get_model("gene-by-line", ModelOptions(**opts))
+    timed = get_model("gene-by-line", ModelOptions(**opts, time_course=True))
+    timed.check_screen(tiny)
+    design = build_design(tiny, timed.level(True), timed.covariate_columns)
+    with_t, without = timed.build(design), plain.build(design)
+    assert "lfc_guide_grid" in with_t.named_vars
+    logp_t, logp_p = with_t.compile_logp(), without.compile_logp()
+    for point in _perturbed_points(without, seed=4):
+        assert logp_t(point) == pytest.approx(logp_p(point), abs=1e-8)
+    shorter = get_model("gene-by-line", ModelOptions(**opts, time_course=True, reference_days=28.0))
+    shorter.check_screen(tiny)
+    logp_s = shorter.build(design).compile_logp()
+    assert logp_s(point) != pytest.approx(logp_p(point), abs=1e-3)
+
+
+def test_time_course_errors_name_what_to_fix(tiny, time_course):
+    with pytest.raises(ScreenfitInputError, match="no effect term a time course"):
+        get_model("gene-cellline", ModelOptions(time_course=True)).check_screen(tiny)
+    with pytest.raises(ScreenfitInputError, match="no 'days' column"):
+        get_model("gene-by-line", ModelOptions(time_course=True)).check_screen(
+            tiny.with_table(tiny.table.drop(columns="days"))
+        )
+    with pytest.raises(ScreenfitInputError, match="two or more time points"):
+        get_model("gene-by-line", ModelOptions(time_course=True, screen_delay=None)).check_screen(tiny)
+    with pytest.raises(ScreenfitInputError, match="after the screen delay") as err:
+        get_model("gene-by-line", ModelOptions(time_course=True, screen_delay=10.0)).check_screen(time_course)
+    assert err.value.column == "days" and err.value.rows
+    spec = get_model("gene-by-line", ModelOptions(time_course=True, screen_delay=None))
+    spec.check_screen(time_course)
+    design = build_design(time_course, spec.level(True), spec.covariate_columns)
+    assert "screen_delay" in spec.build(design).named_vars
