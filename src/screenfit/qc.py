@@ -64,7 +64,7 @@ class QCResult:
         }
 
 
-def _separation(gene_lfc: pd.DataFrame, ess: set[str], non: set[str]) -> pd.DataFrame:
+def separation(gene_lfc: pd.DataFrame, ess: set[str], non: set[str]) -> pd.DataFrame:
     """NNMD and AUROC for every column (a replicate or a cell line) of a genes × samples frame."""
     e = gene_lfc.loc[gene_lfc.index.isin(ess)]
     n = gene_lfc.loc[gene_lfc.index.isin(non)]
@@ -137,7 +137,7 @@ def run_qc(
         )
     t = screen.table
     gene_rep = t.pivot_table(index="hugo_symbol", columns="replicate_id", values="lfc", aggfunc="mean", observed=True)
-    reps = _separation(gene_rep, ess, non)
+    reps = separation(gene_rep, ess, non)
     reps.index.name = "replicate_id"
     meta = t.drop_duplicates("replicate_id").set_index("replicate_id")
     reps["depmap_id"] = meta.loc[reps.index, "depmap_id"].astype(str)
@@ -150,7 +150,7 @@ def run_qc(
     reps["passes"] = _passes(reps, th)
 
     line_lfc = t.pivot_table(index="hugo_symbol", columns="depmap_id", values="lfc", aggfunc="mean", observed=True)
-    lines = _separation(line_lfc, ess, non)
+    lines = separation(line_lfc, ess, non)
     lines.index.name = "depmap_id"
     grouped = reps.groupby("depmap_id")
     lines["n_replicates"] = grouped.size().reindex(lines.index)
