@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_output
 
-.PHONY: install browser demo test test-fast test-all bench bench-quick bench-genome bench-genome-quick bench-sharded bench-accuracy chronos-env lint clean
+.PHONY: install browser demo test test-fast test-all bench bench-quick bench-genome bench-genome-quick bench-sharded bench-accuracy bench-single chronos-env lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ chronos-env: $(CHRONOS_VENV)/.installed-stamp
 # Accuracy against Chronos on simulated truth, two regimes (docs/validation.md).
 bench-accuracy: install chronos-env
 	$(BIN)/python benchmarks/accuracy_vs_chronos.py --json benchmarks/accuracy.json --plot docs/images/accuracy_vs_chronos.png
+
+bench-single: install chronos-env
+	$(BIN)/python benchmarks/single_screens.py --json benchmarks/single_screens.json
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -1,8 +1,8 @@
 """screenfit and Chronos on the single-line screens beside the repository, scored alike.
 
-Run: ``python benchmarks/single_screens.py [--json FILE] [--work DIR]`` after ``make
-bench-accuracy`` has created ``.venv-chronos`` (Chronos 2.3.11 and TensorFlow, never in the
-default install). Screens: HAP1 (TKOv3), A375 and HT-29 (Brunello), Evers 2016 RT112 and
+Run: ``make bench-single`` (creates ``.venv-chronos`` with Chronos 2.3.11 and TensorFlow, never
+in the default install, then ``python benchmarks/single_screens.py [--json FILE] [--work DIR]
+[--screens SHEET,…] [--data SCREENS_DIR]``). Screens: HAP1 (TKOv3), A375 and HT-29 (Brunello), Evers 2016 RT112 and
 UMUC3 (CRISPRn) — each read with screenfit's bundled sample sheet, so every method sees the
 same guides (those passing the reference-count filter) and the same counts.
 
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from accuracy_vs_chronos import CHRONOS_PYTHON, ROOT, measured
 
-DATA = ROOT.parent / "shared" / "data" / "screens"
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "screens"
 SCREENS = [
     ("HAP1 (TKOv3)", "hap1_tkov3/reads_hap1.txt", "hap1_tkov3", None),
     ("A375 (Brunello)", "a375_brunello/Sanson_CRISPRn-A375.tsv", "a375_brunello", None),
@@ -42,19 +42,19 @@ SCREENS = [
     ("RT112 CRISPRn (Evers)", "evers2016_bladder/Evers_CRISPRn-RT112.csv", "evers2016_crisprn_rt112", "evers"),
     ("UMUC3 CRISPRn (Evers)", "evers2016_bladder/Evers_CRISPRn-UMUC3.csv", "evers2016_crisprn_umuc3", "evers"),
 ]
-"""(name, count file under ``DATA``, bundled sample sheet, reference sets: ``None`` = CEGv2/NEGv1)."""
+"""(name, count file under the screens folder, bundled sample sheet, reference sets: ``None`` = CEGv2/NEGv1)."""
 MODELS = {"gene-cellline (NUTS)": ("gene-cellline", []), "guide (SVI)": ("guide", ["--sampler", "svi"])}
 HT29_GDSC_COLUMN = "905939"
 """HT-29's COSMIC ID: its column in ``ht29_brunello/GDSC.geneLevCNA.csv.gz``."""
 
 
-def reference_genes(genes: list[str], sets: str | None) -> tuple[set[str], set[str]]:
+def reference_genes(genes: list[str], sets: str | None, data: Path) -> tuple[set[str], set[str]]:
     """Essential and non-essential genes of the screen (overlap removed)."""
     from screenfit.data.genes import match_symbols
     from screenfit.reference import essential_sets, load_gene_set
 
     if sets == "evers":
-        folder = DATA / "evers2016_bladder"
+        folder = data / "evers2016_bladder"
         ess_list = load_gene_set(folder / "Evers_essential-genes.txt")
         non_list = load_gene_set(folder / "Evers_non-essential-genes.txt")
     else:
@@ -106,15 +106,15 @@ def scores(effect: pd.Series, ess: set[str], non: set[str], cn: pd.Series | None
     return out
 
 
-def ht29_copy_number() -> pd.Series:
+def ht29_copy_number(data: Path) -> pd.Series:
     """HT-29's total copy number per gene (GDSC PICNIC: the first field; −1 = missing), log2(CN + 1)."""
-    path = DATA / "ht29_brunello" / "GDSC.geneLevCNA.csv.gz"
+    path = data / "ht29_brunello" / "GDSC.geneLevCNA.csv.gz"
     raw = pd.read_csv(path, index_col=0, usecols=["rownames", HT29_GDSC_COLUMN])
     total = pd.to_numeric(raw[HT29_GDSC_COLUMN].astype(str).str.split(",").str[0], errors="coerce")
     return np.log2(total.where(total >= 0) + 1.0)
 
 
-def run_screen(name: str, path: str, sheet: str, sets: str | None, work: Path) -> list[dict[str, object]]:
+def run_screen(name: str, path: str, sheet: str, sets: str | None, data: Path, work: Path) -> list[dict[str, object]]:
     import sys
 
     from screenfit.fitting import load_fit
@@ -122,11 +122,11 @@ def run_screen(name: str, path: str, sheet: str, sets: str | None, work: Path) -
     from screenfit.io.tables import write_screen
 
     case = work / sheet
-    screen = read_count_table(DATA / path, bundled_sheet(sheet))
-    write_screen(screen, case / "screen.parquet")
+    screen = read_count_table(data / path, bundled_sheet(sheet))
+    write_screen(screen, case / "screen.parquet", force=True)
     genes = sorted(screen.table["hugo_symbol"].astype(str).unique())
-    ess, non = reference_genes(genes, sets)
-    cn = ht29_copy_number() if sheet == "ht29_brunello" else None
+    ess, non = reference_genes(genes, sets, data)
+    cn = ht29_copy_number(data) if sheet == "ht29_brunello" else None
     base = {"screen": name, "guides": int(screen.table["sgrna"].nunique()), "genes": len(genes)}
     rows = []
     folder = write_chronos_inputs(screen, case / "chronos_in", non)
@@ -152,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None, help="keep the inputs and fits here")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared screens folder")
     parser.add_argument("--screens", default=None, help="comma-separated sample-sheet names (default: all)")
     args = parser.parse_args()
     if not CHRONOS_PYTHON.exists():
@@ -163,7 +164,7 @@ def main() -> None:
     rows = []
     for name, path, sheet, sets in SCREENS:
         if wanted is None or sheet in wanted:
-            rows.extend(run_screen(name, path, sheet, sets, work))
+            rows.extend(run_screen(name, path, sheet, sets, args.data, work))
             print(pd.DataFrame(rows).tail(3).to_string(index=False), flush=True)
     versions = f"screenfit {screenfit.__version__}, Python {platform.python_version()}, {platform.machine()}"
     print(f"\n{versions}, {date.today()}\n")

@@ -138,6 +138,15 @@ def test_gene_by_line_draws_more_on_screens_with_many_gene_line_effects():
     assert get_model("gene-cellline").draws_for(load_example()) == 1000
 
 
+def test_default_draws_double_on_genome_wide_screens(tiny, monkeypatch):
+    """The gate's largest R-hat over ~18,000 gene effects crosses 1.01 by chance at 1,000 draws."""
+    spec = get_model("gene-cellline")
+    assert spec.draws_for(tiny) == 1000
+    monkeypatch.setattr(type(spec), "MANY_GENES", tiny.count("hugo_symbol") - 1)
+    assert spec.draws_for(tiny) == 2000
+    assert spec.sampler_for(tiny, None).draws == 2000
+
+
 @pytest.mark.parametrize("name", ["gene-cellline", "copy-number", "lineage"])
 def test_grid_broadcast_gives_the_same_density_without_materialising_terms(tiny, name):
     """``on_grid`` only moves the reshape: same log density and gradient, no grid-sized Alloc."""
