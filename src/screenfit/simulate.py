@@ -321,12 +321,17 @@ def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
     beta = _gene_line_effects(world, line_idx, mutated, rng)
     batch = lines["pdna_batch"].str.removeprefix("Sim-").astype(int).to_numpy() - 1
     gg = world.guide_gene
-    effect = lines["quality"].to_numpy()[:, None] * world.guides["efficacy"].to_numpy()[None, :] * beta[:, gg] + lines[
-        "cn_slope"
-    ].to_numpy()[:, None] * (np.minimum(cn, cfg.cn_max)[:, gg] - 1.0)  # (line, guide)
-    level = lines["offset"].to_numpy()[:, None] + world.batch_offsets[batch]
-    factor = np.tile(cfg.time_factors(), cfg.n_replicates)  # samples replicate-major, then time point
-    mean = level[:, None, :] + factor[None, :, None] * effect[:, None, :]  # (line, sample, guide)
+    factor = np.tile(cfg.time_factors(), cfg.n_replicates)[None, :, None]  # samples: replicate-major, then time
+    gene_part = lines["quality"].to_numpy()[:, None] * world.guides["efficacy"].to_numpy()[None, :] * beta[:, gg]
+    cn_part = lines["cn_slope"].to_numpy()[:, None] * (np.minimum(cn, cfg.cn_max)[:, gg] - 1.0)
+    # Summed in this order so that one time point at the reference day (f = 1) gives the numbers
+    # simulations gave before time courses, bit for bit (seeded benchmarks and tests stay put).
+    mean = (
+        lines["offset"].to_numpy()[:, None, None]
+        + factor * gene_part[:, None, :]
+        + factor * cn_part[:, None, :]
+        + world.batch_offsets[batch][:, None, :]
+    )  # (line, sample, guide)
     z = mean + rng.normal(0.0, 1.0, (n_l, n_r, n_s)) * lines["noise_sd"].to_numpy()[:, None, None]
     weight = world.abundance[None, None, :] * np.exp2(z)
     weight /= weight.mean(axis=2, keepdims=True)

@@ -179,7 +179,7 @@ def _nutpie(model: pm.Model, cfg: SamplerConfig, progress: bool, compile_key: st
         kwargs["zarr_store"] = nutpie.zarr_store.LocalStore(str(draws_dir / STORE))
     idata = nutpie.sample(
         compiled, draws=cfg.draws, tune=cfg.tuning_steps, chains=cfg.chains, cores=cfg.cores or min(cfg.chains, 2),
-        seed=cfg.seed, progress_bar=progress, save_warmup=False,
+        seed=cfg.seed, progress_bar=progress, save_warmup=False, target_accept=cfg.target_accept,
         low_rank_modified_mass_matrix=cfg.mass_matrix == "low_rank", **kwargs,
     )  # fmt: skip
     if draws_dir is not None:
