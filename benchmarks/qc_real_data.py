@@ -30,6 +30,12 @@ COUNT_SCREENS = [
 ]
 
 
+def evers_sets(screens: Path) -> tuple[list[str], list[str]]:
+    """The Evers 2016 authors' 46 essential and 47 non-essential genes (``screens``: the shared screens folder)."""
+    folder = screens / "evers2016_bladder"
+    return load_gene_set(folder / "Evers_essential-genes.txt"), load_gene_set(folder / "Evers_non-essential-genes.txt")
+
+
 def main(data: Path) -> None:
     rows = []
     with warnings.catch_warnings():
@@ -41,11 +47,8 @@ def main(data: Path) -> None:
             kw = {}
             label = "CEGv2/NEGv1"
             if sets == "evers":
-                folder = data / "screens" / "evers2016_bladder"
-                kw = {
-                    "essential": load_gene_set(folder / "Evers_essential-genes.txt"),
-                    "nonessential": load_gene_set(folder / "Evers_non-essential-genes.txt"),
-                }
+                essential, nonessential = evers_sets(data / "screens")
+                kw = {"essential": essential, "nonessential": nonessential}
                 label = "authors' 46/47"
             rows.append((name, label, run_qc(screen, **kw)))
     print(

@@ -33,16 +33,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from accuracy_vs_chronos import CHRONOS_PYTHON, ROOT, measured
+from qc_real_data import COUNT_SCREENS, evers_sets
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "screens"
-SCREENS = [
-    ("HAP1 (TKOv3)", "hap1_tkov3/reads_hap1.txt", "hap1_tkov3", None),
-    ("A375 (Brunello)", "a375_brunello/Sanson_CRISPRn-A375.tsv", "a375_brunello", None),
-    ("HT-29 (Brunello)", "ht29_brunello/HT29-Brunello_counts.tsv", "ht29_brunello", None),
-    ("RT112 CRISPRn (Evers)", "evers2016_bladder/Evers_CRISPRn-RT112.csv", "evers2016_crisprn_rt112", "evers"),
-    ("UMUC3 CRISPRn (Evers)", "evers2016_bladder/Evers_CRISPRn-UMUC3.csv", "evers2016_crisprn_umuc3", "evers"),
-]
-"""(name, count file under the screens folder, bundled sample sheet, reference sets: ``None`` = CEGv2/NEGv1)."""
+SINGLE_LINE = ("hap1_tkov3", "a375_brunello", "ht29_brunello", "evers2016_crisprn_rt112", "evers2016_crisprn_umuc3")
+SCREENS = [screen for screen in COUNT_SCREENS if screen[2] in SINGLE_LINE]
+"""(name, count file under the screens folder, bundled sample sheet, reference sets: ``None`` =
+CEGv2/NEGv1): the CRISPRn single-line screens of qc_real_data.py."""
 MODELS = {"gene-cellline (NUTS)": ("gene-cellline", []), "guide (SVI)": ("guide", ["--sampler", "svi"])}
 HT29_GDSC_COLUMN = "905939"
 """HT-29's COSMIC ID: its column in ``ht29_brunello/GDSC.geneLevCNA.csv.gz``."""
@@ -51,14 +48,9 @@ HT29_GDSC_COLUMN = "905939"
 def reference_genes(genes: list[str], sets: str | None, data: Path) -> tuple[set[str], set[str]]:
     """Essential and non-essential genes of the screen (overlap removed)."""
     from screenfit.data.genes import match_symbols
-    from screenfit.reference import essential_sets, load_gene_set
+    from screenfit.reference import essential_sets
 
-    if sets == "evers":
-        folder = data / "evers2016_bladder"
-        ess_list = load_gene_set(folder / "Evers_essential-genes.txt")
-        non_list = load_gene_set(folder / "Evers_non-essential-genes.txt")
-    else:
-        ess_list, non_list = essential_sets()
+    ess_list, non_list = evers_sets(data) if sets == "evers" else essential_sets()
     ess, non = match_symbols(ess_list, genes).matched, match_symbols(non_list, genes).matched
     return set(ess - non), set(non - ess)
 

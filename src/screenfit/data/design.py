@@ -29,9 +29,9 @@ CONDITION = "condition"
 LIBRARY = "library"
 """Guide library of a replicate (Avana, KY, …) in a joint screen of several libraries."""
 PDNA_BATCH = "pdna_batch"
+"""The reference (pDNA / T0) batch a replicate's fold change is taken against."""
 DAYS = "days"
 """Days between a replicate's reference (pDNA / T0) and its sample: the time point of a time course."""
-"""The reference (pDNA / T0) batch a replicate's fold change is taken against."""
 ROW_LEVEL: tuple[str, ...] = (GUIDE, REPLICATE)
 UNIT_LEVEL: tuple[str, ...] = (GUIDE, LINE)
 """Pointwise log-likelihood unit shared by every model: one guide in one cell line."""

@@ -131,6 +131,8 @@ class ScreenModel(ABC):
     unit_level: ClassVar[tuple[str, ...]] = UNIT_LEVEL
     #: nutpie mass matrix when the sampler config says ``auto``.
     mass_matrix: ClassVar[Literal["diag", "low_rank"]] = "diag"
+    #: NUTS target acceptance where the sampler config keeps its default (``None``: the default).
+    target_accept: ClassVar[float | None] = None
     #: Whether the model splits its mean into a rest and a part a guide's efficacy scales
     #: (:meth:`mean_parts`), so ``options.guide_efficacy`` applies to it.
     efficacy_scaled: ClassVar[bool] = False
@@ -154,13 +156,15 @@ class ScreenModel(ABC):
         return 2 * self.recommended_draws if screen.count(GENE) > self.MANY_GENES else self.recommended_draws
 
     def sampler_for(self, screen: Screen | StreamedScreen, sampler: SamplerConfig | None) -> SamplerConfig:
-        """``sampler`` (default config if ``None``) with the model's draws, mass matrix and the
-        sampler's tuning steps where left open."""
+        """``sampler`` (default config if ``None``) with the model's draws, mass matrix, target
+        acceptance and the sampler's tuning steps where left open."""
         sampler = sampler or SamplerConfig()
         if sampler.draws is None:
             sampler = replace(sampler, draws=self.draws_for(screen))
         if sampler.mass_matrix == "auto":
             sampler = replace(sampler, mass_matrix=self.mass_matrix)
+        if self.target_accept is not None and sampler.target_accept == SamplerConfig.target_accept:
+            sampler = replace(sampler, target_accept=self.target_accept)
         if sampler.tune is None and sampler.is_mcmc:
             sampler = replace(sampler, tune=sampler.tuning_steps)  # recorded in config.json
         return sampler
@@ -248,8 +252,9 @@ class ScreenModel(ABC):
         """Check the ``days`` column for ``options.time_course`` (and note whether lines have
         several time points); without it, warn when time points would be pooled as replicates."""
         t = screen.table
+        several = DAYS in t.columns and bool((t.groupby(LINE, observed=True)[DAYS].nunique() > 1).any())
         if not self.options.time_course:
-            if DAYS in t.columns and LINE in t.columns and (t.groupby(LINE, observed=True)[DAYS].nunique() > 1).any():
+            if several:
                 warnings.warn(
                     f"{screen.source}: some cell lines were read at several time points (column 'days'); "
                     "without --time-course they are fitted as replicates of one effect.",
@@ -287,8 +292,7 @@ class ScreenModel(ABC):
                 f"--reference-days ({opts.reference_days:g}) must be after the screen delay ({delay:g}).",
                 fix="pass a longer --reference-days (DepMap's Avana screens: 21).",
             )
-        per_line = days.groupby(t[LINE].to_numpy()).nunique()
-        self._days_within_line = bool((per_line > 1).any())
+        self._days_within_line = several
         if opts.screen_delay is None and not self._days_within_line:
             raise ScreenfitInputError(
                 "learning the screen delay needs a cell line read at two or more time points; every line here has one.",
