@@ -143,7 +143,11 @@ effect toward its gene's lineage and mutation-status mean (the cell-line annotat
 calls a DepMap user has, which Chronos does not use). The ``-time`` variants add ``--time-course``
 with a learnt screen delay: each time point of a replicate is fitted as such (the ``longitudinal``
 regime), as Chronos fits them."""
+VARIANTS.update({f"{name}-uncollapsed": [*args, "--no-collapse-gene-line"] for name, args in list(VARIANTS.items())})
+"""Every variant also ``-uncollapsed``: SVI fits integrate the gene × line effects out of the likelihood
+by default (``--collapse-gene-line``, docs/models.md); these keep them as parameters, as before."""
 MODELS = {"svi-lineage": "gene-by-line-lineage", "svi-lineage-time": "gene-by-line-lineage"}
+MODELS.update({f"{name}-uncollapsed": model for name, model in list(MODELS.items())})
 """Variants fitted with another model than gene-by-line."""
 
 

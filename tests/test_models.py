@@ -328,6 +328,21 @@ def test_time_course_at_the_reference_day_is_the_model_without_one(tiny):
     assert logp_s(point) != pytest.approx(logp_p(point), abs=1e-3)
 
 
+@pytest.mark.parametrize("offsets", [False, True])
+def test_guide_grid_by_time_point_gives_the_guide_level_density(time_course, offsets):
+    """With several time points per line the dense layout's columns are (line, time point): the same
+    log density (up to a constant) as the per-group likelihood, learnt delay and efficacy included."""
+    opts = ModelOptions(guide_offsets=offsets, guide_efficacy=True, time_course=True, screen_delay=None)
+    spec = get_model("gene-by-line", opts)
+    spec.check_screen(time_course)
+    design = build_design(time_course, spec.level(True), spec.covariate_columns)
+    fast, exact = spec.build(design), spec.build(design, evaluation=True)
+    assert "lfc_guide_grid" in fast.named_vars and "lfc" in exact.named_vars
+    logp_f, logp_e = fast.compile_logp(), exact.compile_logp()
+    diffs = [logp_e(point) - logp_f(point) for point in _perturbed_points(fast, seed=13)]
+    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+
+
 def test_time_course_errors_name_what_to_fix(tiny, time_course):
     with pytest.raises(ScreenfitInputError, match="no effect term a time course"):
         get_model("gene-cellline", ModelOptions(time_course=True)).check_screen(tiny)
@@ -344,3 +359,71 @@ def test_time_course_errors_name_what_to_fix(tiny, time_course):
     spec.check_screen(time_course)
     design = build_design(time_course, spec.level(True), spec.covariate_columns)
     assert "screen_delay" in spec.build(design).named_vars
+
+
+COLLAPSED_CASES = {
+    "gene × line grid": ("gene-by-line", {}, "tiny"),
+    "dense guide layout": ("gene-by-line", {"guide_offsets": True, "guide_efficacy": True}, "tiny"),
+    "lineage, guide layout": ("gene-by-line-lineage", {"guide_offsets": True, "covariate": "is_mutated"}, "tiny"),
+    "per group (time course)": ("gene-by-line", {"time_course": True, "screen_delay": None}, "time_course"),
+    "guide layout by time point": (
+        "gene-by-line", {"guide_offsets": True, "guide_efficacy": True, "time_course": True, "screen_delay": None},
+        "time_course",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(COLLAPSED_CASES))
+def test_collapsed_gene_line_effects_are_an_exact_reparametrisation(request, case):
+    """Integrating ``z_gc`` out and drawing ``θ_gc = centre + τ (B/P + ε/√P)`` keeps the joint posterior:
+
+    ``log p(rest, θ, y) = log p_collapsed(rest, ε, y) + Σ_gc (½ log P_gc − log τ_g)`` + const at any
+    parameters, with ``τ_g/√P_gc = θ(ε = 1) − θ(ε = 0)``. It checks the marginal likelihood's
+    correction and the conditional draw together, on every likelihood layout that integrates.
+    """
+    name, opts, data = COLLAPSED_CASES[case]
+    screen = request.getfixturevalue(data)
+    spec = get_model(name, ModelOptions(**opts, collapse_gene_line=True))
+    spec.check_screen(screen)
+    design = build_design(screen, spec.level(True), spec.covariate_columns)
+    collapsed, joint = spec.build(design), spec.build(design, evaluation=True)
+    layout = {"lfc_grid", "lfc_guide_grid", "lfc"} & set(collapsed.named_vars)
+    expected = {"gene × line grid": "lfc_grid", "per group (time course)": "lfc"}.get(case, "lfc_guide_grid")
+    assert layout == {expected} and "gene_line_eps" in collapsed.named_vars
+    assert {v.name for v in joint.free_RVs} == {v.name for v in collapsed.free_RVs} - {"gene_line_eps"} | {
+        "gene_line_effect"
+    }
+    [theta] = collapsed.replace_rvs_by_values([collapsed["gene_line_effect"]])
+    theta_of = collapsed.compile_fn(theta, inputs=collapsed.value_vars, on_unused_input="ignore")
+    logp_c, logp_j = collapsed.compile_logp(), joint.compile_logp()
+    diffs = []
+    for point in _perturbed_points(collapsed, seed=11, n=5):
+        eps = point["gene_line_eps"]
+        spread = theta_of({**point, "gene_line_eps": np.ones_like(eps)}) - theta_of(
+            {**point, "gene_line_eps": np.zeros_like(eps)}
+        )
+        assert np.all(spread > 0)
+        moved = {k: v for k, v in point.items() if k != "gene_line_eps"}
+        moved["gene_line_effect"] = theta_of(point)
+        diffs.append(logp_j(moved) - logp_c(point) + np.log(spread).sum())
+    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+
+
+def test_collapsing_needs_gene_line_effects(tiny):
+    with pytest.raises(ScreenfitInputError, match="no gene × line effects to integrate out"):
+        get_model("gene-cellline", ModelOptions(collapse_gene_line=True)).check_screen(tiny)
+
+
+def test_collapsing_is_on_by_default_for_svi_only():
+    """``collapse_gene_line=None`` is settled by the sampler before the fit's hash; a choice made is kept."""
+    from screenfit.inference.samplers import SamplerConfig
+
+    for method, name, expected in (("svi", "gene-by-line", True), ("nutpie", "gene-by-line", False),
+                                   ("svi", "gene-by-line-lineage", True), ("svi", "gene-cellline", False)):  # fmt: skip
+        spec = get_model(name)
+        assert spec.options.collapse_gene_line is None
+        spec.settle_options(SamplerConfig(method=method))
+        assert spec.options.collapse_gene_line is expected, (method, name)
+    kept = get_model("gene-by-line", ModelOptions(collapse_gene_line=False))
+    kept.settle_options(SamplerConfig(method="svi"))
+    assert kept.options.collapse_gene_line is False

@@ -341,6 +341,14 @@ def fit(
     reference_days: Annotated[
         float, typer.Option(help="--time-course: the screen length whose effects are reported.")
     ] = 21.0,
+    collapse_gene_line: Annotated[
+        bool | None,
+        typer.Option(
+            "--collapse-gene-line/--no-collapse-gene-line",
+            help="gene-by-line: integrate the gene × line effects out of the likelihood (same posterior; "
+            "default: on for --sampler svi).",
+        ),
+    ] = None,
     genes: Annotated[int | None, typer.Option(help="Deterministic sub-sample of genes.")] = None,
     cell_lines: Annotated[int | None, typer.Option(help="Deterministic sub-sample of cell lines.")] = None,
     annotated_lines_only: Annotated[
@@ -378,7 +386,7 @@ def fit(
     options = ModelOptions(
         covariate=covariate, reference_condition=reference_condition, min_difference=min_difference,
         guide_offsets=guide_offsets, guide_efficacy=guide_efficacy, time_course=time_course,
-        screen_delay=_screen_delay(screen_delay), reference_days=reference_days,
+        screen_delay=_screen_delay(screen_delay), reference_days=reference_days, collapse_gene_line=collapse_gene_line,
     )  # fmt: skip
     data: Screen | StreamedScreen
     if stream:

@@ -45,6 +45,7 @@ from screenfit.io.atomic import atomic_path
 from screenfit.io.posterior import read_posterior_zarr, write_posterior, write_posterior_zarr
 from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel
+from screenfit.models.collapsed import EPSILON
 from screenfit.models.registry import get_model
 from screenfit.results.depmap import depmap_tables
 from screenfit.results.predictive import calibration, ppc_by, predictive_check
@@ -203,10 +204,12 @@ LARGE_AUXILIARY = 1_000_000
 def drawn_variables(model: pm.Model, spec: ScreenModel) -> list[str]:
     """Variables whose draws a fit keeps: every parameter and deterministic except PyMC's
     transformed copies and large auxiliaries (e.g. the ``z`` of a non-centred gene × line term,
-    which duplicates the reported effect element for element)."""
+    which duplicates the reported effect element for element, or the ``ε`` of collapsed ones)."""
     reported = {spec.gene_effect, spec.gene_line_effect}
     names = []
     for var in (*model.free_RVs, *model.deterministics):
+        if var.name == EPSILON:
+            continue  # the standard-normal draws behind collapsed gene × line effects
         if var.name in reported or n_elements(model, var.name) <= LARGE_AUXILIARY:
             names.append(var.name)
     return names
@@ -425,6 +428,7 @@ def fit(
     predictive = not streamed if predictive is None else predictive
     sampler = spec.sampler_for(screen, sampler)
     sampler.validate()
+    spec.settle_options(sampler)
     predictive = predictive and sampler.method != "map"  # one point has no predictive spread
     if not 0 < ci_prob < 1:
         raise ScreenfitInputError(f"ci_prob must be between 0 and 1, got {ci_prob}.", fix="pass e.g. --ci-prob 0.94.")

@@ -49,7 +49,7 @@ def _new_line_loglik(spec: ScreenModel, held: Design, train: az.InferenceData, s
     forward-sampled from its prior given the training draws of the hyperparameters, so held-out
     lines are predicted as new lines from the population.
     """
-    model = spec.build(held)
+    model = spec.build(held, evaluation=True)  # collapsed gene × line effects as free variables, to redraw
     dims = model.named_vars_to_dims
     by_line = [v.name for v in (*model.free_RVs, *model.deterministics) if LINE in dims.get(v.name, ())]
     post = train.posterior

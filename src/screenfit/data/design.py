@@ -108,7 +108,8 @@ class Design:
         if self.counts is not None:
             raise ValueError("collapsed() is for LFC designs; a count design's rows carry raw counts")
         level = tuple(level)
-        keys = np.stack([self.index[c] for c in level])
+        # A numeric level (``days``) is a covariate: grouped by its sorted distinct values.
+        keys = np.stack([self.index[c] if c in self.index else _value_codes(self.covariates[c]) for c in level])
         _, group = np.unique(keys, axis=1, return_inverse=True)
         group = group.ravel()
         n_groups = int(group.max()) + 1
@@ -274,6 +275,11 @@ def build_design(
         needed = ("counts_initial", "counts_final", "library_size_initial", "library_size_final")
         counts = {c: t[c].to_numpy(dtype=float) for c in needed}
     return Design(coords, level, index, n, y_mean, y_ss, cov, guide_gene, line_lineage, counts, len(t))
+
+
+def _value_codes(values: np.ndarray) -> np.ndarray:
+    """Codes of a numeric column's sorted distinct values."""
+    return np.unique(values, return_inverse=True)[1].ravel()
 
 
 def _constant_within(values: np.ndarray, group: np.ndarray, n_groups: int) -> bool:

@@ -10,6 +10,7 @@ from screenfit.data.design import GENE, LINE, Design
 from screenfit.data.screen import Screen
 from screenfit.data.stream import StreamedScreen
 from screenfit.models.base import ScreenModel
+from screenfit.models.collapsed import CollapsedEffects
 from screenfit.models.terms import gene_intercepts, genes_varying_across_lines, per_group, quality_is_data_rich
 
 
@@ -38,6 +39,7 @@ class GeneByLine(ScreenModel):
     uses_cn = True
     noise_by = LINE
     efficacy_scaled = True
+    collapsible = True
     gene_line_effect = "gene_line_effect"
     # Broadcast on the grid, PyTensor's exp(x)·exp(y) → exp(x + y) rewrite fuses the per-line
     # quality and noise and the per-gene scale into one exp per gene × line in the gradient:
@@ -69,6 +71,12 @@ class GeneByLine(ScreenModel):
         together), while centring genes that barely vary makes funnels.
         """
         genes = np.asarray(design.coords[GENE])
+        if self.options.collapse_gene_line:
+            if self.evaluating:
+                # Evaluated at the fit's draws of the effects themselves (collapsed.py).
+                return pm.Normal("gene_line_effect", centre, tau[:, None], dims=(GENE, LINE))
+            return self.collapse(CollapsedEffects.declare(
+                centre, tau, (len(genes), len(design.coords[LINE])), "gene_line_effect"))  # fmt: skip
         centred = self.centred_subset("gene_line_effect", lambda: genes_varying_across_lines(design))
         is_c = np.isin(genes, sorted(centred))
         model = pm.modelcontext(None)
@@ -103,7 +111,8 @@ class GeneByLine(ScreenModel):
         log_tau = pm.Normal("gene_line_sd_log", mu_tau, s_tau, dims=GENE)
         centre = self.gene_line_centre(design, alpha)
         theta = self._gene_line(design, centre, pt.exp(log_tau))
-        theta = pm.Deterministic("gene_line_effect", theta, dims=(GENE, LINE))
+        if not self.options.collapse_gene_line:
+            theta = pm.Deterministic("gene_line_effect", theta, dims=(GENE, LINE))
         sd_q = pm.HalfNormal("screen_quality_sd", 0.3)
         if self.centred("screen_quality", lambda: quality_is_data_rich(design)):
             log_q = pm.ZeroSumNormal("screen_quality_log", sigma=sd_q, dims=LINE)
