@@ -236,6 +236,10 @@ SVI_DRAW_BLOCK_VALUES = 50_000_000
 #: genome-wide gene × line posterior instead of 1,000 (8 GB instead of 75 GB of float32 Zarr).
 SVI_DRAW_BUDGET = 2_000_000_000
 SVI_MIN_DRAWS = 100
+#: Intermediates the size of the model's largest data array that computing one draw's
+#: deterministics can hold: a collapsed gene × line effect is drawn from the residuals of every
+#: guide-level group (a 300-gene × 60-line time course drawn 1,000 at a time peaked at 11.4 GB).
+TRANSFORM_INTERMEDIATES = 8
 #: Genes per Zarr chunk of streamed draws, so tables read them block by block of genes.
 ZARR_CHUNK_ROWS = 100
 
@@ -263,6 +267,15 @@ def _draws_dataset(model: pm.Model, values: dict[str, np.ndarray], names: Sequen
     return xr.Dataset(data_vars, coords=coords, attrs={"inference_library": "screenfit svi"})
 
 
+def _data_values(model: pm.Model, names: Sequence[str]) -> int:
+    """Elements of the largest constant (data) array that the variables ``names`` are computed from."""
+    from pytensor.graph.basic import ancestors
+    from pytensor.tensor.variable import TensorConstant
+
+    graphs = [model[n] for n in names]
+    return max((int(np.size(v.data)) for v in ancestors(graphs) if isinstance(v, TensorConstant)), default=0)
+
+
 def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequence[str] | None) -> SampleRun:
     """JAX SVI, then ``vi_draws`` draws from the fitted Gaussian as one chain.
 
@@ -276,15 +289,21 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
     info = dict(approx.info)
     n_draws = max(min(cfg.vi_draws, SVI_DRAW_BUDGET // max(per_draw, 1)), min(cfg.vi_draws, SVI_MIN_DRAWS))
     info["draws"] = n_draws
+    work = per_draw + TRANSFORM_INTERMEDIATES * _data_values(model, names)
+    block = max(1, min(n_draws, SVI_DRAW_BLOCK_VALUES // max(work, 1)))
+    done = 0
     if n_draws * per_draw * 4 <= STREAM_BYTES:
-        values = next(approx.draw_blocks(n_draws, n_draws, cfg.seed, names))
+        values: dict[str, np.ndarray] = {}
+        for values_block in approx.draw_blocks(n_draws, block, cfg.seed, names):
+            size = next(iter(values_block.values())).shape[0]
+            for n, v in values_block.items():  # filled in place: no second copy of the draws
+                values.setdefault(n, np.empty((n_draws, *v.shape[1:]), v.dtype))[done : done + size] = v
+            done += size
         idata = az.InferenceData(posterior=_draws_dataset(model, values, names, 0))
         # Compiling happens inside the first optimisation block; all of it counts as sampling.
         return SampleRun(idata, 0.0, time.perf_counter() - t0, info)
     draws_dir = draws_folder()
     store = draws_dir / STORE
-    block = max(1, SVI_DRAW_BLOCK_VALUES // max(per_draw, 1))
-    done = 0
     for values in approx.draw_blocks(n_draws, block, cfg.seed, names):
         size = next(iter(values.values())).shape[0]
         # Stored as float32 (7 significant digits; half the disk and the reading of float64).
