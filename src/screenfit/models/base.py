@@ -597,8 +597,9 @@ class ScreenModel(ABC):
                 summed = pt.sum(values, axis=1)  # genes × columns
                 if not grid.by_time_point:
                     return summed
-                by_line = pt.zeros((len(grid.design.coords[LINE]), genes), dtype=summed.dtype)
-                return pt.inc_subtensor(by_line[pt.constant(grid.column_line)], summed.T).T
+                n_lines = len(grid.design.coords[LINE])
+                codes = np.arange(genes)[:, None] * n_lines + grid.column_line[None, :]
+                return segment_sum(summed.ravel(), pt.constant(codes.ravel()), (genes, n_lines))
 
             self._collapsed.integrate(resid, coef, weight, per_gene_line)
         per_line = pt.sum(grid.n * resid**2, axis=(0, 1)) + grid.y_ss_line

@@ -106,9 +106,10 @@ def guide_grid(design: Design, by_batch: bool) -> GuideGrid | None:
     if timed:
         # Complete and gene-major: group i is gene i // columns at column i % columns.
         code = np.searchsorted(day_values, gene_column.covariates[DAYS])
-        col = _column_of(pairs, gene_column.index[LINE], code)
-        flat = gene_column.index[GENE].astype(np.int64) * n_columns + col
-        if gene_column.n_groups != n_genes * n_columns or not np.array_equal(flat, np.arange(gene_column.n_groups)):
+        if gene_column.n_groups != n_genes * n_columns or not (
+            np.array_equal(gene_column.index[GENE], np.repeat(np.arange(n_genes), n_columns))
+            and np.array_equal(np.stack([gene_column.index[LINE], code]), np.tile(pairs, n_genes))
+        ):
             return None
     elif gene_column.grid_shape is None:
         return None
@@ -148,13 +149,3 @@ def guide_grid(design: Design, by_batch: bool) -> GuideGrid | None:
         batch_indicator=indicator,
         column_line=column_line,
     )
-
-
-def _column_of(pairs: np.ndarray, line: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """The column of each (line, day code), ``pairs`` the sorted columns (2 × columns); −1 if absent."""
-    n_days = int(pairs[1].max()) + 1 if pairs.size else 1
-    keys = pairs[0].astype(np.int64) * n_days + pairs[1]
-    wanted = line.astype(np.int64) * n_days + day
-    at = np.searchsorted(keys, wanted)
-    at = np.minimum(at, len(keys) - 1)
-    return np.where(keys[at] == wanted, at, -1)
