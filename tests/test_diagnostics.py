@@ -10,7 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from screenfit.inference.diagnostics import _bfmi, blocks, per_parameter
-from screenfit.results.tables import summarize
+from screenfit.results.tables import hdi_bounds, summarize
 
 
 def test_bfmi_does_not_depend_on_the_energy_level():
@@ -45,3 +45,24 @@ def test_block_summaries_equal_whole_ones():
     pd.testing.assert_frame_equal(whole, blocked)
     np.testing.assert_allclose(whole["r_hat"], np.ravel(az.rhat(idata, method="rank")["gene_line_effect"].values))
     pd.testing.assert_frame_equal(summarize(da, 0.94, -0.5), blocked_summary)
+
+
+def test_vectorised_hdi_equals_arviz():
+    """The tables' HDI over every element at once equals ``az.hdi`` element by element, for
+    skewed, bimodal and tied draws at several probabilities; an element with a NaN draw is NaN."""
+    rng = np.random.default_rng(3)
+    draws = np.stack(
+        [
+            rng.normal(size=999),
+            rng.gamma(1.5, size=999),
+            np.r_[rng.normal(-3, 1, 500), rng.normal(3, 1, 499)],
+            np.round(rng.normal(size=999), 1),
+        ]
+    )
+    for prob in (0.5, 0.9, 0.94):
+        lower, upper = hdi_bounds(draws, prob)
+        expected = np.array([az.hdi(row, hdi_prob=prob) for row in draws])
+        np.testing.assert_array_equal(np.c_[lower, upper], expected)
+    draws[1, 10] = np.nan
+    lower, upper = hdi_bounds(draws[:, None, :], 0.9)
+    assert lower.shape == (4, 1) and np.isnan(lower[1, 0]) and np.isnan(upper[1, 0]) and np.isfinite(lower).sum() == 3

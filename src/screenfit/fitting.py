@@ -295,7 +295,11 @@ def gaussian_unit_loglik(spec: ScreenModel, unit: Design, model: pm.Model, idata
     sigma_name = "sigma" if spec.noise_by is None else "sigma_line"
     sigma = idata.posterior[sigma_name].values
     correction = spec.unit_loglik_correction(unit, {sigma_name: sigma.reshape(chains * draws, *sigma.shape[2:])})
-    return values if correction is None else values + correction.reshape(chains, draws, -1)
+    if correction is None:
+        return values
+    correction = correction.reshape(chains, draws, -1)
+    correction += values  # in place: one draws × units array fewer
+    return correction
 
 
 def unit_log_likelihood(

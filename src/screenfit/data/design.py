@@ -109,20 +109,17 @@ class Design:
             raise ValueError("collapsed() is for LFC designs; a count design's rows carry raw counts")
         level = tuple(level)
         # A numeric level (``days``) is a covariate: grouped by its sorted distinct values.
-        keys = np.stack([self.index[c] if c in self.index else _value_codes(self.covariates[c]) for c in level])
-        _, group = np.unique(keys, axis=1, return_inverse=True)
-        group = group.ravel()
+        group = _group_codes([self.index[c] if c in self.index else _value_codes(self.covariates[c]) for c in level])
         n_groups = int(group.max()) + 1
         n = np.bincount(group, weights=self.n, minlength=n_groups)
         y_mean = np.bincount(group, weights=self.n * self.y_mean, minlength=n_groups) / n
         spread = self.y_ss + self.n * (self.y_mean - y_mean[group]) ** 2
         y_ss = np.bincount(group, weights=spread, minlength=n_groups)
-        first = np.full(n_groups, -1)
-        first[group[::-1]] = np.arange(len(group))[::-1]
-        index = {k: v[first] for k, v in self.index.items() if _constant_within(v, group, n_groups)}
+        first = _first_rows(group, n_groups)
+        index = {k: v[first] for k, v in self.index.items() if _constant_within(v, group, first)}
         covariates = {}
         for col, values in self.covariates.items():
-            if not _constant_within(values, group, n_groups):
+            if not _constant_within(values, group, first):
                 raise ValueError(f"covariate '{col}' varies within the groups of {level}")
             covariates[col] = values[first]
         return replace(self, level=level, index=index, n=n, y_mean=y_mean, y_ss=y_ss, covariates=covariates)
@@ -147,8 +144,38 @@ class Design:
         )
 
 
+def _labels(values: pd.Series) -> list[str]:
+    """The sorted distinct values of a column as text (a categorical's used levels: no per-row text)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and (values.cat.codes.to_numpy() >= 0).all():
+        used = np.unique(values.cat.codes.to_numpy())
+        return sorted({str(v) for v in values.cat.categories[used]})
+    return sorted(str(v) for v in values.astype(str).unique())
+
+
 def _codes(values: pd.Series, labels: list[str]) -> np.ndarray:
+    """Each row's position in ``labels`` (its value as text)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and (values.cat.codes.to_numpy() >= 0).all():
+        lookup = pd.Index(labels).get_indexer(values.cat.categories.astype(str))
+        return lookup[values.cat.codes.to_numpy()].astype(np.int64)
     return pd.Categorical(values.astype(str), categories=labels).codes.astype(np.int64)
+
+
+def _group_codes(keys: Sequence[np.ndarray]) -> np.ndarray:
+    """Each row's group: the rank of its combination of ``keys`` (non-negative codes) in lexicographic
+    order, as ``np.unique(np.stack(keys), axis=1, return_inverse=True)`` numbers them — through one
+    int64 key per row and a hash table, several times faster than sorting the stacked codes."""
+    sizes = [int(k.max()) + 1 for k in keys]
+    if min(int(k.min()) for k in keys) < 0 or float(np.prod(sizes, dtype=float)) >= 2.0**62:
+        return np.unique(np.stack(keys), axis=1, return_inverse=True)[1].ravel()
+    flat = np.ravel_multi_index(tuple(keys), sizes)
+    return pd.factorize(flat, sort=True)[0].astype(np.int64)
+
+
+def _first_rows(group: np.ndarray, n_groups: int) -> np.ndarray:
+    """The first row of each group."""
+    first = np.full(n_groups, -1)
+    first[group[::-1]] = np.arange(len(group))[::-1]
+    return first
 
 
 def _require_gene_cn(table: pd.DataFrame, source: str) -> None:
@@ -229,7 +256,7 @@ def build_design(
     coords: dict[str, list[str]] = {}
     for col in (GENE, LINE, GUIDE, LINEAGE, CONDITION, LIBRARY, PDNA_BATCH):
         if col in t.columns and t[col].notna().all():
-            coords[col] = sorted(str(v) for v in t[col].astype(str).unique())
+            coords[col] = _labels(t[col])
     codes = {col: _codes(t[col], labels) for col, labels in coords.items()}
     guide_first = pd.DataFrame({"g": codes[GUIDE], "gene": codes[GENE]}).drop_duplicates("g").set_index("g")
     guide_gene = guide_first["gene"].reindex(range(len(coords[GUIDE]))).to_numpy()
@@ -246,24 +273,21 @@ def build_design(
         group = np.arange(len(t))
         n_groups = len(t)
     else:
-        keys = np.stack([codes[c] if c in codes else _codes(t[c], sorted(t[c].astype(str).unique())) for c in level])
-        _, group = np.unique(keys, axis=1, return_inverse=True)
-        group = group.ravel()
+        group = _group_codes([codes[c] if c in codes else _codes(t[c], _labels(t[c])) for c in level])
         n_groups = int(group.max()) + 1
     n = np.bincount(group, minlength=n_groups).astype(float)
     sums = np.bincount(group, weights=y, minlength=n_groups)
     y_mean = sums / n
     y_ss = np.bincount(group, weights=(y - y_mean[group]) ** 2, minlength=n_groups)
-    first = np.full(n_groups, -1)
-    first[group[::-1]] = np.arange(len(t))[::-1]
+    first = _first_rows(group, n_groups)
     index = {}
     for col, c in codes.items():
-        if level == ROW_LEVEL or _constant_within(c, group, n_groups):
+        if level == ROW_LEVEL or _constant_within(c, group, first):
             index[col] = c[first]
     cov = {}
     for col in covariates:
         values = t[col].to_numpy(dtype=float)
-        if level != ROW_LEVEL and not _constant_within(values, group, n_groups):
+        if level != ROW_LEVEL and not _constant_within(values, group, first):
             raise ScreenfitInputError(
                 f"covariate '{col}' varies between rows that the model treats as one group ({', '.join(level)}).",
                 column=col,
@@ -282,6 +306,6 @@ def _value_codes(values: np.ndarray) -> np.ndarray:
     return np.unique(values, return_inverse=True)[1].ravel()
 
 
-def _constant_within(values: np.ndarray, group: np.ndarray, n_groups: int) -> bool:
-    spread = pd.Series(values).groupby(group).agg(["min", "max"])
-    return bool(np.all(spread["max"].to_numpy() - spread["min"].to_numpy() < 1e-9))
+def _constant_within(values: np.ndarray, group: np.ndarray, first: np.ndarray) -> bool:
+    """Whether ``values`` are the same (within 1e-9) on every row of each group as on its first row."""
+    return bool(np.all(np.abs(values - values[first][group]) < 1e-9))

@@ -41,8 +41,14 @@ def _reject_unparsed(raw: pd.Series, bad: pd.Series, expected: str, fix: str, na
 
 def _coerce_numeric(df: pd.DataFrame, name: str, integer: bool, source: str) -> pd.Series:
     raw = df[name]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna() & (raw.astype("string").str.strip().str.lower() != "nan")
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values, bad = raw, pd.Series(False, index=raw.index)  # numbers already (Parquet, parsed CSV)
+    else:
+        values = pd.to_numeric(raw, errors="coerce")
+        # Only the values that did not parse are looked at as text ('nan' is a missing value).
+        unparsed = values.isna() & raw.notna()
+        bad = unparsed.copy()
+        bad[unparsed] = raw[unparsed].astype("string").str.strip().str.lower() != "nan"
     fix = "correct or remove those values (a missing value may be left empty)."
     _reject_unparsed(raw, bad, "numbers", fix, name, source)
     if integer:
@@ -58,6 +64,15 @@ def _coerce_numeric(df: pd.DataFrame, name: str, integer: bool, source: str) -> 
             )
         return values.round().astype("Int64")
     return values.astype("float64")
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """``values`` as strings; numbers read as floats (pDNA batch 3 → 3.0) are written as integers."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if np.all(np.isclose(whole, np.round(whole))):
+            return values.astype("Int64").astype("string")
+    return values.astype("string")
 
 
 def _coerce_bool(df: pd.DataFrame, name: str, source: str) -> pd.Series:
@@ -94,16 +109,19 @@ def _check_required(df: pd.DataFrame, source: str) -> None:
 
 
 def _normalise_gene_names(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    names = df["hugo_symbol"].astype("string")
-    depmap_style = is_depmap_name(names)
+    # Each distinct name is parsed once and spread to its rows by its code (millions of rows,
+    # thousands of genes); the identifiers were checked non-empty before, so every row has a code.
+    codes, uniques = pd.factorize(df["hugo_symbol"])
+    names = pd.Series(uniques).astype("string")
+    depmap_style = is_depmap_name(names).to_numpy()[codes]
     if depmap_style.all():
         split = split_depmap_names(names)
         df = df.copy()
-        df["hugo_symbol"] = split["hugo_symbol"]
+        df["hugo_symbol"] = split["hugo_symbol"].to_numpy()[codes]
         if "entrez_id" not in df.columns:
-            df["entrez_id"] = split["entrez_id"]
+            df["entrez_id"] = split["entrez_id"].array.take(codes)
         return df
-    with_parens = names.str.contains(r"\(", regex=True).fillna(False).astype(bool)
+    with_parens = names.str.contains(r"\(", regex=True).fillna(False).astype(bool).to_numpy()[codes]
     if depmap_style.any() or with_parens.any():
         odd = depmap_style | with_parens
         minority = odd if odd.sum() <= (~odd).sum() else ~odd
@@ -144,15 +162,13 @@ def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
             out[name] = _coerce_numeric(df, name, integer=True, source=source)
         elif spec.kind == "bool":
             out[name] = _coerce_bool(df, name, source)
+        elif isinstance(df[name].dtype, pd.CategoricalDtype):
+            # Text per level, not per row (Parquet keeps identifiers as categories).
+            column = df[name]
+            levels = _as_text(column.cat.categories.to_series())
+            out[name] = column.cat.rename_categories(list(levels)) if levels.is_unique else column.astype("string")
         else:
-            text = df[name].astype("string")
-            if pd.api.types.is_float_dtype(df[name]):
-                # Numbers read as floats (pDNA batch 3 → 3.0) are written back as integers.
-                as_float = df[name]
-                whole = as_float.dropna()
-                if np.all(np.isclose(whole, np.round(whole))):
-                    text = as_float.astype("Int64").astype("string")
-            out[name] = text
+            out[name] = _as_text(df[name])
     df = pd.DataFrame(out)
     for name in ("sgrna", "hugo_symbol", "depmap_id", "replicate_id"):
         empty = df[name].isna() | (df[name].str.strip() == "")

@@ -687,14 +687,15 @@ class ScreenModel(ABC):
         """
         if self.observed != "lfc" or design.level != self.evaluation_level:
             return None
+        # log σ and 1/(2σ²) per draw × noise group first, then spread to the units (one
+        # gather each instead of a log and a square over every draw × unit).
         if self.noise_by is None:
-            sigma = posterior["sigma"][:, None]
+            sigma, by = np.asarray(posterior["sigma"], dtype=np.float64)[:, None], np.zeros(design.n_groups, int)
         else:
-            sigma = posterior["sigma_line"][:, design.index[self.noise_by]]
-        n = design.n[None, :]
-        return (
-            -(n - 1) * np.log(sigma)
-            - design.y_ss[None, :] / (2 * sigma**2)
-            - (n - 1) / 2 * np.log(2 * np.pi)
-            - 0.5 * np.log(n)
-        )
+            sigma, by = np.asarray(posterior["sigma_line"], dtype=np.float64), design.index[self.noise_by]
+        n = design.n.astype(np.float64)
+        out = np.log(sigma)[:, by]
+        out *= -(n - 1)
+        out -= (0.5 / sigma**2)[:, by] * design.y_ss
+        out -= (n - 1) / 2 * np.log(2 * np.pi) + 0.5 * np.log(n)
+        return out

@@ -83,7 +83,10 @@ def line_medians(
     theta: xr.DataArray, essential: Sequence[str], nonessential: Sequence[str]
 ) -> tuple[xr.DataArray, xr.DataArray]:
     """Each draw's per-line median over the common-essential and over the non-essential genes."""
-    return theta.sel({GENE: list(essential)}).median(GENE), theta.sel({GENE: list(nonessential)}).median(GENE)
+    # skipna=False: draws are finite, and NumPy's NaN-aware median loops in Python over every
+    # draw × line (20 s for 1,000 draws × 200 lines, measured) where ``np.median`` partitions once.
+    med_ess = theta.sel({GENE: list(essential)}).median(GENE, skipna=False)
+    return med_ess, theta.sel({GENE: list(nonessential)}).median(GENE, skipna=False)
 
 
 def rescaled(theta: xr.DataArray, med_ess: xr.DataArray, med_non: xr.DataArray) -> xr.DataArray:

@@ -12,7 +12,6 @@ Each returns ``None`` when the fit's model has no such parameter.
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
@@ -20,7 +19,7 @@ from screenfit.data.design import GENE, LINE, LINEAGE
 from screenfit.data.genes import match_symbols
 from screenfit.fitting import FitResult
 from screenfit.reference import essential_sets
-from screenfit.results.tables import summarize
+from screenfit.results.tables import hdi_bounds, summarize
 
 LINE_QUALITY_PARAMETERS = ("screen_quality", "sigma_line", "cell_line_effect", "cn_slope", "beta_c")
 """Per-line parameters reported by :func:`screen_quality`, in this order where present."""
@@ -120,10 +119,8 @@ def copy_number_curve(result: FitResult, grid: np.ndarray | None = None) -> pd.D
     mu = post["cn_slope_mu"].stack(sample=("chain", "draw")).values
     effect = mu[None, :] * grid[:, None]
     prob = _ci(result)
-    hdi = np.array([az.hdi(row, hdi_prob=prob) for row in effect])
-    out = pd.DataFrame(
-        {"copy_number": grid, "mean": effect.mean(axis=1), "hdi_lower": hdi[:, 0], "hdi_upper": hdi[:, 1]}
-    )
+    lower, upper = hdi_bounds(effect, prob)
+    out = pd.DataFrame({"copy_number": grid, "mean": effect.mean(axis=1), "hdi_lower": lower, "hdi_upper": upper})
     out["line_slope_sd"] = float(post["cn_slope_sd"].mean()) if "cn_slope_sd" in post else np.nan
     out.attrs["cn_column"] = str(result.options.get("cn_column"))
     return out

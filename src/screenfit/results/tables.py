@@ -30,6 +30,28 @@ def summarize(
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
+def hdi_bounds(values: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the highest-density interval along the last axis of ``values``.
+
+    ArviZ's unimodal HDI (``az.hdi``: the narrowest window holding ``floor(prob · n)`` sorted
+    draws past its first), for every leading element at once: ``az.hdi`` loops over elements in
+    Python, a second per 40,000 gene × line effects (measured). Elements with a NaN draw get NaN.
+    """
+    ordered = np.sort(values, axis=-1)
+    n = ordered.shape[-1]
+    inc = int(np.floor(prob * n))
+    if n - inc < 1:
+        raise ValueError(f"too few draws ({n}) for a {prob:g} interval")
+    width = np.subtract(ordered[..., inc:], ordered[..., : n - inc], dtype=np.float64)
+    first = np.argmin(width, axis=-1)[..., None]
+    lower = np.take_along_axis(ordered, first, axis=-1)[..., 0]
+    upper = np.take_along_axis(ordered, first + inc, axis=-1)[..., 0]
+    missing = np.isnan(ordered[..., -1])
+    if missing.any():
+        lower, upper = np.where(missing, np.nan, lower), np.where(missing, np.nan, upper)
+    return lower, upper
+
+
 def _summarize_block(da: xr.DataArray, ci_prob: float, threshold: float | None, column: str) -> pd.DataFrame:
     da = da.load()  # draws read lazily from disk: one block in memory
     sample = da.stack(sample=("chain", "draw")).transpose(..., "sample")
@@ -38,9 +60,7 @@ def _summarize_block(da: xr.DataArray, ci_prob: float, threshold: float | None, 
     mean = values.mean(axis=-1)
     sd = values.std(axis=-1, ddof=1) if n > 1 else np.full(mean.shape, np.nan)
     if n > 2:
-        hdi = az.hdi(da, hdi_prob=ci_prob)
-        hdi = hdi[da.name] if isinstance(hdi, xr.Dataset) else hdi
-        lower, upper = hdi.sel(hdi="lower").values, hdi.sel(hdi="higher").values
+        lower, upper = hdi_bounds(values, ci_prob)
     else:
         lower = upper = np.full(mean.shape, np.nan)
     dims = [d for d in da.dims if d not in ("chain", "draw")]
