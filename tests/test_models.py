@@ -4,9 +4,10 @@ of the sufficient-statistics likelihood."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from screenfit.data.design import ROW_LEVEL, build_design
+from screenfit.data.design import ROW_LEVEL, _constant_within, _first_rows, _group_codes, build_design
 from screenfit.errors import ScreenfitInputError
 from screenfit.fitting import fit
 from screenfit.models.base import ModelOptions
@@ -275,6 +276,31 @@ def test_collapsing_a_design_equals_building_it_at_the_coarser_level(tiny):
     np.testing.assert_allclose(collapsed.y_ss, direct.y_ss, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(collapsed.covariates["is_mutated"], direct.covariates["is_mutated"])
     assert "sgrna" not in collapsed.index
+
+
+def test_group_numbering_and_constancy_equal_their_sorting_and_groupby_definitions():
+    """Groups are numbered in np.unique(axis=1)'s lexicographic order (also on the fallback for
+    negative codes); a value is constant within groups exactly when max − min < 1e-9 in each."""
+    rng = np.random.default_rng(5)
+    keys = [rng.integers(0, k, 5000) for k in (7, 30, 4)]
+    expected = np.unique(np.stack(keys), axis=1, return_inverse=True)[1].ravel()
+    np.testing.assert_array_equal(_group_codes(keys), expected)
+    shifted = [keys[0] - 1, *keys[1:]]
+    np.testing.assert_array_equal(_group_codes(shifted), expected)
+    group = keys[0]
+    first = _first_rows(group, 7)
+    base = rng.normal(size=7)[group]
+    later = np.flatnonzero(group == 3)[1:]  # group 3's rows after its first
+    # Offsets of those rows from the first: none; gaps < 0.5e-9; gaps in [0.5e-9, 1e-9) with a
+    # spread below and above 1e-9 (decided by the min and max); a gap ≥ 1e-9.
+    cases = (((0.0,), True), ((0.4e-9, -0.4e-9), True), ((0.7e-9, 0.2e-9), True), ((0.7e-9, -0.7e-9), False),
+             ((2e-9,), False))  # fmt: skip
+    for offsets, constant in cases:
+        values = base.copy()
+        values[later] += np.resize(offsets, len(later))
+        spread = pd.Series(values).groupby(group).agg(["min", "max"])
+        assert bool(np.all(spread["max"] - spread["min"] < 1e-9)) is constant
+        assert _constant_within(values, group, first) is constant
 
 
 @pytest.fixture(scope="module")

@@ -144,9 +144,14 @@ class Design:
         )
 
 
+def _complete_categorical(values: pd.Series) -> bool:
+    """A categorical column with a level on every row: its text can be taken per level."""
+    return isinstance(values.dtype, pd.CategoricalDtype) and bool((values.cat.codes.to_numpy() >= 0).all())
+
+
 def _labels(values: pd.Series) -> list[str]:
     """The sorted distinct values of a column as text (a categorical's used levels: no per-row text)."""
-    if isinstance(values.dtype, pd.CategoricalDtype) and (values.cat.codes.to_numpy() >= 0).all():
+    if _complete_categorical(values):
         used = np.unique(values.cat.codes.to_numpy())
         return sorted({str(v) for v in values.cat.categories[used]})
     return sorted(str(v) for v in values.astype(str).unique())
@@ -154,7 +159,7 @@ def _labels(values: pd.Series) -> list[str]:
 
 def _codes(values: pd.Series, labels: list[str]) -> np.ndarray:
     """Each row's position in ``labels`` (its value as text)."""
-    if isinstance(values.dtype, pd.CategoricalDtype) and (values.cat.codes.to_numpy() >= 0).all():
+    if _complete_categorical(values):
         lookup = pd.Index(labels).get_indexer(values.cat.categories.astype(str))
         return lookup[values.cat.codes.to_numpy()].astype(np.int64)
     return pd.Categorical(values.astype(str), categories=labels).codes.astype(np.int64)
@@ -307,5 +312,16 @@ def _value_codes(values: np.ndarray) -> np.ndarray:
 
 
 def _constant_within(values: np.ndarray, group: np.ndarray, first: np.ndarray) -> bool:
-    """Whether ``values`` are the same (within 1e-9) on every row of each group as on its first row."""
-    return bool(np.all(np.abs(values - values[first][group]) < 1e-9))
+    """Whether ``values`` spread (max − min) by less than 1e-9 within every group.
+
+    Decided from each row's gap to its group's first row where that settles it (the spread lies
+    between the largest gap and twice it), which it does for codes and for covariates that are
+    constant or clearly not; only gaps in between take the per-group min and max.
+    """
+    gap = np.abs(values - values[first][group])
+    if np.all(gap < 0.5e-9):
+        return True
+    if np.any(gap >= 1e-9):
+        return False
+    spread = pd.Series(values).groupby(group).agg(["min", "max"])
+    return bool(np.all(spread["max"].to_numpy() - spread["min"].to_numpy() < 1e-9))

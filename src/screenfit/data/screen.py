@@ -42,15 +42,15 @@ def _reject_unparsed(raw: pd.Series, bad: pd.Series, expected: str, fix: str, na
 def _coerce_numeric(df: pd.DataFrame, name: str, integer: bool, source: str) -> pd.Series:
     raw = df[name]
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values, bad = raw, pd.Series(False, index=raw.index)  # numbers already (Parquet, parsed CSV)
+        values = raw  # numbers already (Parquet, parsed CSV): nothing to parse
     else:
         values = pd.to_numeric(raw, errors="coerce")
         # Only the values that did not parse are looked at as text ('nan' is a missing value).
         unparsed = values.isna() & raw.notna()
         bad = unparsed.copy()
         bad[unparsed] = raw[unparsed].astype("string").str.strip().str.lower() != "nan"
-    fix = "correct or remove those values (a missing value may be left empty)."
-    _reject_unparsed(raw, bad, "numbers", fix, name, source)
+        fix = "correct or remove those values (a missing value may be left empty)."
+        _reject_unparsed(raw, bad, "numbers", fix, name, source)
     if integer:
         finite = values.dropna()
         if not np.all(np.isclose(finite, np.round(finite))):
