@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from screenfit.data.design import ROW_LEVEL, _constant_within, _first_rows, _group_codes, build_design
+from screenfit.data.design import GUIDE, LINE, ROW_LEVEL, _constant_within, _first_rows, _group_codes, build_design
 from screenfit.errors import ScreenfitInputError
 from screenfit.fitting import fit
 from screenfit.models.base import ModelOptions
@@ -453,3 +453,31 @@ def test_collapsing_is_on_by_default_for_svi_only():
     kept = get_model("gene-by-line", ModelOptions(collapse_gene_line=False))
     kept.settle_options(SamplerConfig(method="svi"))
     assert kept.options.collapse_gene_line is False
+
+
+@pytest.mark.parametrize("name", ["gene-cellline", "gene-by-line"])
+def test_unit_log_likelihood_is_the_sum_of_its_rows_gaussian_densities(tiny, name):
+    """The stored pointwise log-likelihood of a unit (guide × line: its mean by PyMC plus the
+    within-unit term, in float32) equals the sum of the row-level model's densities of its rows."""
+    import arviz as az
+    import pymc as pm
+
+    from screenfit.fitting import _unit_labels, gaussian_unit_loglik
+
+    spec = get_model(name)
+    unit = build_design(tiny, spec.evaluation_level, spec.covariate_columns)
+    rows = build_design(tiny, ROW_LEVEL, spec.covariate_columns)
+    unit_model, row_model = spec.build(unit, evaluation=True), spec.build(rows, evaluation=True)
+    prior = pm.sample_prior_predictive(draws=6, model=unit_model, random_seed=4).prior
+    idata = az.InferenceData(posterior=prior[[v for v in prior.data_vars if v in row_model.named_vars]])
+    ours = gaussian_unit_loglik(spec, unit, unit_model, idata)
+    per_row = pm.compute_log_likelihood(idata, model=row_model, var_names=["lfc"], extend_inferencedata=False,
+                                        progressbar=False)["lfc"].values  # fmt: skip
+    unit_labels, row_labels = _unit_labels(unit), _unit_labels(rows)
+    units = pd.MultiIndex.from_arrays([unit_labels[GUIDE], unit_labels[LINE]])
+    of_row = units.get_indexer(pd.MultiIndex.from_arrays([row_labels[GUIDE], row_labels[LINE]]))
+    assert (of_row >= 0).all() and len(units) < len(of_row)
+    expected = np.zeros_like(ours, dtype=np.float64)
+    np.add.at(expected, (slice(None), slice(None), of_row), per_row)
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours, expected, rtol=2e-6, atol=1e-4)

@@ -298,7 +298,7 @@ def gaussian_unit_loglik(spec: ScreenModel, unit: Design, model: pm.Model, idata
     if correction is None:
         return values
     correction = correction.reshape(chains, draws, -1)
-    correction += values  # in place: one draws × units array fewer
+    correction += values  # in place (float32, as stored): one draws × units array fewer
     return correction
 
 
@@ -335,7 +335,8 @@ def unit_log_likelihood(
         coords=coords,
     )  # fmt: skip
     sample_coords = {d: thinned.posterior[d].values for d in ("chain", "draw")}
-    loglik = xr.Dataset({"lfc": (("chain", "draw", "obs"), ll.astype(np.float32))}, coords={**sample_coords, **coords})
+    pointwise = ll.astype(np.float32, copy=False)
+    loglik = xr.Dataset({"lfc": (("chain", "draw", "obs"), pointwise)}, coords={**sample_coords, **coords})
     return loglik, observed
 
 
