@@ -314,18 +314,39 @@ def test_svi_recovers_an_exact_gaussian_posterior():
     rng = np.random.default_rng(3)
     n, prior_sd = np.array([4, 16, 64]), 10.0
     y = [rng.normal(m, 1.0, k) for m, k in zip((-1.0, 0.5, 2.0), n, strict=True)]
+    # A second variable (a scalar, named to sort first) checks each one gets its own part of the
+    # flat parameter vector the optimiser works on.
+    z = rng.normal(-3.0, 1.0, 9)
     with pm.Model() as model:
         mu = pm.Normal("mu", 0.0, prior_sd, shape=3)
+        nu = pm.Normal("a_nu", 0.0, prior_sd)
         for i, obs in enumerate(y):
             pm.Normal(f"y{i}", mu[i], 1.0, observed=obs)
-    precision = n + 1 / prior_sd**2
-    mean = np.array([o.sum() for o in y]) / precision
+        pm.Normal("z", nu, 1.0, observed=z)
+    precision = np.append(n, z.size) + 1 / prior_sd**2
+    mean = np.array([*(o.sum() for o in y), z.sum()]) / precision
     sd = 1 / np.sqrt(precision)
     approx = fit_mean_field(model, SviSettings(), seed=0, progress=False)
     assert approx.info["converged"], approx.info
+    assert np.shape(approx.loc["a_nu"]) == () and approx.loc["mu"].shape == (3,)
+    loc = np.append(approx.loc["mu"], approx.loc["a_nu"])
+    scale = np.append(approx.scale["mu"], approx.scale["a_nu"])
     # Adam's jitter at the last (0.0005) learning rate is a few thousandths; 0.1 SD bounds it.
-    assert np.all(np.abs(approx.loc["mu"] - mean) <= 0.1 * sd), (approx.loc["mu"], mean)
-    assert np.all(np.abs(approx.scale["mu"] / sd - 1) <= 0.1), (approx.scale["mu"], sd)
+    assert np.all(np.abs(loc - mean) <= 0.1 * sd), (loc, mean)
+    assert np.all(np.abs(scale / sd - 1) <= 0.1), (scale, sd)
+
+
+def test_svi_makes_the_draws_of_several_steps_at_once_within_its_memory_budget():
+    """As many steps' draws per call as fit in ``EPS_BYTES``, in whole fractions of a block."""
+    from screenfit.inference.svi import BLOCK_STEPS, EPS_BYTES, steps_per_draw
+
+    assert steps_per_draw(22_389) == BLOCK_STEPS
+    for n_params in (10**6, 18 * 10**6, 10**9):
+        steps = steps_per_draw(n_params)
+        assert BLOCK_STEPS % steps == 0
+        assert steps == 1 or steps * n_params * 4 <= EPS_BYTES
+        larger = [d for d in range(steps + 1, BLOCK_STEPS + 1) if BLOCK_STEPS % d == 0]
+        assert all(d * n_params * 4 > EPS_BYTES for d in larger), (n_params, steps)
 
 
 def test_time_course_learns_the_screen_delay_and_beats_pooling_time_points_as_replicates():
