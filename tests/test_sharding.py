@@ -152,6 +152,8 @@ def test_sharded_fit_has_every_gene_and_the_layout_of_a_fit(screen, sharded):
     assert matrix.shape[0] == 12 and matrix.shape[1] >= 30
     loaded = load_fit(out)
     assert loaded.config["sharded"]["chunks"] == 3
+    # Options left open are settled for the sampler before hashing, as in a one-machine fit.
+    assert loaded.config["options"]["collapse_gene_line"] is False
     # DepMap layout, as from a one-machine gene-by-line fit: lines as rows under an unnamed first column.
     effect = pd.read_csv(out / "CRISPRGeneEffect.csv", index_col=0)
     assert effect.shape == (12, 30) and effect.index.str.startswith("ACH-").all()

@@ -321,6 +321,7 @@ def fit_sharded(
     sampler = spec.sampler_for(screen, sampler)
     if not sampler.is_mcmc:
         raise ScreenfitInputError("sharded fits use MCMC stage by stage.", fix="use --sampler nutpie (or numpyro).")
+    spec.settle_options(sampler)  # before the hash, as in a single-machine fit
     th = thresholds or GateThresholds()
     out = Path(out)
     level = spec.level(True)
