@@ -105,8 +105,7 @@ class MeanField:
 
         @jax.jit
         def transformed(raw: jax.Array) -> list[jax.Array]:
-            values = jax.vmap(unravel)(raw)
-            return jax.vmap(lambda *x: transform(*x))(*[values[n] for n in free])
+            return jax.vmap(lambda z: transform(*(unravel(z)[n] for n in free)))(raw)
 
         key = jax.random.PRNGKey(seed)
         out_names = [v.name for v in outputs]
