@@ -220,8 +220,10 @@ def test_guide_efficacy_on_the_grid_gives_the_guide_level_density(tiny, offsets)
 @pytest.mark.parametrize("offsets", [False, True])
 def test_full_efficacy_is_the_model_without_efficacy(tiny, offsets):
     """With every guide's efficacy at 1 (logit 40) the model is gene-by-line without efficacy, guide
-    levels included (their centre ``μ + e (α − μ)`` is then ``α``): the log densities differ by the
-    efficacy prior alone — which checks where ``e_s`` enters the mean."""
+    levels included (their centre ``e α`` is then ``α``): the log densities differ by the efficacy
+    priors alone — which checks where ``e_s`` enters the mean. The median guide's absolute efficacy
+    ``m`` enters no likelihood: moving it changes the density by its prior only."""
+    from scipy.stats import norm
     from scipy.stats import t as student_t
 
     plain = get_model("gene-by-line", ModelOptions(guide_offsets=offsets))
@@ -231,13 +233,51 @@ def test_full_efficacy_is_the_model_without_efficacy(tiny, offsets):
     logp_w, logp_o = with_e.compile_logp(), without.compile_logp()
     n_guides = len(design.coords["sgrna"])
     prior = student_t.logpdf(40.0, df=3.0, loc=2.0, scale=0.8) * n_guides
-    for point in _perturbed_points(without, seed=9):
-        assert logp_w({**point, "guide_efficacy_logit": np.full(n_guides, 40.0)}) == pytest.approx(
-            logp_o(point) + prior, abs=1e-6
-        )
+    for point, median_logit in zip(_perturbed_points(without, seed=9), (-1.0, 0.5, 2.5, 4.0), strict=True):
+        full = {**point, "guide_efficacy_logit": np.full(n_guides, 40.0), "guide_efficacy_median_logit": median_logit}
+        assert logp_w(full) == pytest.approx(logp_o(point) + prior + norm.logpdf(median_logit, 2.5, 0.8), abs=1e-6)
     point = _perturbed_points(without, seed=9)[0]
-    halved = logp_w({**point, "guide_efficacy_logit": np.zeros(n_guides)})  # e = 1/2: another density
-    assert halved != pytest.approx(logp_o(point) + student_t.logpdf(0.0, 3.0, 2.0, 0.8) * n_guides, abs=1e-3)
+    half = {**point, "guide_efficacy_logit": np.zeros(n_guides), "guide_efficacy_median_logit": 2.5}
+    halved = logp_w(half)  # e = 1/2: another density
+    expected = logp_o(point) + student_t.logpdf(0.0, 3.0, 2.0, 0.8) * n_guides + norm.logpdf(2.5, 2.5, 0.8)
+    assert halved != pytest.approx(expected, abs=1e-3)
+
+
+def test_effects_are_reported_per_full_knockout_and_map_back_exactly():
+    """With guide efficacy the reported effects are the likelihood's times ``m₀ / m`` draw by draw
+    (logs of effect spreads shifted by its log), efficacies are absolute (``ε m / m₀``), other
+    parameters are untouched, the same in place, and the inverse gives the drawn values back."""
+    import xarray as xr
+
+    from screenfit.models.efficacy import MODEL_MEDIAN
+
+    rng = np.random.default_rng(0)
+    m = rng.uniform(0.7, 0.99, (2, 5))
+    drawn = xr.Dataset({
+        "guide_efficacy_median": (("chain", "draw"), m),
+        "gene_line_effect": (("chain", "draw", "gene", "line"), rng.normal(size=(2, 5, 3, 4))),
+        "gene_lineage_sd_log": (("chain", "draw", "gene"), rng.normal(size=(2, 5, 3))),
+        "guide_efficacy": (("chain", "draw", "sgrna"), rng.uniform(0, 1, (2, 5, 6))),
+        "screen_quality": (("chain", "draw", "line"), rng.uniform(0.5, 1.5, (2, 5, 4))),
+    })  # fmt: skip
+    spec = get_model("gene-by-line-lineage", ModelOptions(guide_efficacy=True))
+    reported = spec.reported_posterior(drawn)
+    scale = MODEL_MEDIAN / m
+    np.testing.assert_allclose(reported["gene_line_effect"], drawn["gene_line_effect"] * scale[..., None, None])
+    np.testing.assert_allclose(reported["gene_lineage_sd_log"], drawn["gene_lineage_sd_log"] + np.log(scale)[..., None])
+    np.testing.assert_allclose(reported["guide_efficacy"], drawn["guide_efficacy"] * (m / MODEL_MEDIAN)[..., None])
+    np.testing.assert_array_equal(reported["screen_quality"], drawn["screen_quality"])
+    in_place = drawn.copy(deep=True)
+    held = in_place["gene_line_effect"].data
+    spec.reported_posterior(in_place, in_place=True)  # the fit's way: no copy of the draws
+    assert in_place["gene_line_effect"].data is held
+    xr.testing.assert_allclose(in_place, reported)
+    back = spec.likelihood_posterior(reported)
+    for name in drawn.data_vars:
+        np.testing.assert_allclose(back[name], drawn[name], rtol=1e-12)
+    # Without efficacy (no m) nothing changes.
+    plain = drawn.drop_vars("guide_efficacy_median")
+    assert spec.reported_posterior(plain) is plain
 
 
 def test_guide_efficacy_needs_a_model_with_an_efficacy_scaled_effect(tiny):

@@ -153,7 +153,7 @@ def fit_config(
         "model": spec.name, "options": spec.options.to_dict(), "sampler": sampler.to_dict(), "observed": spec.observed,
         "likelihood_level": list(level), "ci_prob": ci_prob, "data_hash": screen.content_hash(),
         "data_source": screen.source, "data_notes": list(screen.notes), "data_summary": screen.summary(),
-        "screenfit_version": screenfit.__version__, **extra,
+        "screenfit_version": screenfit.__version__, "model_revision": spec.revision, **extra,
     }  # fmt: skip
     config["hash"] = fit_hash({k: v for k, v in config.items() if k not in ("data_source", "data_notes")})
     return config
@@ -162,7 +162,7 @@ def fit_config(
 def compile_key(config: dict[str, object], spec: ScreenModel, var_names: Sequence[str]) -> str:
     """Content key of the compiled model of a fit: what its density and stored variables depend
     on (data hash, model, options, likelihood level, parametrisation), not the sampler settings."""
-    fields = ("model", "options", "observed", "likelihood_level", "data_hash", "screenfit_version")
+    fields = ("model", "options", "observed", "likelihood_level", "data_hash", "screenfit_version", "model_revision")
     payload: dict[str, object] = {k: config[k] for k in fields}
     payload["class"] = f"{type(spec).__module__}.{type(spec).__qualname__}"
     payload["parametrisation"] = spec.parametrisation
@@ -470,7 +470,7 @@ def fit(
         # observed data, log-likelihood and predictive groups (VI's idata already has row-level ones).
         kept = {g: getattr(run.idata, g) for g in ("sample_stats",) if g in run.idata.groups()}
         idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
-        tables = result_tables(idata, spec, screen, ci_prob, convergence)
+        checks: dict[str, pd.DataFrame] = {}
         if log_likelihood or predictive:
             assert isinstance(screen, Screen)
             ev = evaluation_units(spec, screen, design)
@@ -483,11 +483,13 @@ def fit(
             t1 = time.perf_counter()
             ppc, replicated = predictive_check(ev.model, idata, ev.var, ev.observed, ev.labels, ci_prob, sampler.seed)
             idata.add_groups({"posterior_predictive": replicated})
-            tables["ppc_units"] = ppc
-            tables["ppc_calibration"] = calibration(ppc)
-            tables["ppc_cell_lines"] = ppc_by(ppc, LINE)
-            tables["ppc_genes"] = ppc_by(ppc, GENE)
+            checks = {"ppc_units": ppc, "ppc_calibration": calibration(ppc),
+                      "ppc_cell_lines": ppc_by(ppc, LINE), "ppc_genes": ppc_by(ppc, GENE)}  # fmt: skip
             timings["predictive"] = time.perf_counter() - t1
+        # Evaluated at the likelihood's draws above; summarised and stored as reported from here
+        # on (effects per full knockout where they differ: models/efficacy.py).
+        spec.reported_posterior(idata.posterior, in_place=True)
+        tables = {**result_tables(idata, spec, screen, ci_prob, convergence), **checks}
         result = FitResult(spec.name, diagnostics, tables, config, provenance(timings, sampler), out_path, False, idata)
         if out_path is not None:
             write_fit(result, idata, out_path, force)

@@ -354,7 +354,9 @@ def fit_sharded(
         screen1, spec, sampler=sampler, out=shards / "stage1", ci_prob=ci_prob, thresholds=th, log_likelihood=False,
         predictive=False, progress=progress, force=_stale(shards / "stage1", str(wanted)),
     )  # fmt: skip
-    fixed = fixed_values(stage1.idata, shared)
+    # Stage 1's draws in the likelihood's coordinates, which stage 2 is built in (models/efficacy.py).
+    drawn1 = az.InferenceData(posterior=spec.likelihood_posterior(stage1.idata.posterior))
+    fixed = fixed_values(drawn1, shared)
     timings = {"load": time.perf_counter() - t0, "stage1": float(stage1.provenance["timings_s"]["sample"])}  # type: ignore[index]
     t1 = time.perf_counter()
     with connect(cluster) as client:
@@ -375,7 +377,8 @@ def fit_sharded(
         outcomes = map_tasks(client, fit_chunk, tasks, [f"{chunk_name(t.index)}-{t.key[:8]}" for t in tasks], progress)
     timings["stage2"] = time.perf_counter() - t1
     chunk_data = [az.from_netcdf(str(o.folder / "posterior.nc")) for o in outcomes]
-    idata = merge_chunks(stage1.idata, shared, chunk_data, gene_dims)
+    merged = merge_chunks(drawn1, shared, chunk_data, gene_dims)
+    idata = az.InferenceData(posterior=spec.reported_posterior(merged.posterior))
     parts = [("stage 1", stage1.diagnostics)]
     parts += [(f"{chunk_name(o.index)} ({o.genes[0]}–{o.genes[-1]})", o.diagnostics) for o in outcomes]
     diagnostics = combine_diagnostics(sampler.method, parts, th)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 
 from screenfit.data.design import DAYS, GENE, GUIDE, LINE, PDNA_BATCH, UNIT_LEVEL, Design
 from screenfit.data.screen import Screen
@@ -25,6 +26,7 @@ from screenfit.data.stream import StreamedScreen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.samplers import SamplerConfig
 from screenfit.models.collapsed import CollapsedEffects, segment_sum
+from screenfit.models.efficacy import EffectUnits, declare_efficacy, full_knockout
 from screenfit.models.guide_grid import GuideGrid, guide_grid
 from screenfit.models.terms import cn_slopes, noise_is_data_rich, on_grid, per_group, slopes_are_data_rich
 
@@ -147,6 +149,9 @@ class ScreenModel(ABC):
     efficacy_scaled: ClassVar[bool] = False
     #: Whether the model's gene × line effects can be integrated out (``options.collapse_gene_line``).
     collapsible: ClassVar[bool] = False
+    #: Raised when the model's density or reported draws change within a release, so cached fits
+    #: and compiled models of the old form are not reused (it is part of the fit's hash).
+    revision: ClassVar[int] = 1
 
     def __init__(self, options: ModelOptions | None = None) -> None:
         self.options = options or ModelOptions()
@@ -387,19 +392,31 @@ class ScreenModel(ABC):
         return effects.theta
 
     def guide_efficacy(self) -> pt.TensorVariable:
-        """Knockout efficacy per guide (``options.guide_efficacy``): ``e_s = logistic(η_s)``,
-        ``η_s ~ StudentT(ν = 3, 2, 0.8)``.
+        """Knockout efficacy per guide (``options.guide_efficacy``) in the likelihood's coordinates:
+        ``ε_s = logistic(η_s)``, ``η_s ~ StudentT(ν = 3, 2, 0.8)``, and the absolute efficacy of the
+        median guide ``m``, which no data fix (:mod:`screenfit.models.efficacy`).
 
-        The prior puts the median efficacy at 0.88 and 95% of guides in (0.37, 0.99), with prior
+        The prior puts ``ε``'s median at 0.88 and 95% of guides in (0.37, 0.99), with prior
         probability 1.9% below 0.3 (a dud). The heavy lower tail makes a dud cheap enough for the
         data to call one (efficacy 0.1 costs 4.6 nats against the mode; 8.8 under a Gaussian
         ``N(2, 1)`` logit, where the guide offsets absorbed half of each dud instead). A guide is
         called a dud when its LFC stays flat while its gene's other guides move, across lines or
-        in level. The location is fixed, not learnt: a learnt one would trade every guide's
-        efficacy against the scale of every gene effect.
+        in level. The location is fixed: the scale it would trade against every gene effect is
+        ``m``, reported through :meth:`reported_posterior`.
         """
-        eta = pm.StudentT("guide_efficacy_logit", nu=3.0, mu=2.0, sigma=0.8, dims=GUIDE)
-        return pm.Deterministic("guide_efficacy", pm.math.sigmoid(eta), dims=GUIDE)
+        return declare_efficacy()
+
+    #: Variables in units of effect, which the efficacy scale multiplies (:meth:`reported_posterior`).
+    effect_units: ClassVar[EffectUnits] = EffectUnits(())
+
+    def reported_posterior(self, posterior: xr.Dataset, in_place: bool = False) -> xr.Dataset:
+        """The draws as reported: with guide efficacy, effects per full knockout and absolute
+        efficacies (:func:`~screenfit.models.efficacy.full_knockout`); else ``posterior`` itself."""
+        return full_knockout(posterior, self.effect_units, in_place=in_place)
+
+    def likelihood_posterior(self, posterior: xr.Dataset) -> xr.Dataset:
+        """Reported draws back in the likelihood's coordinates (the inverse of :meth:`reported_posterior`)."""
+        return full_knockout(posterior, self.effect_units, inverse=True)
 
     def efficacy_split(
         self, design: Design
@@ -430,7 +447,7 @@ class ScreenModel(ABC):
         correlation, dropped it and narrowed the gene effects' intervals (docs/validation.md).
         Models without a per-gene ``gene_effect`` draw the offsets directly. With
         ``options.guide_efficacy`` the level is centred on the guide's own expected level,
-        ``ω_sb ~ N(μ_α + e_s (α_g(s) − μ_α), σ_γ)``: a dud's flat LFC is then explained by its
+        ``ω_sb ~ N(e_s α_g(s), σ_γ)``: a dud's flat LFC is then explained by its
         efficacy instead of a large offset.
         """
         if not self.options.guide_offsets:
@@ -461,9 +478,7 @@ class ScreenModel(ABC):
         if self.gene_effect in model.named_vars and model.named_vars_to_dims.get(self.gene_effect) == (GENE,):
             gene = model[self.gene_effect][design.guide_gene]
             if "guide_efficacy" in model.named_vars:
-                # Centred on the guide's own level: μ + e_s (α_g − μ), μ the mean gene effect.
-                mu = model["gene_effect_mu"] if "gene_effect_mu" in model.named_vars else 0.0
-                gene = mu + model["guide_efficacy"] * (gene - mu)
+                gene = model["guide_efficacy"] * gene  # centred on the guide's own level, e_s α_g
             anchor = gene[:, None] if by_batch else gene
             level = pm.Normal("guide_level", anchor, sd, dims=dims)
             offset = pm.Deterministic("guide_offset", level - anchor, dims=dims)

@@ -8,6 +8,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from screenfit.data.design import GENE, LINE, LINEAGE, Design
+from screenfit.models.efficacy import EffectUnits
 from screenfit.models.gene_by_line import GeneByLine
 
 
@@ -30,6 +31,9 @@ class GeneByLineLineage(GeneByLine):
     name = "gene-by-line-lineage"
     title = "gene-by-line pooled toward each gene's lineage (and mutation) mean"
     needs_lineage = True
+    effect_units = GeneByLine.effect_units + EffectUnits(
+        ("gene_lineage_deviation", "covariate_slope"), ("gene_lineage_sd_log", "gene_lineage_sd_mu")
+    )
 
     def gene_line_centre(self, design: Design, alpha: pt.TensorVariable) -> pt.TensorVariable:
         """``α_g + λ_g,l(c) [+ b_g x_gc]`` per gene × line."""
