@@ -329,7 +329,8 @@ def fit(
         bool, typer.Option(help="Offset per guide × pDNA batch (the shared error of the reference count).")
     ] = False,
     guide_efficacy: Annotated[
-        bool, typer.Option(help="gene-by-line: knockout efficacy in (0, 1) per guide, scaling its effect (dud guides).")
+        bool,
+        typer.Option(help="gene-by-line: efficacy per guide scaling its effect (duds); effects per full knockout."),
     ] = False,
     time_course: Annotated[
         bool,
