@@ -392,18 +392,8 @@ class ScreenModel(ABC):
         return effects.theta
 
     def guide_efficacy(self) -> pt.TensorVariable:
-        """Knockout efficacy per guide (``options.guide_efficacy``) in the likelihood's coordinates:
-        ``ε_s = logistic(η_s)``, ``η_s ~ StudentT(ν = 3, 2, 0.8)``, and the absolute efficacy of the
-        median guide ``m``, which no data fix (:mod:`screenfit.models.efficacy`).
-
-        The prior puts ``ε``'s median at 0.88 and 95% of guides in (0.37, 0.99), with prior
-        probability 1.9% below 0.3 (a dud). The heavy lower tail makes a dud cheap enough for the
-        data to call one (efficacy 0.1 costs 4.6 nats against the mode; 8.8 under a Gaussian
-        ``N(2, 1)`` logit, where the guide offsets absorbed half of each dud instead). A guide is
-        called a dud when its LFC stays flat while its gene's other guides move, across lines or
-        in level. The location is fixed: the scale it would trade against every gene effect is
-        ``m``, reported through :meth:`reported_posterior`.
-        """
+        """Knockout efficacy per guide (``options.guide_efficacy``), in the likelihood's coordinates,
+        and the median guide's absolute efficacy (:func:`~screenfit.models.efficacy.declare_efficacy`)."""
         return declare_efficacy()
 
     #: Variables in units of effect, which the efficacy scale multiplies (:meth:`reported_posterior`).

@@ -13,7 +13,10 @@ have represented ``m`` traded against every effect, had ``m`` been sampled in th
 
 Measured before this, with the median fixed at ``m₀`` (2,000 genes × 200 lines, every simulated
 guide fully efficient): the model stretched every effect by ``1/m₀`` and its 90% intervals
-covered 0.35 of the true effects of essential genes.
+covered 0.42 of the true effects of essential genes.
+
+The reported efficacy ``ε_s m / m₀`` is relative to the median guide's ``m``, so a guide more
+efficient than the median can read slightly above 1 (at most ``m / m₀``, 1.11 at ``m`` = 0.98).
 """
 
 from __future__ import annotations
@@ -41,7 +44,15 @@ EFFICACY = "guide_efficacy"
 
 
 def declare_efficacy() -> pt.TensorVariable:
-    """Declare ``η_s``, the efficacy the likelihood uses (``ε_s``, dims ``sgrna``) and ``m``; return ``ε_s``."""
+    """Declare ``η_s``, the efficacy the likelihood uses (``ε_s``, dims ``sgrna``) and ``m``; return ``ε_s``.
+
+    ``ε_s = logistic(η_s)``, ``η_s ~ StudentT(ν = 3, 2, 0.8)``: median 0.88, 95% of guides in
+    (0.37, 0.99), prior probability 1.9% below 0.3 (a dud). The heavy lower tail makes a dud cheap
+    enough for the data to call one (efficacy 0.1 costs 4.6 nats against the mode; 8.8 under a
+    Gaussian ``N(2, 1)`` logit, where the guide offsets absorbed half of each dud instead). A guide
+    is called a dud when its LFC stays flat while its gene's other guides move, across lines or in
+    level. The location is fixed: the scale it would trade against every gene effect is ``m``.
+    """
     eta = pm.StudentT(f"{EFFICACY}_logit", nu=LOGIT_NU, mu=LOGIT_MU, sigma=LOGIT_SD, dims=GUIDE)
     median_logit = pm.Normal(f"{MEDIAN}_logit", MEDIAN_LOGIT_MU, MEDIAN_LOGIT_SD)
     pm.Deterministic(MEDIAN, pm.math.sigmoid(median_logit))
@@ -66,9 +77,9 @@ def full_knockout(
     """``posterior`` with its effects per full knockout (``E = (m₀/m) X``) and absolute efficacies
     (``ε_s m / m₀``), draw by draw; ``inverse`` maps reported draws back to the likelihood's.
 
-    ``in_place`` rescales the draws held in memory where they are, instead of copying them (a
-    gene × line matrix of draws is gigabytes at 2,000 × 200). A posterior without ``m`` (no guide
-    efficacy) is returned as it is.
+    ``in_place`` changes ``posterior`` itself, rescaling writable in-memory draws where they lie
+    instead of copying them (a gene × line matrix of draws is gigabytes at 2,000 × 200). A
+    posterior without ``m`` (no guide efficacy) is returned as it is.
     """
     if MEDIAN not in posterior:
         return posterior
