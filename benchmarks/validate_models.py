@@ -90,7 +90,14 @@ SVI_VARIANTS = {
     "svi + guide offsets": {"guide_offsets": True},
     "svi + guide offsets + cn_excess": {"guide_offsets": True, "cn_column": "cn_excess"},
     "svi + guide offsets + efficacy": {"guide_offsets": True, "guide_efficacy": True},
-}
+    "svi + efficacy + guide noise + t3 offsets": {
+        "guide_offsets": True, "guide_efficacy": True, "guide_noise": True, "guide_offset_nu": 3.0},
+    "svi + efficacy + guide noise + t3 offsets + cn_excess": {
+        "guide_offsets": True, "guide_efficacy": True, "guide_noise": True, "guide_offset_nu": 3.0,
+        "cn_column": "cn_excess"},
+}  # fmt: skip
+"""``svi + efficacy + guide noise + t3 offsets + cn_excess`` is the accuracy benchmark's ``svi-robust``
+configuration (without the lineage pooling, which the DepMap sample's annotations do not cover)."""
 DEPMAP_SAMPLE = CHRONOS_FIT.parent
 CHRONOS_PYTHON = Path(__file__).resolve().parents[1] / ".venv-chronos" / "bin" / "python"
 

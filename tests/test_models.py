@@ -217,6 +217,51 @@ def test_guide_efficacy_on_the_grid_gives_the_guide_level_density(tiny, offsets)
     assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
 
 
+@pytest.mark.parametrize("options", [{"guide_offsets": True}, {"guide_efficacy": True}, {}])
+def test_guide_noise_on_the_grid_gives_the_guide_level_density(tiny, options):
+    """A noise scale per guide (``σ_sc = σ_c λ_s``) on the dense layout: the same log density (up
+    to a constant) as the per-group Gaussian with each group's ``σ``, whatever the parameters; and
+    the density really changes with ``λ`` (the term is not dropped)."""
+    spec = get_model("gene-by-line", ModelOptions(**options, guide_noise=True))
+    design = build_design(tiny, spec.level(True), spec.covariate_columns)
+    fast, exact = spec.build(design), spec.build(design, evaluation=True)
+    assert "lfc_guide_grid" in fast.named_vars and "lfc" in exact.named_vars
+    assert {v.name for v in fast.free_RVs} == {v.name for v in exact.free_RVs} >= {"guide_noise_z"}
+    logp_f, logp_e = fast.compile_logp(), exact.compile_logp()
+    points = _perturbed_points(fast, seed=13)
+    diffs = [logp_e(point) - logp_f(point) for point in points]
+    assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
+    noisier = {**points[0], "guide_noise_z": points[0]["guide_noise_z"] + 1.0}
+    assert abs(logp_e(noisier) - logp_e(points[0])) > 1.0
+
+
+def test_student_t_guide_offsets_change_only_the_offsets_prior(tiny):
+    """``--guide-offset-nu``: the log density differs from the Gaussian offsets' by the Student-t
+    against the Gaussian log density of each guide level around its centre, nothing else."""
+    from scipy.stats import norm
+    from scipy.stats import t as student_t
+
+    gaussian = get_model("gene-by-line", ModelOptions(guide_offsets=True))
+    heavy = get_model("gene-by-line", ModelOptions(guide_offsets=True, guide_offset_nu=2.0))
+    design = build_design(tiny, gaussian.level(True), gaussian.covariate_columns)
+    m_g, m_t = gaussian.build(design), heavy.build(design)
+    logp_g, logp_t = m_g.compile_logp(), m_t.compile_logp()
+    for point in _perturbed_points(m_g, seed=17):
+        sd = float(np.exp(point["guide_offset_sd_log__"]))
+        gap = point["guide_level"] - point["gene_effect"][design.guide_gene][:, None]
+        prior_gap = student_t.logpdf(gap, df=2.0, scale=sd).sum() - norm.logpdf(gap, scale=sd).sum()
+        assert logp_t(point) - logp_g(point) == pytest.approx(prior_gap, abs=1e-9 * abs(logp_g(point)) + 1e-6)
+
+
+def test_guide_options_that_cannot_apply_are_refused(tiny):
+    with pytest.raises(ScreenfitInputError, match="needs --guide-offsets"):
+        get_model("gene-by-line", ModelOptions(guide_offset_nu=2.0)).check_screen(tiny)
+    with pytest.raises(ScreenfitInputError, match="positive number"):
+        get_model("gene-by-line", ModelOptions(guide_offsets=True, guide_offset_nu=0.0)).check_screen(tiny)
+    with pytest.raises(ScreenfitInputError, match="--guide-noise"):
+        get_model("counts", ModelOptions(guide_noise=True)).check_screen(tiny)
+
+
 @pytest.mark.parametrize("offsets", [False, True])
 def test_full_efficacy_is_the_model_without_efficacy(tiny, offsets):
     """With every guide's efficacy at 1 (logit 40) the model is gene-by-line without efficacy, guide
@@ -431,6 +476,7 @@ COLLAPSED_CASES = {
     "gene × line grid": ("gene-by-line", {}, "tiny"),
     "dense guide layout": ("gene-by-line", {"guide_offsets": True, "guide_efficacy": True}, "tiny"),
     "lineage, guide layout": ("gene-by-line-lineage", {"guide_offsets": True, "covariate": "is_mutated"}, "tiny"),
+    "guide noise, guide layout": ("gene-by-line", {"guide_efficacy": True, "guide_noise": True}, "tiny"),
     "per group (time course)": ("gene-by-line", {"time_course": True, "screen_delay": None}, "time_course"),
     "guide layout by time point": (
         "gene-by-line", {"guide_offsets": True, "guide_efficacy": True, "time_course": True, "screen_delay": None},
@@ -495,8 +541,9 @@ def test_collapsing_is_on_by_default_for_svi_only():
     assert kept.options.collapse_gene_line is False
 
 
-@pytest.mark.parametrize("name", ["gene-cellline", "gene-by-line"])
-def test_unit_log_likelihood_is_the_sum_of_its_rows_gaussian_densities(tiny, name):
+@pytest.mark.parametrize("name, options", [("gene-cellline", {}), ("gene-by-line", {}),
+                                           ("gene-by-line", {"guide_noise": True})])  # fmt: skip
+def test_unit_log_likelihood_is_the_sum_of_its_rows_gaussian_densities(tiny, name, options):
     """The stored pointwise log-likelihood of a unit (guide × line: its mean by PyMC plus the
     within-unit term, in float32) equals the sum of the row-level model's densities of its rows."""
     import arviz as az
@@ -504,7 +551,7 @@ def test_unit_log_likelihood_is_the_sum_of_its_rows_gaussian_densities(tiny, nam
 
     from screenfit.fitting import _unit_labels, gaussian_unit_loglik
 
-    spec = get_model(name)
+    spec = get_model(name, ModelOptions(**options))
     unit = build_design(tiny, spec.evaluation_level, spec.covariate_columns)
     rows = build_design(tiny, ROW_LEVEL, spec.covariate_columns)
     unit_model, row_model = spec.build(unit, evaluation=True), spec.build(rows, evaluation=True)

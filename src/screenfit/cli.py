@@ -332,6 +332,17 @@ def fit(
         bool,
         typer.Option(help="gene-by-line: efficacy per guide scaling its effect (duds); effects per full knockout."),
     ] = False,
+    cn_column: Annotated[
+        str,
+        typer.Option(help="Copy-number covariate: gene_cn_z (log, z-scaled), cn_excess (min(CN, 10) − 1) or a column."),
+    ] = "gene_cn_z",
+    guide_noise: Annotated[
+        bool, typer.Option(help="Noise scale per guide (guides with few reference reads are noisier).")
+    ] = False,
+    guide_offset_nu: Annotated[
+        float | None,
+        typer.Option(help="--guide-offsets: Student-t offsets with these degrees of freedom (e.g. 3), not Gaussian."),
+    ] = None,
     time_course: Annotated[
         bool,
         typer.Option(help="gene-by-line: effects grow with days after a screen delay (time courses, 14 vs 21 days)."),
@@ -385,8 +396,9 @@ def fit(
     from screenfit.models.registry import get_model
 
     options = ModelOptions(
-        covariate=covariate, reference_condition=reference_condition, min_difference=min_difference,
-        guide_offsets=guide_offsets, guide_efficacy=guide_efficacy, time_course=time_course,
+        covariate=covariate, cn_column=cn_column, reference_condition=reference_condition,
+        min_difference=min_difference, guide_offsets=guide_offsets, guide_efficacy=guide_efficacy,
+        guide_noise=guide_noise, guide_offset_nu=guide_offset_nu, time_course=time_course,
         screen_delay=_screen_delay(screen_delay), reference_days=reference_days, collapse_gene_line=collapse_gene_line,
     )  # fmt: skip
     data: Screen | StreamedScreen

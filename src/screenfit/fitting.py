@@ -292,9 +292,10 @@ def gaussian_unit_loglik(spec: ScreenModel, unit: Design, model: pm.Model, idata
     ll = pm.compute_log_likelihood(idata, model=model, var_names=["lfc"], extend_inferencedata=False, progressbar=False)
     values = ll["lfc"].values
     chains, draws = values.shape[:2]
-    sigma_name = "sigma" if spec.noise_by is None else "sigma_line"
-    sigma = idata.posterior[sigma_name].values
-    correction = spec.unit_loglik_correction(unit, {sigma_name: sigma.reshape(chains * draws, *sigma.shape[2:])})
+    names = ["sigma" if spec.noise_by is None else "sigma_line"] + (["guide_noise"] if spec.options.guide_noise else [])
+    flat = {name: idata.posterior[name].values for name in names}
+    flat = {name: v.reshape(chains * draws, *v.shape[2:]) for name, v in flat.items()}
+    correction = spec.unit_loglik_correction(unit, flat)
     if correction is None:
         return values
     correction = correction.reshape(chains, draws, -1)

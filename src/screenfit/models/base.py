@@ -65,6 +65,16 @@ class ModelOptions:
         e.g. gene-by-line): multiply that part by a per-guide efficacy ``e_s`` in (0, 1)
         (:meth:`ScreenModel.guide_efficacy`), as Chronos does, so a dud guide neither drags its
         gene's effect nor smears its variation across lines.
+    guide_noise
+        LFC models: give each guide its own noise scale, ``σ_sc = σ_c λ_s``, ``log λ_s = τ_λ z_s``,
+        ``z_s ~ N(0, 1)``, ``τ_λ ~ HalfNormal(0.5)`` (:meth:`ScreenModel.guide_noise`). Guides
+        with few reference reads are noisy: they entered few cells, and one dropout to zero reads
+        in a line reads as a deep depletion (KY sample: residual variance of non-essential
+        guides ≈ 0.82 / relative reference abundance, 16% below −3 LFC in the lowest tenth).
+    guide_offset_nu
+        With ``guide_offsets``: Student-t offsets with this many degrees of freedom instead of
+        Gaussian ones, so a guide that depletes on its own in every line (off-target or
+        multi-locus cutting) takes an offset rather than making its gene look essential.
     min_difference
         Models that compare conditions: the smallest difference in effect (LFC) that counts as
         one in ``prob_difference``, ``lfdr`` and ``qvalue``.
@@ -97,6 +107,8 @@ class ModelOptions:
     min_difference: float = 0.1
     guide_offsets: bool = False
     guide_efficacy: bool = False
+    guide_noise: bool = False
+    guide_offset_nu: float | None = None
     time_course: bool = False
     screen_delay: float | None = SCREEN_DELAY
     reference_days: float = REFERENCE_DAYS
@@ -256,6 +268,20 @@ class ScreenModel(ABC):
                 file=screen.source,
                 fix="fit gene-by-line or gene-by-line-lineage with --collapse-gene-line, or this model without it.",
             )
+        if self.options.guide_noise and self.observed != "lfc":
+            raise ScreenfitInputError(
+                f"model '{self.name}' models read counts, whose noise is the negative binomial's; "
+                "--guide-noise scales the noise of LFC models.",
+                file=screen.source,
+                fix="fit an LFC model (e.g. gene-by-line) with --guide-noise, or this model without it.",
+            )
+        nu = self.options.guide_offset_nu
+        if nu is not None and (not self.options.guide_offsets or not nu > 0):
+            raise ScreenfitInputError(
+                f"--guide-offset-nu {nu} needs --guide-offsets and a positive number of degrees of freedom.",
+                file=screen.source,
+                fix="add --guide-offsets and give --guide-offset-nu a value above 0 (e.g. 3), or leave it out.",
+            )
         self.check_time_points(screen)
         if self.observed == "counts" and not screen.has("counts_initial", "counts_final"):
             raise ScreenfitInputError(
@@ -368,7 +394,7 @@ class ScreenModel(ABC):
             level.append(LINE)  # covariates vary per gene × line
         if self.options.guide_offsets:
             level += [c for c in (GUIDE, LINE, PDNA_BATCH) if c not in level]
-        if self.options.guide_efficacy:
+        if self.options.guide_efficacy or self.options.guide_noise:
             level += [c for c in (GUIDE, LINE) if c not in level]
         if self._days_within_line:
             level.append(DAYS)
@@ -470,11 +496,20 @@ class ScreenModel(ABC):
             if "guide_efficacy" in model.named_vars:
                 gene = model["guide_efficacy"] * gene  # centred on the guide's own level, e_s α_g
             anchor = gene[:, None] if by_batch else gene
-            level = pm.Normal("guide_level", anchor, sd, dims=dims)
+            level = self._offset_prior("guide_level", anchor, sd, dims)
             offset = pm.Deterministic("guide_offset", level - anchor, dims=dims)
         else:
-            offset = pm.Normal("guide_offset", 0.0, sd, dims=dims)
+            offset = self._offset_prior("guide_offset", 0.0, sd, dims)
         return offset
+
+    def _offset_prior(
+        self, name: str, mu: pt.TensorVariable | float, sd: pt.TensorVariable, dims: tuple[str, ...]
+    ) -> pt.TensorVariable:
+        """``N(μ, σ_γ)``, or Student-t with ``options.guide_offset_nu`` degrees of freedom."""
+        nu = self.options.guide_offset_nu
+        if nu is None:
+            return pm.Normal(name, mu, sd, dims=dims)
+        return pm.StudentT(name, nu=nu, mu=mu, sigma=sd, dims=dims)
 
     def covariate_term(self, design: Design) -> pt.TensorVariable | float:
         """Per-gene slopes on the optional covariate: ``b_g · x``, ``b_g ~ N(0, 0.5)`` independently.
@@ -511,9 +546,23 @@ class ScreenModel(ABC):
         return pm.Deterministic("sigma_line", pt.exp(log_sigma), dims=by)
 
     def noise(self, design: Design) -> pt.TensorVariable:
-        """Noise SD per group (:meth:`noise_scale` at each group's level)."""
+        """Noise SD per group (:meth:`noise_scale` at each group's level, times :meth:`guide_noise`)."""
         scale = self.noise_scale(design)
-        return scale if self.noise_by is None else per_group(scale, design, self.noise_by)
+        sigma = scale if self.noise_by is None else per_group(scale, design, self.noise_by)
+        if self.options.guide_noise:
+            sigma = sigma * per_group(self.guide_noise(), design, GUIDE)
+        return sigma
+
+    def guide_noise(self) -> pt.TensorVariable:
+        """Each guide's noise scale ``λ_s`` (``options.guide_noise``; dims ``sgrna``).
+
+        ``log λ_s = τ_λ z_s``, ``z_s ~ N(0, 1)``, ``τ_λ ~ HalfNormal(0.5)``: the scales multiply
+        the line's noise SD, and their geometric mean, which trades against the lines' SDs, is
+        pinned by the thousands of guides' prior (its prior SD is ``τ_λ/√guides``).
+        """
+        spread = pm.HalfNormal("guide_noise_sd", 0.5)
+        z = pm.Normal("guide_noise_z", 0.0, 1.0, dims=GUIDE)
+        return pm.Deterministic("guide_noise", pt.exp(spread * z), dims=GUIDE)
 
     def likelihood(self, design: Design, mean: pt.TensorVariable) -> None:
         """Gaussian likelihood on sufficient statistics (exact; see :mod:`screenfit.data.design`)."""
@@ -594,9 +643,18 @@ class ScreenModel(ABC):
         sigma = self.noise_scale(grid.design)
         if self.noise_by is not None and grid.by_time_point:
             sigma = sigma[pt.constant(grid.column_line)]
+        n, y_ss_line, log_guide_noise = grid.n, grid.y_ss_line, 0.0
+        if self.options.guide_noise:
+            # σ_sc = σ_c λ_s: each guide's rows weigh 1/λ_s², and λ_s's log enters once per row.
+            assert grid.y_ss is not None
+            lam = self.guide_noise()[pt.constant(grid.slot_guide)].reshape((genes, slots))
+            precision = (1.0 / lam**2)[:, :, None]
+            n = grid.n * precision
+            y_ss_line = pt.sum(grid.y_ss * precision, axis=(0, 1))
+            log_guide_noise = pt.sum(grid.n.sum(axis=2) * pt.log(lam))
         if self._collapsed is not None:
             resid, coef = self._collapsed.split(resid)
-            weight = grid.n / sigma**2
+            weight = n / sigma**2
 
             def per_gene_line(values: pt.TensorVariable) -> pt.TensorVariable:
                 summed = pt.sum(values, axis=1)  # genes × columns
@@ -607,12 +665,12 @@ class ScreenModel(ABC):
                 return segment_sum(summed.ravel(), pt.constant(codes.ravel()), (genes, n_lines))
 
             self._collapsed.integrate(resid, coef, weight, per_gene_line)
-        per_line = pt.sum(grid.n * resid**2, axis=(0, 1)) + grid.y_ss_line
+        per_line = pt.sum(n * resid**2, axis=(0, 1)) + y_ss_line
         if self.noise_by is None:
             logp = -grid.n_line.sum() * pt.log(sigma) - pt.sum(per_line) / (2.0 * sigma**2)
         else:
             logp = pt.sum(-grid.n_line * pt.log(sigma) - per_line / (2.0 * sigma**2))
-        pm.Potential("lfc_guide_grid", logp)
+        pm.Potential("lfc_guide_grid", logp - log_guide_noise)
 
     def sampling_guide_grid(self, design: Design) -> GuideGrid | None:
         """The dense guide-level layout the sampler uses for models with guide offsets, if the design fits one.
@@ -622,12 +680,14 @@ class ScreenModel(ABC):
         """
         own_noise = type(self).noise is not ScreenModel.noise
         eligible = (
-            (self.options.guide_offsets or self.options.guide_efficacy) and self.observed == "lfc" and not own_noise
+            (self.options.guide_offsets or self.options.guide_efficacy or self.options.guide_noise)
+            and self.observed == "lfc" and not own_noise
             and tuple(self.mean_level) == (GENE, LINE) and self.noise_by in (None, LINE)
         )  # fmt: skip
         if not eligible:
             return None
-        return guide_grid(design, self.options.guide_offsets and self.guide_offsets_by_batch(design))
+        by_batch = self.options.guide_offsets and self.guide_offsets_by_batch(design)
+        return guide_grid(design, by_batch, per_guide_ss=self.options.guide_noise)
 
     def timed(
         self,
@@ -701,8 +761,12 @@ class ScreenModel(ABC):
             sigma, by = np.asarray(posterior["sigma_line"], dtype=np.float64), design.index[self.noise_by]
         n = design.n.astype(np.float64)
         out = np.take(np.log(sigma).astype(np.float32), by, axis=1)
-        out *= (1 - n).astype(np.float32)
         within = np.take((0.5 / sigma**2).astype(np.float32), by, axis=1)
+        if self.options.guide_noise:  # σ per unit is σ_c λ_s
+            lam = np.asarray(posterior["guide_noise"], dtype=np.float64)
+            out += np.take(np.log(lam).astype(np.float32), design.index[GUIDE], axis=1)
+            within *= np.take((1.0 / lam**2).astype(np.float32), design.index[GUIDE], axis=1)
+        out *= (1 - n).astype(np.float32)
         within *= design.y_ss.astype(np.float32)
         out -= within
         out -= ((n - 1) / 2 * np.log(2 * np.pi) + 0.5 * np.log(n)).astype(np.float32)

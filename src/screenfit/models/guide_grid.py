@@ -46,6 +46,9 @@ class GuideGrid:
         Rows and mean LFC per gene × slot × column (``0`` where nothing was observed).
     y_ss_line, n_line
         Per column: the summed within-group sums of squares and the number of rows.
+    y_ss
+        Within-group sums of squares per gene × slot × column, for noise that differs between
+        guides (built only on request; ``None`` otherwise).
     batch_indicator
         ``(batches, columns)``: 1 where the column's line is screened against the batch (one batch
         per line); a single row of ones when offsets are per guide only.
@@ -61,6 +64,7 @@ class GuideGrid:
     n_line: np.ndarray
     batch_indicator: np.ndarray
     column_line: np.ndarray
+    y_ss: np.ndarray | None = None
 
     @property
     def by_time_point(self) -> bool:
@@ -73,13 +77,13 @@ class GuideGrid:
         return self.n.shape  # type: ignore[return-value]
 
 
-def guide_grid(design: Design, by_batch: bool) -> GuideGrid | None:
+def guide_grid(design: Design, by_batch: bool, per_guide_ss: bool = False) -> GuideGrid | None:
     """The dense layout of a guide-level design, or ``None`` when it does not fit one.
 
     Fits when the groups are guide × line (× batch, one batch per line; × time point in a time
     course), covariates are constant per gene × column, the gene × column collapse is a complete
     grid, and padding every gene to the largest guide count costs at most :data:`MAX_PADDING`
-    times the guides.
+    times the guides. ``per_guide_ss`` also lays out each group's within-group sum of squares.
     """
     factors = {GENE, LINE, GUIDE} | ({PDNA_BATCH} if by_batch else set())
     timed = DAYS in design.level
@@ -127,6 +131,10 @@ def guide_grid(design: Design, by_batch: bool) -> GuideGrid | None:
     y_mean = np.zeros_like(n)
     n[guide_gene[guide], rank[guide], column] = design.n
     y_mean[guide_gene[guide], rank[guide], column] = design.y_mean
+    y_ss = None
+    if per_guide_ss:
+        y_ss = np.zeros_like(n)
+        y_ss[guide_gene[guide], rank[guide], column] = design.y_ss
     if by_batch:
         batch = design.index[PDNA_BATCH]
         line_batch = np.full(n_lines, -1)
@@ -148,4 +156,5 @@ def guide_grid(design: Design, by_batch: bool) -> GuideGrid | None:
         n_line=np.bincount(column, weights=design.n, minlength=n_columns),
         batch_indicator=indicator,
         column_line=column_line,
+        y_ss=y_ss,
     )
