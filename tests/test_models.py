@@ -258,8 +258,9 @@ def test_guide_options_that_cannot_apply_are_refused(tiny):
         get_model("gene-by-line", ModelOptions(guide_offset_nu=2.0)).check_screen(tiny)
     with pytest.raises(ScreenfitInputError, match="positive number"):
         get_model("gene-by-line", ModelOptions(guide_offsets=True, guide_offset_nu=0.0)).check_screen(tiny)
-    with pytest.raises(ScreenfitInputError, match="--guide-noise"):
-        get_model("counts", ModelOptions(guide_noise=True)).check_screen(tiny)
+    for name in ("counts", "seed-m1"):
+        with pytest.raises(ScreenfitInputError, match="--guide-noise"):
+            get_model(name, ModelOptions(guide_noise=True)).check_screen(tiny)
 
 
 @pytest.mark.parametrize("offsets", [False, True])

@@ -268,10 +268,10 @@ class ScreenModel(ABC):
                 file=screen.source,
                 fix="fit gene-by-line or gene-by-line-lineage with --collapse-gene-line, or this model without it.",
             )
-        if self.options.guide_noise and self.observed != "lfc":
+        if self.options.guide_noise and (self.observed != "lfc" or type(self).noise is not ScreenModel.noise):
             raise ScreenfitInputError(
-                f"model '{self.name}' models read counts, whose noise is the negative binomial's; "
-                "--guide-noise scales the noise of LFC models.",
+                f"model '{self.name}' keeps its own noise model (read counts' negative binomial, or the "
+                "seed notebook's priors); --guide-noise scales the noise of the other LFC models.",
                 file=screen.source,
                 fix="fit an LFC model (e.g. gene-by-line) with --guide-noise, or this model without it.",
             )
