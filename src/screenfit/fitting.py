@@ -293,9 +293,9 @@ def gaussian_unit_loglik(spec: ScreenModel, unit: Design, model: pm.Model, idata
     values = ll["lfc"].values
     chains, draws = values.shape[:2]
     names = ["sigma" if spec.noise_by is None else "sigma_line"] + (["guide_noise"] if spec.options.guide_noise else [])
-    flat = {name: idata.posterior[name].values for name in names}
-    flat = {name: v.reshape(chains * draws, *v.shape[2:]) for name, v in flat.items()}
-    correction = spec.unit_loglik_correction(unit, flat)
+    post = idata.posterior
+    per_draw = {name: post[name].values.reshape(chains * draws, *post[name].shape[2:]) for name in names}
+    correction = spec.unit_loglik_correction(unit, per_draw)
     if correction is None:
         return values
     correction = correction.reshape(chains, draws, -1)

@@ -268,7 +268,7 @@ class ScreenModel(ABC):
                 file=screen.source,
                 fix="fit gene-by-line or gene-by-line-lineage with --collapse-gene-line, or this model without it.",
             )
-        if self.options.guide_noise and (self.observed != "lfc" or type(self).noise is not ScreenModel.noise):
+        if self.options.guide_noise and (self.observed != "lfc" or self.keeps_own_noise):
             raise ScreenfitInputError(
                 f"model '{self.name}' keeps its own noise model (read counts' negative binomial, or the "
                 "seed notebook's priors); --guide-noise scales the noise of the other LFC models.",
@@ -553,6 +553,12 @@ class ScreenModel(ABC):
             sigma = sigma * per_group(self.guide_noise(), design, GUIDE)
         return sigma
 
+    @property
+    def keeps_own_noise(self) -> bool:
+        """Whether the model overrides :meth:`noise` (the seed's models keep their priors): the
+        faster likelihood layouts and ``--guide-noise`` assume the default noise."""
+        return type(self).noise is not ScreenModel.noise
+
     def guide_noise(self) -> pt.TensorVariable:
         """Each guide's noise scale ``λ_s`` (``options.guide_noise``; dims ``sgrna``).
 
@@ -606,8 +612,8 @@ class ScreenModel(ABC):
     def sampling_likelihood(self, design: Design, mean: pt.TensorVariable) -> None:
         """The likelihood the sampler sees: :meth:`grid_likelihood` on a complete gene × line grid
         with one noise SD (or one per line), else :meth:`likelihood`. Same posterior either way."""
-        own_noise = type(self).noise is not ScreenModel.noise  # e.g. the seed's models keep their priors
-        if self.observed == "lfc" and not own_noise and design.grid_shape is not None and self.noise_by in (None, LINE):
+        grid_fits = design.grid_shape is not None and self.noise_by in (None, LINE)
+        if self.observed == "lfc" and not self.keeps_own_noise and grid_fits:
             self.grid_likelihood(design, mean)
         else:
             self.likelihood(design, mean)
@@ -678,10 +684,9 @@ class ScreenModel(ABC):
         For LFC models whose mean depends on gene and line only, with the default noise (one SD
         or one per line): the mean is built once per gene × line and broadcast over its guides.
         """
-        own_noise = type(self).noise is not ScreenModel.noise
         eligible = (
             (self.options.guide_offsets or self.options.guide_efficacy or self.options.guide_noise)
-            and self.observed == "lfc" and not own_noise
+            and self.observed == "lfc" and not self.keeps_own_noise
             and tuple(self.mean_level) == (GENE, LINE) and self.noise_by in (None, LINE)
         )  # fmt: skip
         if not eligible:
