@@ -542,15 +542,23 @@ def test_collapsing_is_on_by_default_for_svi_only():
     assert kept.options.collapse_gene_line is False
 
 
+@pytest.mark.parametrize("backend", ["jax", "pymc"])
 @pytest.mark.parametrize("name, options", [("gene-cellline", {}), ("gene-by-line", {}),
-                                           ("gene-by-line", {"guide_noise": True})])  # fmt: skip
-def test_unit_log_likelihood_is_the_sum_of_its_rows_gaussian_densities(tiny, name, options):
-    """The stored pointwise log-likelihood of a unit (guide × line: its mean by PyMC plus the
-    within-unit term, in float32) equals the sum of the row-level model's densities of its rows."""
+                                           ("gene-by-line", {"guide_noise": True}), ("seed-m2", {})])  # fmt: skip
+def test_unit_log_likelihood_is_the_sum_of_its_rows_gaussian_densities(tiny, name, options, backend, monkeypatch):
+    """The stored pointwise log-likelihood of a unit (guide × line, in float32) equals the sum of
+    the row-level model's densities of its rows: computed in JAX from the unit mean's μ and SD,
+    and by PyMC's log-likelihood of the unit means plus the within-unit term (no JAX)."""
     import arviz as az
     import pymc as pm
 
+    import screenfit.fitting
     from screenfit.fitting import _unit_labels, gaussian_unit_loglik
+
+    if backend == "pymc":
+        monkeypatch.setattr(screenfit.fitting.NormalUnits, "of", classmethod(lambda cls, model, var: None))
+    else:
+        pytest.importorskip("jax")
 
     spec = get_model(name, ModelOptions(**options))
     unit = build_design(tiny, spec.evaluation_level, spec.covariate_columns)

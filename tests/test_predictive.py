@@ -23,6 +23,40 @@ def test_coverage_and_grouping_helpers():
     assert np.isclose(cal["observed"].iloc[0], 3 / 5)
 
 
+def test_replicates_in_jax_follow_pymc_posterior_predictive():
+    """Replicated unit means drawn in JAX from each draw's μ and SD have PyMC's predictive
+    distribution: at the same draws, ``ours − PyMC's`` is as spread as two PyMC replicates'
+    difference (``N(0, 2s²)``) and centred on zero per unit."""
+    pytest.importorskip("jax")
+    import arviz as az
+    import pymc as pm
+
+    from screenfit.data.design import build_design
+    from screenfit.models.base import ModelOptions
+    from screenfit.models.registry import get_model
+    from screenfit.results.pointwise import NormalUnits
+    from screenfit.results.predictive import replicated
+
+    screen, _, _ = simulate_screen(SimulationConfig(n_genes=8, n_cell_lines=12, seed=2))
+    spec = get_model("gene-by-line", ModelOptions(guide_noise=True))
+    unit = build_design(screen, spec.evaluation_level, spec.covariate_columns)
+    model = spec.build(unit, evaluation=True)
+    prior = pm.sample_prior_predictive(draws=300, model=model, random_seed=1).prior
+    idata = az.InferenceData(posterior=prior[[rv.name for rv in model.free_RVs]])
+    units = NormalUnits.of(model, "lfc")
+    assert units is not None and units.shape == (unit.n_groups,)
+    ours = replicated(model, idata, "lfc", 0, units)[0]
+    theirs, again = (replicated(model, idata, "lfc", seed)[0] for seed in (0, 1))
+    assert ours.shape == theirs.shape == (300, unit.n_groups)
+    d_ours, d_pymc = ours - theirs, again - theirs
+    n_values = d_ours.size
+    # Mean squares of N(0, 2s²) values: relative SE below √(2/values) each (heavier for unequal s).
+    ratio = float(np.mean(d_ours**2) / np.mean(d_pymc**2))
+    assert abs(ratio - 1) < 10 * np.sqrt(2 / n_values), ratio
+    z = d_ours.mean(axis=0) / np.sqrt(np.mean(d_pymc**2, axis=0) / d_ours.shape[0])
+    assert np.abs(z).max() < 5 and abs(np.mean(z**2) - 1) < 5 * np.sqrt(2 / z.size), (np.abs(z).max(), np.mean(z**2))
+
+
 @pytest.mark.slow
 def test_predictive_intervals_are_calibrated_when_the_model_is_true():
     screen, _, _ = simulate_screen(SimulationConfig.additive(n_genes=20, n_cell_lines=30, seed=2))

@@ -48,7 +48,8 @@ from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.collapsed import EPSILON
 from screenfit.models.registry import get_model
 from screenfit.results.depmap import depmap_tables
-from screenfit.results.predictive import calibration, ppc_by, predictive_check
+from screenfit.results.pointwise import NormalUnits
+from screenfit.results.predictive import calibration, ppc_by, predictive_check, thinned_posterior
 from screenfit.results.tables import CI_PROB, build_tables
 
 LOGLIK_BUDGET = 50_000_000
@@ -248,7 +249,7 @@ def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, ev
 def _thin(idata: az.InferenceData, n_points: int) -> az.InferenceData:
     draws = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
     step = max(1, int(np.ceil(n_points * draws / LOGLIK_BUDGET)))
-    return idata.sel(draw=slice(None, None, step)) if step > 1 else idata
+    return thinned_posterior(idata, step)
 
 
 def _unit_labels(design: Design) -> dict[str, np.ndarray]:
@@ -266,6 +267,8 @@ class EvaluationUnits:
     var: str
     observed: np.ndarray
     labels: dict[str, np.ndarray]
+    normal: NormalUnits | None
+    """``var``'s mean and SD in JAX, for a Gaussian model where JAX is installed (else ``None``)."""
 
 
 def evaluation_units(spec: ScreenModel, screen: Screen, design: Design) -> EvaluationUnits:
@@ -278,17 +281,26 @@ def evaluation_units(spec: ScreenModel, screen: Screen, design: Design) -> Evalu
         assert design.counts is not None
         evaluation = spec.build(design, evaluation=True)
         return EvaluationUnits(
-            unit, evaluation, design, "counts_final", design.counts["counts_final"], _unit_labels(design)
+            unit, evaluation, design, "counts_final", design.counts["counts_final"], _unit_labels(design), None
         )
-    return EvaluationUnits(unit, spec.build(unit, evaluation=True), unit, "lfc", unit.y_mean, _unit_labels(unit))
+    model = spec.build(unit, evaluation=True)
+    return EvaluationUnits(unit, model, unit, "lfc", unit.y_mean, _unit_labels(unit), NormalUnits.of(model, "lfc"))
 
 
-def gaussian_unit_loglik(spec: ScreenModel, unit: Design, model: pm.Model, idata: az.InferenceData) -> np.ndarray:
+def gaussian_unit_loglik(
+    spec: ScreenModel, unit: Design, model: pm.Model, idata: az.InferenceData, normal: NormalUnits | None = None
+) -> np.ndarray:
     """Full log-likelihood (chain × draw × unit) of each unit of an LFC model built on ``unit``.
 
     PyMC's log-likelihood of the unit means plus the within-unit term
-    (:meth:`ScreenModel.unit_loglik_correction`) with each draw's noise SD.
+    (:meth:`ScreenModel.unit_loglik_correction`) with each draw's noise SD; in one compiled JAX
+    graph over blocks of draws where JAX is installed (:mod:`screenfit.results.pointwise`;
+    ``normal``: that graph, already made for ``model``).
     """
+    if unit.level == spec.evaluation_level:
+        normal = normal or NormalUnits.of(model, "lfc")
+        if normal is not None:
+            return normal.unit_loglik(idata.posterior, unit.n, unit.y_mean, unit.y_ss)
     ll = pm.compute_log_likelihood(idata, model=model, var_names=["lfc"], extend_inferencedata=False, progressbar=False)
     values = ll["lfc"].values
     chains, draws = values.shape[:2]
@@ -328,7 +340,7 @@ def unit_log_likelihood(
         ll = np.asarray(indicator @ flat.T).T.reshape(*values.shape[:2], n_units)
     else:
         thinned = _thin(idata, unit.n_groups)
-        ll = gaussian_unit_loglik(spec, unit, ev.model, thinned)
+        ll = gaussian_unit_loglik(spec, unit, ev.model, thinned, ev.normal)
     coords = {"obs": np.arange(unit.n_groups)}
     observed = xr.Dataset(
         {"lfc_mean": ("obs", unit.y_mean), "n": ("obs", unit.n), "lfc_ss": ("obs", unit.y_ss),
@@ -482,7 +494,9 @@ def fit(
             timings["log_likelihood"] = time.perf_counter() - t1
         if predictive:
             t1 = time.perf_counter()
-            ppc, replicated = predictive_check(ev.model, idata, ev.var, ev.observed, ev.labels, ci_prob, sampler.seed)
+            ppc, replicated = predictive_check(
+                ev.model, idata, ev.var, ev.observed, ev.labels, ci_prob, sampler.seed, ev.normal
+            )
             idata.add_groups({"posterior_predictive": replicated})
             checks = {"ppc_units": ppc, "ppc_calibration": calibration(ppc),
                       "ppc_cell_lines": ppc_by(ppc, LINE), "ppc_genes": ppc_by(ppc, GENE)}  # fmt: skip

@@ -20,6 +20,12 @@ divided by ten and the rule applied again (``decays`` times), which removes most
 large step size leaves in the means. The fit is ``converged`` when the last phase plateaued
 within ``max_steps``.
 
+The optimisation runs in single precision, the data's constants included: PyMC's JAX backend
+turns JAX's 64-bit mode on, which made every fused loop of the step float64; with it off for the
+fit the step took 1.97–2.49 ms against 2.52–3.39 ms (300 genes × 60 lines, robust configuration,
+2 CPU cores, measured 2026-12-04) and the loss agreed to 10⁻⁷ relative. Draws are transformed
+in the backend's precision.
+
 Draws come from the fitted Gaussian, transformed to the constrained parameters and every
 deterministic by the model's own compiled graph, in blocks of draws, so a posterior of
 millions of parameters never has to be in memory whole (:meth:`MeanField.draw_blocks`).
@@ -27,7 +33,9 @@ millions of parameters never has to be in memory whole (:meth:`MeanField.draw_bl
 
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +59,7 @@ class SviSettings:
 
     learning_rate: float = 0.05
     window: int = 100
-    tolerance: float = 1e-4
+    tolerance: float = 2e-4
     decays: int = 2
     max_steps: int = 20_000
 
@@ -136,6 +144,17 @@ def _jax_logp(model: pm.Model) -> tuple[Callable[[list[Any]], Any], dict[str, np
     return logp, {v.name: np.asarray(start[v.name]) for v in model.value_vars}
 
 
+@contextlib.contextmanager
+def single_precision() -> Iterator[None]:
+    """JAX's 64-bit mode off within (the float64 constants of PyMC's graph traced as float32),
+    without the warning JAX gives for each float64 or int64 value it truncates."""
+    import jax
+
+    with warnings.catch_warnings(), jax.enable_x64(False):
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype", category=UserWarning)
+        yield
+
+
 def _with_learning_rate(opt_state: Any, lr: float) -> Any:
     """Adam's state with its learning rate set to ``lr`` (``optax.inject_hyperparams``), moments kept."""
     import jax.numpy as jnp
@@ -178,13 +197,28 @@ def fit_mean_field(
     model: pm.Model, settings: SviSettings, seed: int = 0, progress: bool = True, describe: str = "SVI"
 ) -> MeanField:
     """Fit a mean-field Gaussian to ``model``'s posterior by SVI (see the module docstring)."""
+    logp, start = _jax_logp(model)
+    with single_precision():
+        return _optimise(model, logp, start, settings, seed, progress, describe)
+
+
+def _optimise(
+    model: pm.Model,
+    logp: Callable[[list[Any]], Any],
+    start: dict[str, np.ndarray],
+    settings: SviSettings,
+    seed: int,
+    progress: bool,
+    describe: str,
+) -> MeanField:
+    """Adam on the negative ELBO by the stopping rule of the module docstring (traced and run in
+    the caller's JAX precision)."""
     import jax
     import jax.numpy as jnp
     import optax
     from jax.flatten_util import ravel_pytree
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    logp, start = _jax_logp(model)
     names = list(start)
     # One flat vector of every unconstrained parameter: one Adam update and one draw per step
     # instead of one per variable, and XLA compiles the step in about half the time (measured).
