@@ -1,9 +1,10 @@
 """Fit the model zoo to real and simulated screens and print the tables in docs/validation.md.
 
 Run: ``python benchmarks/validate_models.py [--models m1,m2] [--genes N] [--out DIR]``, or
-``--svi-library Avana|KY [--json FILE]`` for gene-by-line by SVI on one library of the DepMap
-sample only (:func:`library_svi`: per-line AUROC and copy-number bias of each of
-:data:`SVI_VARIANTS`, next to the shipped Chronos fit for Avana, or Chronos run on KY here).
+``--svi-library Avana|KY [--json FILE] [--svi-variants "NAME;NAME"]`` for gene-by-line by SVI
+on one library of the DepMap sample only (:func:`library_svi`: per-line AUROC and copy-number
+bias of each of :data:`SVI_VARIANTS`, or of those named, next to the shipped Chronos fit for
+Avana, or Chronos run on KY here).
 
 - Real data: the DepMap Avana sample (bundled). Per model: status, max R-hat, min ESS, wall
   time, and the AUROC of gene effects separating Hart CEGv2 from NEGv1 — gene-level for models
@@ -22,6 +23,7 @@ import argparse
 import json
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import date
@@ -131,11 +133,11 @@ def chronos_reference(library: str, genes: list[str], lines: list[str]) -> dict[
     return out
 
 
-def library_svi(library: str, json_path: Path | None) -> None:
-    """gene-by-line by SVI on one library of the DepMap sample (:data:`SVI_VARIANTS`): median
-    per-line AUROC (CEGv2 vs NEGv1) and copy-number bias among NEGv1 genes (effect minus the
-    gene's mean against DepMap's log2(CN + 1)), as fitted and on DepMap's scale, next to Chronos
-    (:func:`chronos_reference`) scored the same way."""
+def library_svi(library: str, json_path: Path | None, variants: list[str] | None = None) -> None:
+    """gene-by-line by SVI on one library of the DepMap sample (:data:`SVI_VARIANTS`, or those in
+    ``variants``): median per-line AUROC (CEGv2 vs NEGv1) and copy-number bias among NEGv1 genes
+    (effect minus the gene's mean against DepMap's log2(CN + 1)), as fitted and on DepMap's scale,
+    next to Chronos (:func:`chronos_reference`) scored the same way."""
     screen = load_example() if library == "Avana" else read_depmap(DEPMAP_SAMPLE, library)
     t = screen.table
     genes = sorted(t["hugo_symbol"].astype(str).unique())
@@ -149,7 +151,12 @@ def library_svi(library: str, json_path: Path | None) -> None:
 
     rows = [{"library": library, "method": name, "scale": "as fitted", **scores(wide)}
             for name, wide in chronos_reference(library, genes, lines).items()]  # fmt: skip
+    unknown = sorted(set(variants or ()) - set(SVI_VARIANTS))
+    if unknown:
+        sys.exit(f"unknown --svi-variants {unknown}; known: {list(SVI_VARIANTS)}")
     for name, options in SVI_VARIANTS.items():
+        if variants and name not in variants:
+            continue
         t0 = time.perf_counter()
         result = fit(screen, "gene-by-line", options=ModelOptions(**options), sampler=SamplerConfig(method="svi"),
                      log_likelihood=False, predictive=False, progress=False)  # fmt: skip
@@ -259,12 +266,15 @@ def main() -> None:
     parser.add_argument("--skip-comparison", action="store_true")
     parser.add_argument("--svi-library", default=None, help="only gene-by-line by SVI on this library (Avana, KY)")
     parser.add_argument("--json", type=Path, default=None, help="with --svi-library: write the rows here")
+    parser.add_argument(
+        "--svi-variants", default=None, help="with --svi-library: only these SVI_VARIANTS (';'-separated)"
+    )
     args = parser.parse_args()
     print(
         f"screenfit {screenfit.__version__}, Python {platform.python_version()}, {platform.machine()}, {date.today()}\n"
     )
     if args.svi_library:
-        library_svi(args.svi_library, args.json)
+        library_svi(args.svi_library, args.json, args.svi_variants.split(";") if args.svi_variants else None)
         return
     real_data([m for m in args.models.split(",") if m], args.genes, args.out, args.draws)
     if not args.skip_simulation:

@@ -31,7 +31,7 @@ BLOCK_VALUES = 4_000_000
 class NormalUnits:
     """``(μ, s)`` of an observed Normal ``var`` as a function of the posterior's variables.
 
-    ``inputs`` names the posterior variables the graph reads; ``shape`` is the observed shape.
+    ``inputs`` names the posterior variables the graph reads (the free variables); ``shape`` is the observed shape.
     One instance compiles once: the log-likelihood and the replicates reuse its blocks' function.
     """
 
@@ -49,7 +49,6 @@ class NormalUnits:
         import jax.numpy as jnp
         from pymc.model.transform.conditioning import remove_value_transforms
         from pymc.sampling.jax import get_jaxified_graph
-        from pytensor.graph.traversal import ancestors
         from pytensor.tensor.random.basic import NormalRV
 
         umodel = remove_value_transforms(model)
@@ -57,8 +56,7 @@ class NormalUnits:
         if not isinstance(rv.owner.op, NormalRV):
             return None
         mu, sd = umodel.replace_rvs_by_values(list(rv.owner.op.dist_params(rv.owner)))
-        used = set(ancestors([mu, sd]))
-        inputs = [v for v in umodel.value_vars if v in used]
+        inputs = umodel.value_vars  # every free variable's draws, as PyMC's log-likelihood reads them
         fn = get_jaxified_graph(inputs=inputs, outputs=[mu, sd])
         observed = umodel.rvs_to_values[rv]
         shape = tuple(np.shape(observed.data)) if hasattr(observed, "data") else tuple(rv.shape.eval())
