@@ -126,6 +126,10 @@ VARIANTS = {
         *["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--covariate", "is_mutated"],
         *["--guide-noise", "--guide-offset-nu", "3", "--cn-column", "cn_excess"],
     ],
+    "svi-robust-cn": [
+        *["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--covariate", "is_mutated"],
+        *["--guide-noise", "--guide-offset-nu", "3", "--cn-column", "cn_excess", "--cn-efficacy"],
+    ],
     "svi-time": ["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--time-course", "--screen-delay", "learn"],
     "svi-lineage-time": [
         "--sampler",
@@ -146,13 +150,14 @@ guide × batch offsets (``svi-offsets``), and with a knockout efficacy per guide
 effect toward its gene's lineage and mutation-status mean (the cell-line annotations and mutation
 calls a DepMap user has, which Chronos does not use); ``svi-robust`` adds a noise scale per guide,
 Student-t guide offsets and the linear copy-number excess (the configuration that wins on the real
-Avana and KY samples too, docs/validation.md). The ``-time`` variants add ``--time-course``
+Avana and KY samples too, docs/validation.md), and ``svi-robust-cn`` scales the copy-number
+term by each guide's efficacy as well (``--cn-efficacy``). The ``-time`` variants add ``--time-course``
 with a learnt screen delay: each time point of a replicate is fitted as such (the ``longitudinal``
 regime), as Chronos fits them."""
 VARIANTS.update({f"{name}-uncollapsed": [*args, "--no-collapse-gene-line"] for name, args in list(VARIANTS.items())})
 """Every variant also ``-uncollapsed``: SVI fits integrate the gene × line effects out of the likelihood
 by default (``--collapse-gene-line``, docs/models.md); these keep them as parameters, as before."""
-MODELS = {name: "gene-by-line-lineage" for name in ("svi-lineage", "svi-robust", "svi-lineage-time")}
+MODELS = {name: "gene-by-line-lineage" for name in ("svi-lineage", "svi-robust", "svi-robust-cn", "svi-lineage-time")}
 MODELS.update({f"{name}-uncollapsed": model for name, model in list(MODELS.items())})
 """Variants fitted with another model than gene-by-line."""
 

@@ -203,11 +203,12 @@ def test_guide_grid_gives_the_guide_level_density(tiny, name):
     assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
 
 
-@pytest.mark.parametrize("offsets", [False, True])
-def test_guide_efficacy_on_the_grid_gives_the_guide_level_density(tiny, offsets):
+@pytest.mark.parametrize("offsets, cn_efficacy", [(False, False), (True, False), (True, True)])
+def test_guide_efficacy_on_the_grid_gives_the_guide_level_density(tiny, offsets, cn_efficacy):
     """Efficacy-scaled effects on the dense layout: the same log density (up to a constant) as
-    ``rest + e_s · scaled`` per group, with and without guide offsets, whatever the parameters."""
-    spec = get_model("gene-by-line", ModelOptions(guide_offsets=offsets, guide_efficacy=True))
+    ``rest + e_s · scaled`` per group, with and without guide offsets (and with the copy-number
+    term scaled too), whatever the parameters."""
+    spec = get_model("gene-by-line", ModelOptions(guide_offsets=offsets, guide_efficacy=True, cn_efficacy=cn_efficacy))
     design = build_design(tiny, spec.level(True), spec.covariate_columns)
     fast, exact = spec.build(design), spec.build(design, evaluation=True)
     assert "lfc_guide_grid" in fast.named_vars and "lfc" in exact.named_vars
@@ -253,7 +254,32 @@ def test_student_t_guide_offsets_change_only_the_offsets_prior(tiny):
         assert logp_t(point) - logp_g(point) == pytest.approx(prior_gap, abs=1e-9 * abs(logp_g(point)) + 1e-6)
 
 
+def test_copy_number_term_scaled_by_efficacy_only_where_a_guide_cuts_less(tiny):
+    """``--cn-efficacy``: with every guide's efficacy at 1 the density is the one with the
+    copy-number term outside the efficacy; at efficacy 1/2 it differs, by as much as halving
+    the copy-number slopes of the model without the option does."""
+    outside = get_model("gene-by-line", ModelOptions(guide_efficacy=True))
+    inside = get_model("gene-by-line", ModelOptions(guide_efficacy=True, cn_efficacy=True))
+    design = build_design(tiny, inside.level(True), inside.covariate_columns)
+    m_out, m_in = outside.build(design, evaluation=True), inside.build(design, evaluation=True)
+    logp_out, logp_in = m_out.compile_logp(), m_in.compile_logp()
+    n_guides = len(design.coords["sgrna"])
+    for point in _perturbed_points(m_out, seed=21):
+        full = {**point, "guide_efficacy_logit": np.full(n_guides, 40.0)}
+        assert logp_in(full) == pytest.approx(logp_out(full), abs=1e-6)
+        half = {**full, "guide_efficacy_logit": np.zeros(n_guides)}
+        assert abs(logp_in(half) - logp_out(half)) > 1e-3
+        # e_s = 1/2 scales κ_c·cn by 1/2: the same mean as the model without the option with κ
+        # halved (centred slopes on this screen), whose prior then differs by ``shift``.
+        halved_slopes = {**half, "cn_slope": point["cn_slope"] / 2}
+        slope_prior = m_out.compile_logp(vars=[m_out["cn_slope"]])
+        shift = slope_prior(halved_slopes) - slope_prior(half)
+        assert logp_in(half) == pytest.approx(logp_out(halved_slopes) - shift, abs=1e-6)
+
+
 def test_guide_options_that_cannot_apply_are_refused(tiny):
+    with pytest.raises(ScreenfitInputError, match="--cn-efficacy"):
+        get_model("gene-by-line", ModelOptions(cn_efficacy=True)).check_screen(tiny)
     with pytest.raises(ScreenfitInputError, match="needs --guide-offsets"):
         get_model("gene-by-line", ModelOptions(guide_offset_nu=2.0)).check_screen(tiny)
     with pytest.raises(ScreenfitInputError, match="positive number"):

@@ -339,6 +339,10 @@ def fit(
     guide_noise: Annotated[
         bool, typer.Option(help="Noise scale per guide (guides with few reference reads are noisier).")
     ] = False,
+    cn_efficacy: Annotated[
+        bool,
+        typer.Option(help="--guide-efficacy: the copy-number term scales with each guide's efficacy (cutting)."),
+    ] = False,
     guide_offset_nu: Annotated[
         float | None,
         typer.Option(help="--guide-offsets: Student-t offsets with these degrees of freedom (e.g. 3), not Gaussian."),
@@ -398,7 +402,7 @@ def fit(
     options = ModelOptions(
         covariate=covariate, cn_column=cn_column, reference_condition=reference_condition,
         min_difference=min_difference, guide_offsets=guide_offsets, guide_efficacy=guide_efficacy,
-        guide_noise=guide_noise, guide_offset_nu=guide_offset_nu, time_course=time_course,
+        guide_noise=guide_noise, guide_offset_nu=guide_offset_nu, cn_efficacy=cn_efficacy, time_course=time_course,
         screen_delay=_screen_delay(screen_delay), reference_days=reference_days, collapse_gene_line=collapse_gene_line,
     )  # fmt: skip
     data: Screen | StreamedScreen

@@ -71,6 +71,13 @@ class ModelOptions:
         with few reference reads are noisy: they entered few cells, and one dropout to zero reads
         in a line reads as a deep depletion (KY sample: residual variance of non-essential
         guides ≈ 0.82 / relative reference abundance, 16% below −3 LFC in the lowest tenth).
+    cn_efficacy
+        With ``guide_efficacy``: the copy-number term scales with each guide's efficacy too,
+        ``mean = rest + e_s · (scaled + κ_c · cn)``: cutting toxicity needs the cut, so a guide
+        that knocks its gene out less also cuts less. With the copy-number term outside the
+        efficacy, the effects of well-cutting guides kept part of their toxicity: CN r among
+        NEGv1 genes −0.053 on the Avana sample and −0.049 on KY, with it −0.041 and −0.019, the
+        per-line AUROC unchanged (gene-by-line by SVI, robust configuration; docs/validation.md).
     guide_offset_nu
         With ``guide_offsets``: Student-t offsets with this many degrees of freedom instead of
         Gaussian ones, so a guide that depletes on its own in every line (off-target or
@@ -109,6 +116,7 @@ class ModelOptions:
     guide_efficacy: bool = False
     guide_noise: bool = False
     guide_offset_nu: float | None = None
+    cn_efficacy: bool = False
     time_course: bool = False
     screen_delay: float | None = SCREEN_DELAY
     reference_days: float = REFERENCE_DAYS
@@ -256,6 +264,13 @@ class ScreenModel(ABC):
 
     def check_screen(self, screen: Screen) -> None:
         """Raise a clear error when the screen lacks what the model needs (or the options do not apply)."""
+        if self.options.cn_efficacy and not (self.options.guide_efficacy and self.uses_cn):
+            raise ScreenfitInputError(
+                "--cn-efficacy scales the copy-number term by each guide's efficacy: it needs --guide-efficacy "
+                f"and a model with a copy-number term ('{self.name}' {'has' if self.uses_cn else 'has none'}).",
+                file=screen.source,
+                fix="add --guide-efficacy (gene-by-line, gene-by-line-lineage), or drop --cn-efficacy.",
+            )
         if self.options.guide_efficacy and not self.efficacy_scaled:
             raise ScreenfitInputError(
                 f"model '{self.name}' has no effect term a guide's efficacy could scale.",

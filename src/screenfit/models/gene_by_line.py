@@ -136,4 +136,6 @@ class GeneByLine(ScreenModel):
         quality = pm.Deterministic("screen_quality", pt.exp(log_q), dims=LINE)
         mu_alpha = pm.modelcontext(None)["gene_effect_mu"]
         scaled = mu_alpha + per_group(quality, design, LINE) * (per_group(theta, design, GENE, LINE) - mu_alpha)
+        if self.options.cn_efficacy:  # cutting toxicity scaled by the guide's efficacy too (ModelOptions)
+            return pt.zeros_like(scaled), scaled + self.cn_term(design)
         return self.cn_term(design), scaled
