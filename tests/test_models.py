@@ -254,16 +254,22 @@ def test_student_t_guide_offsets_change_only_the_offsets_prior(tiny):
         assert logp_t(point) - logp_g(point) == pytest.approx(prior_gap, abs=1e-9 * abs(logp_g(point)) + 1e-6)
 
 
+def _evaluation_pair(screen, first: ModelOptions, second: ModelOptions):
+    """gene-by-line with each of two option sets, built for evaluation on ``second``'s design:
+    ``(model, compiled logp)`` of each and the number of guides."""
+    specs = [get_model("gene-by-line", opts) for opts in (first, second)]
+    design = build_design(screen, specs[1].level(True), specs[1].covariate_columns)
+    models = [spec.build(design, evaluation=True) for spec in specs]
+    return [(m, m.compile_logp()) for m in models], len(design.coords["sgrna"])
+
+
 def test_copy_number_term_scaled_by_efficacy_only_where_a_guide_cuts_less(tiny):
     """``--cn-efficacy``: with every guide's efficacy at 1 the density is the one with the
     copy-number term outside the efficacy; at efficacy 1/2 it differs, by as much as halving
     the copy-number slopes of the model without the option does."""
-    outside = get_model("gene-by-line", ModelOptions(guide_efficacy=True))
-    inside = get_model("gene-by-line", ModelOptions(guide_efficacy=True, cn_efficacy=True))
-    design = build_design(tiny, inside.level(True), inside.covariate_columns)
-    m_out, m_in = outside.build(design, evaluation=True), inside.build(design, evaluation=True)
-    logp_out, logp_in = m_out.compile_logp(), m_in.compile_logp()
-    n_guides = len(design.coords["sgrna"])
+    pair, n_guides = _evaluation_pair(tiny, ModelOptions(guide_efficacy=True),
+                                      ModelOptions(guide_efficacy=True, cn_efficacy=True))  # fmt: skip
+    (m_out, logp_out), (_, logp_in) = pair
     for point in _perturbed_points(m_out, seed=21):
         full = {**point, "guide_efficacy_logit": np.full(n_guides, 40.0)}
         assert logp_in(full) == pytest.approx(logp_out(full), abs=1e-6)
@@ -298,12 +304,9 @@ def test_full_efficacy_is_the_model_without_efficacy(tiny, offsets):
     from scipy.stats import norm
     from scipy.stats import t as student_t
 
-    plain = get_model("gene-by-line", ModelOptions(guide_offsets=offsets))
-    scaled = get_model("gene-by-line", ModelOptions(guide_offsets=offsets, guide_efficacy=True))
-    design = build_design(tiny, scaled.level(True), scaled.covariate_columns)
-    with_e, without = scaled.build(design, evaluation=True), plain.build(design, evaluation=True)
-    logp_w, logp_o = with_e.compile_logp(), without.compile_logp()
-    n_guides = len(design.coords["sgrna"])
+    pair, n_guides = _evaluation_pair(tiny, ModelOptions(guide_offsets=offsets),
+                                      ModelOptions(guide_offsets=offsets, guide_efficacy=True))  # fmt: skip
+    (without, logp_o), (_, logp_w) = pair
     prior = student_t.logpdf(40.0, df=3.0, loc=2.0, scale=0.8) * n_guides
     for point, median_logit in zip(_perturbed_points(without, seed=9), (-1.0, 0.5, 2.5, 4.0), strict=True):
         full = {**point, "guide_efficacy_logit": np.full(n_guides, 40.0), "guide_efficacy_median_logit": median_logit}
