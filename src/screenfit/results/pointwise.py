@@ -15,6 +15,7 @@ PyMC's functions (count models, installs without JAX).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,24 @@ import xarray as xr
 
 #: Most draws × units values computed in one compiled call (the block of draws is sized from it).
 BLOCK_VALUES = 4_000_000
+
+
+@functools.cache
+def _rows_loglik() -> Callable[..., Any]:
+    """The compiled unit log-likelihood of :meth:`NormalUnits.unit_loglik`, made once per process
+    (a function jitted inside the method was a new function, compiled again, at every call)."""
+    import jax
+    import jax.numpy as jnp
+
+    @jax.jit
+    def loglik(mu: Any, sd: Any, n: Any, y: Any, ss: Any) -> Any:
+        var = sd**2
+        row_var = var * n
+        normal = -0.5 * jnp.log(2 * jnp.pi * var) - (y - mu) ** 2 / (2 * var)
+        within = -(n - 1) * 0.5 * jnp.log(2 * jnp.pi * row_var) - ss / (2 * row_var) - 0.5 * jnp.log(n)
+        return normal + within
+
+    return loglik
 
 
 @dataclass(frozen=True)
@@ -88,17 +107,9 @@ class NormalUnits:
         ``N(ȳ | μ, s)`` times the within-unit term of the rows, ``σ = s√n``:
         ``−(n−1) log σ − S/(2σ²) − ((n−1)/2) log 2π − ½ log n`` (``S`` the unit's sum of squares about ȳ).
         """
-        import jax
         import jax.numpy as jnp
 
-        @jax.jit
-        def loglik(mu: Any, sd: Any, n: Any, y: Any, ss: Any) -> Any:
-            var = sd**2
-            row_var = var * n
-            normal = -0.5 * jnp.log(2 * jnp.pi * var) - (y - mu) ** 2 / (2 * var)
-            within = -(n - 1) * 0.5 * jnp.log(2 * jnp.pi * row_var) - ss / (2 * row_var) - 0.5 * jnp.log(n)
-            return normal + within
-
+        loglik = _rows_loglik()
         chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
         out = np.empty((chains * draws, *self.shape), np.float32)
         data = [jnp.asarray(a, jnp.float32) for a in (n, y_mean, y_ss)]
