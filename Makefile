@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_output
 
-.PHONY: install browser demo test test-fast test-all bench bench-quick bench-genome bench-genome-quick bench-sharded bench-accuracy bench-single chronos-env lint clean
+.PHONY: install browser demo test test-fast test-all bench bench-quick bench-genome bench-genome-quick bench-sharded bench-accuracy bench-single bench-proximity chronos-env lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ bench-accuracy: install chronos-env
 
 bench-single: install chronos-env
 	$(BIN)/python benchmarks/single_screens.py --json benchmarks/single_screens.json
+
+# Proximity-bias correction (screenfit correct) on HT-29, A375, the Avana sample and simulations
+# (docs/validation.md); --fit adds gene-cellline NUTS fits of HT-29 and A375, corrected and not.
+bench-proximity: install
+	cd benchmarks && ../$(BIN)/python proximity.py --json proximity.json --fit
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

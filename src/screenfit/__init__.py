@@ -14,11 +14,13 @@ from screenfit.data.preprocess import (
     subsample,
     zscale_cna_by_group,
 )
+from screenfit.data.proximity import ProximityCorrection, ProximitySettings, correct_proximity_bias
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitError, ScreenfitInputError
 from screenfit.io.annotations import annotate_cell_lines, read_annotated, read_model_annotations
 from screenfit.io.counts import bundled_sheet, read_count_table, read_sample_sheet
 from screenfit.io.depmap import DepMapFiles, read_depmap
+from screenfit.io.positions import read_positions
 from screenfit.io.tables import read_long_table, write_screen, write_table
 from screenfit.jobs import load_example, run_demo, write_qc
 from screenfit.plots.eda import write_eda
@@ -60,6 +62,8 @@ __all__ = [
     "Filters",
     "FitResult",
     "ModelOptions",
+    "ProximityCorrection",
+    "ProximitySettings",
     "QCResult",
     "QCThresholds",
     "SamplerConfig",
@@ -71,6 +75,7 @@ __all__ = [
     "annotated_lines_only",
     "apply_filters",
     "bundled_sheet",
+    "correct_proximity_bias",
     "fit",
     "get_indices",
     "get_model",
@@ -83,6 +88,7 @@ __all__ = [
     "read_depmap",
     "read_long_table",
     "read_model_annotations",
+    "read_positions",
     "read_sample_sheet",
     "read_truth",
     "run_demo",

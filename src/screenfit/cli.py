@@ -229,6 +229,34 @@ def eda(
 
 
 @app.command()
+def correct(
+    screen: Annotated[Path, typer.Argument(help="Screen table written by `screenfit ingest`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file (segments go to OUT_segments.*).")],
+    positions: Annotated[
+        Path | None,
+        typer.Option(help="Guide or gene positions: sgrna or gene, chromosome, start (default: the screen's own)."),
+    ] = None,
+    in_genome_order: Annotated[
+        bool, typer.Option(help="The positions file has no coordinates but its rows run along the genome.")
+    ] = False,
+    penalty: Annotated[float, typer.Option(help="Segmentation penalty (× σ² log n); larger, fewer segments.")] = 4.0,
+    min_genes: Annotated[int, typer.Option(help="Shift only segments spanning at least this many genes.")] = 3,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Correct guide LFC for proximity bias along the genome (CRISPRcleanR-style; no copy number needed)."""
+    from screenfit.data.proximity import ProximitySettings
+    from screenfit.jobs import write_proximity_correction
+
+    settings = ProximitySettings(penalty=penalty, min_genes=min_genes)
+    result, written = write_proximity_correction(
+        _load(screen), out, positions, in_genome_order=in_genome_order, settings=settings, force=force
+    )
+    _print_notes(result.screen.notes[-1:], quiet)
+    _done(f"Wrote the corrected screen and its segments to {', '.join(map(str, written))}")
+
+
+@app.command()
 def simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     genes: Annotated[int, typer.Option(help="Number of genes.")] = 26,

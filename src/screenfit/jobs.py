@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
+from screenfit.data.proximity import ProximityCorrection, ProximitySettings
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.io.atomic import atomic_path, check_writable
@@ -146,3 +147,37 @@ def write_comparison(
         save_png(compare_figure(comparison), tmp / "comparison.png")
         (tmp / "comparison_notes.txt").write_text("\n\n".join(comparison.messages) + "\n")
     return comparison
+
+
+def segments_path(out: Path) -> Path:
+    """Where ``screenfit correct --out SCREEN.parquet`` writes its segments: ``SCREEN_segments.parquet``."""
+    out = Path(out).with_suffix(".parquet")
+    return out.with_name(f"{out.stem}_segments.parquet")
+
+
+def write_proximity_correction(
+    screen: Screen,
+    out: Path,
+    positions: Path | None = None,
+    in_genome_order: bool = False,
+    settings: ProximitySettings | None = None,
+    force: bool = False,
+) -> tuple[ProximityCorrection, list[Path]]:
+    """Correct a screen for proximity bias and write it (``out``) with its segments beside it.
+
+    Every output's path is checked before anything is written, so an existing file stops the
+    job without leaving one of the two tables replaced.
+    """
+    from screenfit.data.proximity import correct_proximity_bias
+    from screenfit.io.positions import read_positions
+    from screenfit.io.tables import write_screen
+
+    table = read_positions(positions, in_genome_order=in_genome_order) if positions is not None else None
+    result = correct_proximity_bias(screen, table, settings)
+    seg_path = segments_path(out)
+    for path in (Path(out).with_suffix(".parquet"), seg_path):
+        check_writable(path, force)
+        check_writable(path.with_suffix(".csv"), force)
+    meta = {"settings": asdict(settings or ProximitySettings()), "positions": str(positions), "source": screen.source}
+    written = write_table(result.segments, seg_path, metadata=meta, force=force)
+    return result, write_screen(result.screen, out, force=force) + written

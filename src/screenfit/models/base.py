@@ -306,6 +306,15 @@ class ScreenModel(ABC):
                 fix="ingest the screen from counts (`screenfit ingest depmap` or `ingest counts`), or pick an "
                 "LFC model such as gene-cellline.",
             )
+        if self.observed == "counts" and "lfc_uncorrected" in screen.table.columns:
+            raise ScreenfitInputError(
+                f"model '{self.name}' models read counts, but this screen's LFC was corrected for proximity bias "
+                "(`screenfit correct`), which the counts do not carry.",
+                file=screen.source,
+                column="lfc_uncorrected",
+                fix="fit an LFC model (e.g. gene-cellline) on the corrected screen, or this model on the "
+                "uncorrected one.",
+            )
         if self.needs_lineage and not screen.has("lineage"):
             raise ScreenfitInputError(
                 f"model '{self.name}' pools gene effects within lineage but the screen has no 'lineage' column.",
