@@ -2,7 +2,9 @@
 
 Run: ``make bench-accuracy`` (creates ``.venv-chronos`` with Chronos and TensorFlow, then runs
 ``python benchmarks/accuracy_vs_chronos.py``). Options: ``--sizes 300x60,2000x200``,
-``--regimes additive,realistic``, ``--json FILE``, ``--plot FILE``.
+``--regimes additive,realistic``, ``--json FILE``, ``--plot FILE``, ``--repeats N`` (each method
+run N times, interleaved — Chronos, each screenfit variant, then again — and ``wall_s`` their
+median, with ``wall_s_min`` / ``wall_s_max``; accuracy is scored on the first run).
 
 For each regime and size, screenfit's simulator writes read counts in DepMap's format; every
 method reads those same counts:
@@ -207,7 +209,7 @@ def screenfit_rows(
 
 
 def run_case(
-    regime: str, n_genes: int, n_lines: int, seed: int, work: Path, variants: list[str]
+    regime: str, n_genes: int, n_lines: int, seed: int, work: Path, variants: list[str], repeats: int = 1
 ) -> list[dict[str, object]]:
     from screenfit.io.annotations import ANNOTATION_COLUMNS, annotate_cell_lines
     from screenfit.io.depmap import read_depmap
@@ -239,19 +241,30 @@ def run_case(
                  "coverage_90": float("nan"), "wall_s": time.perf_counter() - t0, "peak_gb": float("nan")})  # fmt: skip
     out = case / "chronos"
     runner = [str(CHRONOS_PYTHON), str(ROOT / "benchmarks" / "chronos_runner.py"), str(case / "depmap")]
-    wall, peak = measured([*runner, "--library", "Sim", "--out", str(out), "--controls", str(case / "controls.txt")])
-    run = json.loads((out / "run.json").read_text())
-    for name, file, with_cn in (
-        ("Chronos", "gene_effect.csv", False),
-        ("Chronos + alternate_CN", "gene_effect_cn.csv", True),
-    ):
-        est = pd.read_csv(out / file, index_col=0)
-        wall_m = wall if with_cn else wall - run["alternate_cn_s"]
-        for suffix, scored in (("", est), (", DepMap scale", depmap_scaled(est))):
-            rows.append({**base, "method": name + suffix, **metrics(scored, truth, genes, cn),
-                         "coverage_90": float("nan"), "wall_s": wall_m, "peak_gb": peak / 1e9})  # fmt: skip
-    for variant in variants:
-        rows.extend({**base, **row} for row in screenfit_rows(case, gene_line, truth, genes, cn, variant))
+    timed: dict[str, list[float]] = {}
+    for repeat in range(repeats):
+        # Interleaved (Chronos, then each variant, then again): drift in the machine's speed
+        # reaches every method alike; accuracy is scored on the first run.
+        controls = str(case / "controls.txt")
+        wall, peak = measured([*runner, "--library", "Sim", "--out", str(out), "--controls", controls])
+        run = json.loads((out / "run.json").read_text())
+        timed.setdefault("Chronos", []).append(wall - run["alternate_cn_s"])
+        timed.setdefault("Chronos + alternate_CN", []).append(wall)
+        if repeat == 0:
+            for name, file in (("Chronos", "gene_effect.csv"), ("Chronos + alternate_CN", "gene_effect_cn.csv")):
+                est = pd.read_csv(out / file, index_col=0)
+                for suffix, scored in (("", est), (", DepMap scale", depmap_scaled(est))):
+                    rows.append({**base, "method": name + suffix, "family": name, **metrics(scored, truth, genes, cn),
+                                 "coverage_90": float("nan"), "peak_gb": peak / 1e9})  # fmt: skip
+        for variant in variants:
+            scored_rows = screenfit_rows(case, gene_line, truth, genes, cn, variant)
+            timed.setdefault(variant, []).append(float(scored_rows[0]["wall_s"]))
+            if repeat == 0:
+                rows.extend({**base, "family": variant, **row} for row in scored_rows)
+    for row in rows:
+        walls = timed.get(str(row.pop("family", "")))
+        if walls:
+            row.update(wall_s=float(np.median(walls)), wall_s_min=min(walls), wall_s_max=max(walls), runs=len(walls))
     return rows
 
 
@@ -300,6 +313,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--variants", default="plain,guide-offsets", help=f"screenfit variants: {', '.join(VARIANTS)}")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each method, interleaved; wall_s = median")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None, help="keep the simulations and fits here")
     args = parser.parse_args()
@@ -312,7 +326,7 @@ def main() -> None:
     for regime in args.regimes.split(","):
         for size in args.sizes.split(","):
             g, c = (int(x) for x in size.split("x"))
-            rows.extend(run_case(regime, g, c, args.seed, work, args.variants.split(",")))
+            rows.extend(run_case(regime, g, c, args.seed, work, args.variants.split(","), args.repeats))
             print(pd.DataFrame(rows).tail(4).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
     versions = f"screenfit {screenfit.__version__}, Python {platform.python_version()}"
@@ -320,6 +334,7 @@ def main() -> None:
     cols = ["regime", "genes", "lines", "method", "r", "within_gene_r_selective", "auroc_dependency", "coverage_90",
             "coverage_90_line_aligned",
             "cn_r_nonessential", "wall_s", "peak_gb"]  # fmt: skip
+    cols += [c for c in ("wall_s_min", "wall_s_max", "runs") if c in table.columns]
     print(markdown(table[cols]))
     if args.json:
         args.json.write_text(table.to_json(orient="records", indent=1) + "\n")
