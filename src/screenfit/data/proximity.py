@@ -111,7 +111,7 @@ class ProximityCorrection:
     segments: pd.DataFrame
 
     def summary(self) -> str:
-        """One line: how many segments were shifted, in how many groups, and by how much."""
+        """One line: how many segments were shifted, over how many guides, and by how much."""
         seg = self.segments
         shifted = seg[seg["corrected"]]
         if shifted.empty:
