@@ -213,3 +213,13 @@ def test_cli_correct_writes_screen_and_segments_and_never_overwrites(tmp_path):
     r = runner.invoke(app, ["correct", str(out), "--out", str(tmp_path / "twice.parquet"), "-q"])
     assert r.exit_code == 1 and "already corrected" in r.output
     assert not (tmp_path / "twice.parquet").exists()
+
+
+def test_a_screen_too_small_to_segment_is_left_alone():
+    frame = pd.DataFrame({"sgrna": ["a", "b", "c"], "hugo_symbol": ["G1", "G1", "G2"], "depmap_id": "L",
+                          "replicate_id": "r1", "lfc": [0.1, -0.2, 0.3], "chromosome": ["1", "1", "2"],
+                          "chrom_pos": [1, 2, 3]})  # fmt: skip
+    result = correct_proximity_bias(Screen.from_frame(frame, source="tiny"))
+    assert not result.segments["corrected"].any()
+    assert np.allclose(result.screen.table["lfc"], frame["lfc"])
+    assert "none shifted" in result.screen.notes[-1]

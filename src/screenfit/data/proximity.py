@@ -168,7 +168,7 @@ def _correct_group(guides: pd.DataFrame, settings: ProximitySettings) -> tuple[n
     line_level = float(np.quantile(per_gene.drop_duplicates("gene")["mean"].to_numpy(), q))
     first_level = per_gene.groupby("seg")["mean"].transform("median").to_numpy()
     deviation = per_gene["mean"].to_numpy() - first_level
-    baseline = per_gene[deviation > -settings.trim * _robust_sd(deviation)]
+    baseline = per_gene[deviation >= -settings.trim * _robust_sd(deviation)]
     frame = pd.DataFrame({"seg": seg_id, "pos": guides["chrom_pos"].to_numpy(), "chromosome": chrom})
     segments = frame.groupby("seg", sort=True).agg(
         chromosome=("chromosome", "first"), start=("pos", "min"), end=("pos", "max"), n_guides=("pos", "size")
