@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from screenfit.data.proximity import ProximityCorrection, ProximitySettings
+from screenfit.data.proximity import ProximityCorrection, ProximitySettings, correct_proximity_bias
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.io.atomic import atomic_path, check_writable
@@ -168,7 +168,6 @@ def write_proximity_correction(
     Every output's path is checked before anything is written, so an existing file stops the
     job without leaving one of the two tables replaced.
     """
-    from screenfit.data.proximity import correct_proximity_bias
     from screenfit.io.positions import read_positions
     from screenfit.io.tables import write_screen
 

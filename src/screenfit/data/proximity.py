@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from screenfit.data.genes import load_aliases
+from screenfit.data.genes import match_symbols
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 
@@ -112,17 +112,21 @@ class ProximityCorrection:
 
     def summary(self) -> str:
         """One line: how many segments were shifted, over how many guides, and by how much."""
-        seg = self.segments
-        shifted = seg[seg["corrected"]]
-        if shifted.empty:
-            return f"proximity correction: {len(seg)} segments found, none shifted"
-        weights = shifted["n_guides"].to_numpy()
-        mean_abs = float(np.average(np.abs(shifted["shift"].to_numpy()), weights=weights))
-        return (
-            f"proximity correction: {len(shifted)} of {len(seg)} segments shifted "
-            f"({int(weights.sum()):,} guides; mean |shift| {mean_abs:.3f}, "
-            f"largest {float(np.abs(shifted['shift']).max()):.3f})"
-        )
+        return _summary(self.segments)
+
+
+def _summary(seg: pd.DataFrame) -> str:
+    """:meth:`ProximityCorrection.summary` of a segments table."""
+    shifted = seg[seg["corrected"]]
+    if shifted.empty:
+        return f"proximity correction: {len(seg)} segments found, none shifted"
+    weights = shifted["n_guides"].to_numpy()
+    mean_abs = float(np.average(np.abs(shifted["shift"].to_numpy()), weights=weights))
+    return (
+        f"proximity correction: {len(shifted)} of {len(seg)} segments shifted "
+        f"({int(weights.sum()):,} guides; mean |shift| {mean_abs:.3f}, "
+        f"largest {float(np.abs(shifted['shift']).max()):.3f})"
+    )
 
 
 def _robust_sd(values: np.ndarray) -> float:
@@ -218,14 +222,12 @@ def guide_positions(screen: Screen, positions: pd.DataFrame | None) -> pd.DataFr
 
 
 def _with_aliases(pos: pd.DataFrame, screen_genes: set[str]) -> pd.DataFrame:
-    """Gene positions renamed to the screen's symbol where only an alias of it is in the table."""
-    aliases = load_aliases()
-    both_ways = {**{new: old for old, new in aliases.items()}, **aliases}
-    unplaced = screen_genes - set(pos["hugo_symbol"])
-    renamed = pos["hugo_symbol"].map(
-        lambda s: both_ways[s] if s not in screen_genes and both_ways.get(s) in unplaced else s
-    )
-    return pos.assign(hugo_symbol=renamed).drop_duplicates("hugo_symbol")
+    """Gene positions renamed to the screen's symbol where only an alias of it is in the table
+    (the alias table's matching, :func:`~screenfit.data.genes.match_symbols`)."""
+    placed = set(pos["hugo_symbol"])
+    via = match_symbols(placed, screen_genes).via_alias
+    renamed = {old: new for old, new in via.items() if new not in placed}
+    return pos.assign(hugo_symbol=pos["hugo_symbol"].replace(renamed)).drop_duplicates("hugo_symbol")
 
 
 def correct_proximity_bias(
@@ -303,7 +305,6 @@ def correct_proximity_bias(
     out = table.copy()
     out["lfc_uncorrected"] = out["lfc"].to_numpy(dtype=float)
     out["lfc"] = out["lfc_uncorrected"] - shift_rows
-    result = ProximityCorrection(screen, segments)
     missing = len(located) - n_located
-    note = result.summary() + (f"; {missing:,} guides without a position left uncorrected" if missing else "")
+    note = _summary(segments) + (f"; {missing:,} guides without a position left uncorrected" if missing else "")
     return ProximityCorrection(screen.with_table(out, note), segments)
