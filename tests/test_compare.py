@@ -106,3 +106,33 @@ def test_kfold_by_cell_line_prefers_the_copy_number_model_on_copy_number_toxic_d
     diff, se = _paired(comparison.pointwise, "copy-number", "gene-cellline")
     assert diff > 2 * se, (diff, se)
     assert comparison.method == "kfold"
+
+
+def test_large_posteriors_keep_the_log_likelihood_only_on_request(tmp_path, monkeypatch):
+    """Above the NetCDF limit the posterior is stored as parameters only (CONVENTIONS.md): by
+    default the log-likelihood is then not computed at all; asked for, it is stored in the Zarr
+    store with the observed data, and ``compare`` reads it back from there."""
+    from screenfit import fitting
+    from screenfit.inference.samplers import SamplerConfig
+
+    screen, _, _ = simulate_screen(SimulationConfig(n_genes=8, n_cell_lines=6, seed=4))
+    sampler = SamplerConfig(method="svi")
+    fit(screen, "gene-cellline", sampler=sampler, out=tmp_path / "small", progress=False)
+    assert (tmp_path / "small" / "posterior.nc").is_file()
+    assert "log_likelihood" in load_fit(tmp_path / "small").idata.groups()
+    monkeypatch.setattr(fitting, "POSTERIOR_VALUES_NETCDF", 1000)
+    kw = dict(sampler=sampler, progress=False, predictive=False)
+    auto = fit(screen, "gene-cellline", out=tmp_path / "auto", **kw)
+    assert auto.provenance["timings_s"].get("log_likelihood") is None  # not computed
+    assert (tmp_path / "auto" / "posterior.zarr").is_dir()
+    with pytest.raises(ScreenfitInputError, match="--log-likelihood"):
+        compare_fits([load_fit(tmp_path / "auto"), load_fit(tmp_path / "small")])
+    asked = [fit(screen, m, out=tmp_path / m, log_likelihood=True, **kw) for m in ("gene-cellline", "seed-m1")]
+    loaded = [load_fit(f.out) for f in asked]
+    for f in loaded:
+        assert (f.out / "posterior.zarr").is_dir() and not (f.out / "posterior.nc").exists()
+        assert {"log_likelihood", "observed_data"} <= set(f.idata.groups())
+    np.testing.assert_array_equal(
+        loaded[0].idata.log_likelihood["lfc"].values, asked[0].idata.log_likelihood["lfc"].values
+    )
+    assert set(compare_fits(loaded).table["model"]) == {"gene-cellline", "seed-m1"}

@@ -404,6 +404,14 @@ def fit(
         typer.Option(help="Read a Parquet screen in batches into gene × line statistics (screens too big for memory)."),
     ] = False,
     ci_prob: Annotated[float, typer.Option(help="Probability of the HDI columns.")] = 0.94,
+    log_likelihood: Annotated[
+        bool | None,
+        typer.Option(
+            "--log-likelihood/--no-log-likelihood",
+            help="Store the pointwise log-likelihood (for `screenfit compare`); default: when the posterior "
+            "with it stays under 50 M values.",
+        ),
+    ] = None,
     cluster: Annotated[
         str | None,
         typer.Option(help="Two-stage sharded fit on Dask: local:N, tcp://SCHEDULER:PORT or slurm:CONFIG.yaml."),
@@ -461,8 +469,9 @@ def fit(
         from screenfit.cluster import parse_cluster
         from screenfit.sharding import fit_sharded
 
-        if full_likelihood:
-            raise ScreenfitInputError("--full-likelihood is not available with --cluster.", fix="drop one of them.")
+        if full_likelihood or log_likelihood:
+            flag = "--full-likelihood" if full_likelihood else "--log-likelihood"
+            raise ScreenfitInputError(f"{flag} is not available with --cluster.", fix="drop one of them.")
         result = fit_sharded(
             data, model, cluster=parse_cluster(cluster), out=out, options=options,
             sampler=cfg, n_stage1_genes=stage1_genes, chunk_genes=chunk_genes, force=force, ci_prob=ci_prob,
@@ -471,7 +480,7 @@ def fit(
     else:
         result = run_fit(
             data, model, options=options, sampler=cfg, out=out, force=force,
-            collapse=not full_likelihood, ci_prob=ci_prob, progress=not quiet,
+            collapse=not full_likelihood, ci_prob=ci_prob, log_likelihood=log_likelihood, progress=not quiet,
         )  # fmt: skip
     d = result.diagnostics
     where = f"{out} ({'reused from cache' if result.cached else 'new fit'})"

@@ -22,6 +22,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 import xarray as xr
 from scipy import sparse
 
@@ -246,6 +247,18 @@ def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, ev
         )
 
 
+def loglik_stored(idata: az.InferenceData, n_units: int) -> bool:
+    """Whether the posterior with the pointwise log-likelihood of ``n_units`` units stays under
+    :data:`POSTERIOR_VALUES_NETCDF` values, so that it is stored in ``posterior.nc`` by default.
+
+    Above it the posterior is stored as parameters only (CONVENTIONS.md); the log-likelihood
+    was computed and then left out, ~1 s of a 300-gene × 60-line SVI fit for nothing.
+    """
+    n_params = sum(int(v.size) for v in idata.posterior.data_vars.values())
+    n_draws = _thin(idata, n_units).posterior.sizes["draw"] * idata.posterior.sizes["chain"]
+    return n_params + n_units * n_draws <= POSTERIOR_VALUES_NETCDF
+
+
 def _thin(idata: az.InferenceData, n_points: int) -> az.InferenceData:
     draws = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
     step = max(1, int(np.ceil(n_points * draws / LOGLIK_BUDGET)))
@@ -388,6 +401,10 @@ def load_fit(folder: str | Path) -> FitResult:
     return FitResult(str(config["model"]), diagnostics, tables, config, provenance, folder, cached=True)
 
 
+# PyTensor records, on every graph node it creates, the stack of the code that created it (for
+# error messages); screenfit's models and PyMC's rewrites create tens of thousands, and reading
+# the stack cost 0.5–1 s of a 17 s fit at 300 genes × 60 lines (measured). Off within a fit.
+@pytensor.config.change_flags(traceback__limit=0)
 def fit(
     screen: Screen | StreamedScreen,
     model: str | ScreenModel = "gene-cellline",
@@ -428,11 +445,15 @@ def fit(
     thresholds
         Convergence-gate thresholds.
     log_likelihood
-        Compute the pointwise (per guide × cell line) log-likelihood for model comparison
-        (default: yes, except for streamed screens, whose guide-level rows are not read).
+        Compute and store the pointwise (per guide × cell line) log-likelihood for model
+        comparison. Default (``None``): when the posterior with it stays under
+        :data:`POSTERIOR_VALUES_NETCDF` values and so is stored in ``posterior.nc``
+        (CONVENTIONS.md: larger posteriors are stored as parameters only, the log-likelihood on
+        request); never for streamed screens, whose guide-level rows are not read. ``True``
+        stores it whatever the size (in ``posterior.zarr`` above the limit).
     predictive
         Run posterior predictive checks (tables ``ppc_*``, a few replicated data sets in the
-        posterior); default as for ``log_likelihood``.
+        posterior); default: yes, except for streamed screens.
     progress
         Show the sampler's progress bar.
     """
@@ -442,7 +463,7 @@ def fit(
         check_streamed(spec, screen, collapse, bool(log_likelihood or predictive))
     else:
         spec.check_screen(screen)
-    log_likelihood = not streamed if log_likelihood is None else log_likelihood
+    loglik_request: bool | str = ("auto" if not streamed else False) if log_likelihood is None else log_likelihood
     predictive = not streamed if predictive is None else predictive
     sampler = spec.sampler_for(screen, sampler)
     sampler.validate()
@@ -451,7 +472,7 @@ def fit(
     if not 0 < ci_prob < 1:
         raise ScreenfitInputError(f"ci_prob must be between 0 and 1, got {ci_prob}.", fix="pass e.g. --ci-prob 0.94.")
     level = spec.level(collapse)
-    config = fit_config(screen, spec, sampler, level, ci_prob, log_likelihood=log_likelihood, predictive=predictive)
+    config = fit_config(screen, spec, sampler, level, ci_prob, log_likelihood=loglik_request, predictive=predictive)
     out_path = Path(out) if out is not None else None
     if out_path is not None and cache_state(out_path, str(config["hash"]), force) == "hit":
         return load_fit(out_path)
@@ -484,9 +505,10 @@ def fit(
         kept = {g: getattr(run.idata, g) for g in ("sample_stats",) if g in run.idata.groups()}
         idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
         checks: dict[str, pd.DataFrame] = {}
-        if log_likelihood or predictive:
+        if loglik_request or predictive:
             assert isinstance(screen, Screen)
             ev = evaluation_units(spec, screen, design)
+        log_likelihood = loglik_request is True or (loglik_request == "auto" and loglik_stored(idata, ev.unit.n_groups))
         if log_likelihood:
             t1 = time.perf_counter()
             loglik, observed = unit_log_likelihood(spec, idata, ev)

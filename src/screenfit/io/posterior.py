@@ -30,17 +30,23 @@ def _blockwise(ds: xr.Dataset) -> xr.Dataset:
 
 
 def write_posterior(idata: az.InferenceData, path: str | Path) -> None:
-    """Write every group of ``idata`` to one NetCDF file, large groups block by block."""
+    """Write every group of ``idata`` to one NetCDF file, large groups block by block.
+
+    Uncompressed: zlib (ArviZ's default) made a 300-gene × 60-line posterior of 33 M float32
+    draws 7% smaller (122 against 131 MB) and took 3.6 s to write instead of 0.3–0.4 s (measured).
+    """
     blockwise = az.InferenceData(**{g: _blockwise(getattr(idata, g)) for g in idata.groups()})
-    blockwise.to_netcdf(str(path))
+    blockwise.to_netcdf(str(path), compress=False)
 
 
-#: Groups of a posterior written as Zarr: parameters and sampler statistics (CONVENTIONS.md).
-ZARR_GROUPS = ("posterior", "sample_stats")
+#: Groups of a posterior written as Zarr: parameters and sampler statistics (CONVENTIONS.md),
+#: and the pointwise log-likelihood with its observed data where it was asked for.
+ZARR_GROUPS = ("posterior", "sample_stats", "log_likelihood", "observed_data")
 
 
 def write_posterior_zarr(idata: az.InferenceData, path: str | Path) -> None:
-    """Write the posterior and sample statistics of ``idata`` to a Zarr store, one Zarr group each.
+    """Write the posterior and sample statistics of ``idata`` (and its log-likelihood and observed
+    data, when it has them) to a Zarr store, one Zarr group each.
 
     For posteriors too large for NetCDF (tens of millions of values): draws read lazily from disk
     are copied chunk by chunk. (ArviZ 0.23's own ``to_zarr`` refuses zarr ≥ 3.)

@@ -75,7 +75,8 @@ def _require_loglik(f: FitResult) -> None:
         raise ScreenfitInputError(
             "this fit has no pointwise log-likelihood.",
             file=f.out,
-            fix="refit it with the log-likelihood (the default of `screenfit fit`; in Python log_likelihood=True).",
+            fix="refit it with `screenfit fit --log-likelihood` (in Python log_likelihood=True); by default it is "
+            "stored only for posteriors under 50 M values.",
         )
 
 
@@ -129,7 +130,9 @@ def compare_fits(fits: Sequence[FitResult]) -> Comparison:
                 file=f.out,
                 fix="refit the models on the same screen file.",
             )
-        loos[name] = az.loo(f.idata, pointwise=True, var_name="lfc")
+        # In memory: a log-likelihood read from posterior.zarr is lazy (dask), which ArviZ refuses.
+        loglik = az.InferenceData(posterior=f.idata.posterior, log_likelihood=f.idata.log_likelihood.load())
+        loos[name] = az.loo(loglik, pointwise=True, var_name="lfc")
         note = pareto_k_message(name, loos[name], obs["depmap_id"].values)
         if note:
             messages.append(note)
