@@ -17,7 +17,17 @@ screenfit to centre each replicate on them.
 - **Chronos** (``crispr-chronos``, its defaults, in its own environment) and Chronos followed by
   its ``alternate_CN`` copy-number correction;
 - **screenfit gene-by-line** (nutpie NUTS, defaults, 90% HDIs), as is and with guide × pDNA-batch
-  offsets (``--guide-offsets``).
+  offsets (``--guide-offsets``), and the variants of :data:`VARIANTS`;
+- **screenfit counts** (``--variants counts-svi,counts-svi-offsets``): the negative-binomial
+  model of the read counts themselves, without and with guide × pDNA-batch offsets. It has gene
+  effects only (no gene × line term), so it is scored at the gene level alone.
+
+Gene-level metrics, for every method: the gene's effect (Chronos and naive: the mean of its line
+effects; screenfit: its ``gene_effects`` table, with intervals) against the true mean of its
+gene × line effects — Pearson r (``r_gene``), AUROC of genes whose true mean is below −0.5
+(``auroc_gene``) and, for screenfit, the coverage of the 90% intervals after moving the truth by
+the median offset over genes (``coverage_90_gene``: LFC fixes the overall level only up to
+normalisation).
 
 Metrics against the true gene × line effects ``β_gc``: Pearson r over all gene × line pairs;
 median within-gene r over the lines of each selective gene (which lines depend on it?); AUROC
@@ -114,6 +124,20 @@ def metrics(
     }
 
 
+def gene_metrics(est: pd.Series, truth: pd.DataFrame, interval: pd.DataFrame | None = None) -> dict[str, float]:
+    """Gene-level accuracy: ``est`` (gene → effect) against the true mean of each gene's line
+    effects; with ``interval`` (gene → ``hdi_lower``, ``hdi_upper``) the coverage of the truth
+    moved by the median offset over genes."""
+    true_mean = truth.mean(axis=0)
+    est = est.reindex(true_mean.index)
+    out = {"r_gene": float(np.corrcoef(est, true_mean)[0, 1]), "auroc_gene": auroc(est.to_numpy(), true_mean < -0.5)}
+    if interval is not None:
+        shift = float((est - true_mean).median())
+        lo, hi = (interval[c].reindex(true_mean.index) for c in ("hdi_lower", "hdi_upper"))
+        out["coverage_90_gene"] = float(((lo <= true_mean + shift) & (true_mean + shift <= hi)).mean())
+    return out
+
+
 def naive_effects(screen) -> pd.DataFrame:
     """Per gene × line mean LFC, each line centred on its median gene."""
     t = screen.table
@@ -136,6 +160,8 @@ VARIANTS = {
         *["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--covariate", "is_mutated"],
         *["--guide-noise", "--guide-offset-nu", "3", "--cn-column", "cn_excess", "--cn-efficacy"],
     ],
+    "counts-svi": ["--sampler", "svi", "--cn-column", "cn_excess"],
+    "counts-svi-offsets": ["--sampler", "svi", "--cn-column", "cn_excess", "--guide-offsets"],
     "svi-time": ["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--time-course", "--screen-delay", "learn"],
     "svi-lineage-time": [
         "--sampler",
@@ -160,10 +186,12 @@ Avana and KY samples too, docs/validation.md), and ``svi-robust-cn`` scales the 
 term by each guide's efficacy as well (``--cn-efficacy``). The ``-time`` variants add ``--time-course``
 with a learnt screen delay: each time point of a replicate is fitted as such (the ``longitudinal``
 regime), as Chronos fits them."""
-VARIANTS.update({f"{name}-uncollapsed": [*args, "--no-collapse-gene-line"] for name, args in list(VARIANTS.items())})
+VARIANTS.update({f"{name}-uncollapsed": [*args, "--no-collapse-gene-line"] for name, args in list(VARIANTS.items())
+                 if not name.startswith("counts")})  # fmt: skip
 """Every variant also ``-uncollapsed``: SVI fits integrate the gene × line effects out of the likelihood
 by default (``--collapse-gene-line``, docs/models.md); these keep them as parameters, as before."""
 MODELS = {name: "gene-by-line-lineage" for name in ("svi-lineage", "svi-robust", "svi-robust-cn", "svi-lineage-time")}
+MODELS.update({"counts-svi": "counts", "counts-svi-offsets": "counts"})
 MODELS.update({f"{name}-uncollapsed": model for name, model in list(MODELS.items())})
 """Variants fitted with another model than gene-by-line."""
 
@@ -196,8 +224,9 @@ def coverage_columns(long: pd.DataFrame, gene_line: pd.DataFrame) -> dict[str, f
 def screenfit_rows(
     case: Path, gene_line: pd.DataFrame, truth: pd.DataFrame, genes: pd.DataFrame, cn: pd.DataFrame, variant: str
 ) -> list[dict[str, object]]:
-    """Fit gene-by-line (one variant) through the CLI in a child process and score it: its
-    gene × line effects as they are, and on DepMap's scale (``gene_cell_line_effects_depmap``)."""
+    """Fit one variant through the CLI in a child process and score it: its gene × line effects as
+    they are and on DepMap's scale (``gene_cell_line_effects_depmap``), and its gene effects (the
+    only ones of the ``counts`` model)."""
     from screenfit.fitting import load_fit
 
     fit_dir = case / f"fit_gene_by_line_{variant}"
@@ -207,6 +236,11 @@ def screenfit_rows(
     wall, peak = measured([cli, "fit", str(case / "counts_screen.parquet"), *args, *VARIANTS[variant]])
     fit = load_fit(fit_dir)
     label = f"screenfit {model}" + ("" if variant == "plain" else f" + {variant}")
+    genes_table = fit.table("gene_effects").set_index("hugo_symbol")
+    gene_level = gene_metrics(genes_table["mean"], truth, genes_table[["hdi_lower", "hdi_upper"]])
+    base = {"wall_s": wall, "peak_gb": peak / 1e9, **gene_level}
+    if "gene_cell_line_effects" not in fit.tables:  # the counts model: gene effects only
+        return [{"method": f"{label} ({fit.status})", **base}]
     rows = []
     scaled = depmap_scaled(truth)
     scaled_long = scaled.stack().rename("gene_effect").reset_index()
@@ -216,7 +250,7 @@ def screenfit_rows(
         long = fit.table(stem)
         est = long.pivot(index="depmap_id", columns="hugo_symbol", values="mean")
         rows.append({"method": f"{label}{suffix} ({fit.status})", **metrics(est, target, genes, cn, truth < -0.5),
-                     **coverage_columns(long, target_long), "wall_s": wall, "peak_gb": peak / 1e9})  # fmt: skip
+                     **coverage_columns(long, target_long), **base})  # fmt: skip
     return rows
 
 
@@ -251,6 +285,7 @@ def run_case(
     t0 = time.perf_counter()
     naive = naive_effects(screen)
     rows.append({**base, "method": "naive mean LFC", **metrics(naive, truth, genes, cn),
+                 **gene_metrics(naive.mean(), truth),
                  "coverage_90": float("nan"), "wall_s": time.perf_counter() - t0, "peak_gb": float("nan")})  # fmt: skip
     out = case / "chronos"
     runner = [str(CHRONOS_PYTHON), str(ROOT / "benchmarks" / "chronos_runner.py"), str(case / "depmap")]
@@ -269,6 +304,7 @@ def run_case(
                 for suffix, scored, target in (("", est, truth), (", DepMap scale", depmap_scaled(est), scaled)):
                     rows.append({**base, "method": name + suffix, "family": name,
                                  **metrics(scored, target, genes, cn, truth < -0.5),
+                                 **gene_metrics(est.mean(), truth),
                                  "coverage_90": float("nan"), "peak_gb": peak / 1e9})  # fmt: skip
         for variant in variants:
             scored_rows = screenfit_rows(case, gene_line, truth, genes, cn, variant)
@@ -348,10 +384,10 @@ def main() -> None:
     cols = ["regime", "genes", "lines", "method", "r", "within_gene_r_selective", "auroc_dependency", "coverage_90",
             "coverage_90_line_aligned",
             "cn_r_nonessential", "wall_s", "peak_gb"]  # fmt: skip
-    cols += [c for c in ("wall_s_min", "wall_s_max", "runs") if c in table.columns]
-    print(markdown(table[cols]))
+    cols += ["r_gene", "auroc_gene", "coverage_90_gene", "wall_s_min", "wall_s_max", "runs"]
     if args.json:
         args.json.write_text(table.to_json(orient="records", indent=1) + "\n")
+    print(markdown(table[[c for c in cols if c in table.columns]]))
     if args.plot:
         plot(table, args.plot)
 

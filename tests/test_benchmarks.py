@@ -64,6 +64,16 @@ def test_accuracy_metrics_score_a_perfect_and_a_copy_number_biased_estimate():
     assert perfect["within_gene_r_selective"] == pytest.approx(1.0)
     biased = accuracy.metrics(truth - 0.2 * cn, truth, table, cn)
     assert biased["cn_r_nonessential"] < -0.5 < perfect["cn_r_nonessential"]
+    # Gene level: a constant offset is no error for r or for the median-aligned coverage, and
+    # intervals that miss a quarter of the genes cover the other three quarters.
+    means = truth.mean(axis=0) + 0.3
+    exact = accuracy.gene_metrics(means, truth, pd.DataFrame({"hdi_lower": means - 0.01, "hdi_upper": means + 0.01}))
+    assert exact["r_gene"] == pytest.approx(1.0) and exact["auroc_gene"] == pytest.approx(1.0)
+    assert exact["coverage_90_gene"] == 1.0
+    off = means + np.where(np.arange(40) < 10, 0.5, 0.0)
+    half = accuracy.gene_metrics(off, truth, pd.DataFrame({"hdi_lower": off - 0.01, "hdi_upper": off + 0.01}))
+    assert half["coverage_90_gene"] == pytest.approx(0.75)
+    assert "coverage_90_gene" not in accuracy.gene_metrics(off, truth)
 
 
 def test_accuracy_benchmark_rescales_point_estimates_to_depmap_medians():
