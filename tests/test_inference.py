@@ -372,9 +372,11 @@ def test_lineage_pooling_finds_the_selective_lineage_and_mutation():
     assert within_gene_r(result) > within_gene_r(plain) + 0.03  # measured: 0.981 against 0.923
 
 
-def test_svi_recovers_an_exact_gaussian_posterior():
+@pytest.mark.parametrize("window", [100, 25])
+def test_svi_recovers_an_exact_gaussian_posterior(window):
     """Normal means with known noise: the posterior is an independent Gaussian, which the
-    mean-field family contains, so SVI's fit must be the exact posterior (not only close to NUTS)."""
+    mean-field family contains, so SVI's fit must be the exact posterior (not only close to NUTS).
+    Also with a one-block window (the iterates averaged are then that block's alone)."""
     import pymc as pm
 
     from screenfit.inference.svi import SviSettings, fit_mean_field
@@ -394,7 +396,7 @@ def test_svi_recovers_an_exact_gaussian_posterior():
     precision = np.append(n, z.size) + 1 / prior_sd**2
     mean = np.array([*(o.sum() for o in y), z.sum()]) / precision
     sd = 1 / np.sqrt(precision)
-    approx = fit_mean_field(model, SviSettings(), seed=0, progress=False)
+    approx = fit_mean_field(model, SviSettings(window=window), seed=0, progress=False)
     assert approx.info["converged"], approx.info
     assert np.shape(approx.loc["a_nu"]) == () and approx.loc["mu"].shape == (3,)
     loc = np.append(approx.loc["mu"], approx.loc["a_nu"])

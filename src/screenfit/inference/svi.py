@@ -72,8 +72,8 @@ class SviSettings:
     average: bool = True
 
     def __post_init__(self) -> None:
-        if self.window % BLOCK_STEPS:
-            raise ValueError(f"window must be a multiple of {BLOCK_STEPS}")
+        if self.window <= 0 or self.window % BLOCK_STEPS:
+            raise ValueError(f"window must be a positive multiple of {BLOCK_STEPS}")
 
 
 @dataclass
@@ -320,7 +320,7 @@ def _optimise(
             sums: list[Any] = []
             while len(losses) < settings.max_steps:
                 carry, block_losses, block_sum = run_block(carry)
-                sums = [*sums[-(settings.window // BLOCK_STEPS) + 1 :], block_sum]
+                sums = [*sums, block_sum][-(settings.window // BLOCK_STEPS) :]  # the last window's blocks
                 losses.extend(np.asarray(block_losses, dtype=float).tolist())
                 bar.update(task, completed=len(losses), loss=f"{np.mean(losses[-BLOCK_STEPS:]):.6g}")
                 if log_lines and time.perf_counter() - last_line > LOG_EVERY_S:
