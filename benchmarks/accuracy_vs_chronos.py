@@ -222,11 +222,17 @@ def coverage_columns(long: pd.DataFrame, gene_line: pd.DataFrame) -> dict[str, f
 
 
 def screenfit_rows(
-    case: Path, gene_line: pd.DataFrame, truth: pd.DataFrame, genes: pd.DataFrame, cn: pd.DataFrame, variant: str
+    case: Path,
+    gene_line: pd.DataFrame,
+    truth: pd.DataFrame,
+    scaled: pd.DataFrame,
+    genes: pd.DataFrame,
+    cn: pd.DataFrame,
+    variant: str,
 ) -> list[dict[str, object]]:
     """Fit one variant through the CLI in a child process and score it: its gene × line effects as
-    they are and on DepMap's scale (``gene_cell_line_effects_depmap``), and its gene effects (the
-    only ones of the ``counts`` model)."""
+    they are (against ``truth``) and on DepMap's scale (``gene_cell_line_effects_depmap``, against
+    ``scaled``, the truth on that scale), and its gene effects (the only ones of the ``counts`` model)."""
     from screenfit.fitting import load_fit
 
     fit_dir = case / f"fit_gene_by_line_{variant}"
@@ -242,7 +248,6 @@ def screenfit_rows(
     if "gene_cell_line_effects" not in fit.tables:  # the counts model: gene effects only
         return [{"method": f"{label} ({fit.status})", **base}]
     rows = []
-    scaled = depmap_scaled(truth)
     scaled_long = scaled.stack().rename("gene_effect").reset_index()
     scored = (("gene_cell_line_effects", "", truth, gene_line),
               ("gene_cell_line_effects_depmap", ", DepMap scale", scaled, scaled_long))  # fmt: skip
@@ -307,7 +312,7 @@ def run_case(
                                  **gene_metrics(est.mean(), truth),
                                  "coverage_90": float("nan"), "peak_gb": peak / 1e9})  # fmt: skip
         for variant in variants:
-            scored_rows = screenfit_rows(case, gene_line, truth, genes, cn, variant)
+            scored_rows = screenfit_rows(case, gene_line, truth, scaled, genes, cn, variant)
             timed.setdefault(variant, []).append(float(scored_rows[0]["wall_s"]))
             if repeat == 0:
                 rows.extend({**base, "family": variant, **row} for row in scored_rows)

@@ -269,11 +269,9 @@ def _draws_dataset(model: pm.Model, values: dict[str, np.ndarray], names: Sequen
 
 def _data_values(model: pm.Model, names: Sequence[str]) -> int:
     """Elements of the largest constant (data) array that the variables ``names`` are computed from."""
-    try:
-        from pytensor.graph.traversal import ancestors
-    except ImportError:  # PyTensor before the graph helpers moved (``basic`` warns since)
-        from pytensor.graph.basic import ancestors  # type: ignore[no-redef]
     from pytensor.tensor.variable import TensorConstant
+
+    from screenfit.inference.graphs import ancestors
 
     graphs = [model[n] for n in names]
     return max((int(np.size(v.data)) for v in ancestors(graphs) if isinstance(v, TensorConstant)), default=0)

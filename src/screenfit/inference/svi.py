@@ -226,10 +226,7 @@ def standalone_normals(model: pm.Model) -> list[str]:
     from pytensor.tensor.basic import NotScalarConstantError, get_underlying_scalar_constant_value
     from pytensor.tensor.random.basic import NormalRV
 
-    try:
-        from pytensor.graph.traversal import ancestors
-    except ImportError:  # PyTensor before the graph helpers moved
-        from pytensor.graph.basic import ancestors  # type: ignore[no-redef]
+    from screenfit.inference.graphs import ancestors
 
     def standard(rv: Any) -> bool:
         if not isinstance(rv.owner.op, NormalRV) or model.rvs_to_transforms.get(rv) is not None:
