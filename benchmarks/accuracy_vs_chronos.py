@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -72,9 +73,12 @@ RUSAGE = (
 )
 
 
-def measured(cmd: list[str]) -> tuple[float, int]:
-    """Run ``cmd`` in a child process; its wall seconds and peak RSS (bytes). Raises if it fails."""
-    done = subprocess.run([sys.executable, "-c", RUSAGE, *cmd], capture_output=True, text=True, check=False)
+def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run ``cmd`` in a child process (with ``env`` added to the environment); its wall seconds
+    and peak RSS (bytes). Raises if it fails."""
+    child_env = {**os.environ, **env} if env else None
+    done = subprocess.run([sys.executable, "-c", RUSAGE, *cmd], capture_output=True, text=True, check=False,
+                          env=child_env)  # fmt: skip
     last = [line for line in done.stdout.splitlines() if line.startswith("RUN ")]
     if not last or last[-1].split()[1] not in ("0", "2"):
         raise RuntimeError(f"{cmd[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -239,7 +243,12 @@ def screenfit_rows(
     cli = str(Path(sys.executable).parent / "screenfit")
     model = MODELS.get(variant, "gene-by-line")
     args = ["--model", model, "--out", str(fit_dir), "--ci-prob", "0.9", "--quiet", "--force"]
-    wall, peak = measured([cli, "fit", str(case / "counts_screen.parquet"), *args, *VARIANTS[variant]])
+    # An empty compiled-code cache for every run: a fit of new data compiles its XLA programs
+    # (JAX's persistent cache is keyed by them, data included), and so does Chronos' TensorFlow;
+    # rerunning a case would otherwise time a warm cache (4–5 s less at 300 × 60).
+    with tempfile.TemporaryDirectory(prefix="screenfit-cache-") as cache:
+        wall, peak = measured([cli, "fit", str(case / "counts_screen.parquet"), *args, *VARIANTS[variant]],
+                              env={"SCREENFIT_CACHE_DIR": cache})  # fmt: skip
     fit = load_fit(fit_dir)
     label = f"screenfit {model}" + ("" if variant == "plain" else f" + {variant}")
     genes_table = fit.table("gene_effects").set_index("hugo_symbol")

@@ -401,10 +401,12 @@ def test_svi_recovers_an_exact_gaussian_posterior(window):
     assert np.shape(approx.loc["a_nu"]) == () and approx.loc["mu"].shape == (3,)
     loc = np.append(approx.loc["mu"], approx.loc["a_nu"])
     scale = np.append(approx.scale["mu"], approx.scale["a_nu"])
-    # Adam's jitter at the last (0.005) learning rate, averaged over 100 iterates, is a few
-    # thousandths; 0.1 SD bounds it.
-    assert np.all(np.abs(loc - mean) <= 0.1 * sd), (loc, mean)
-    assert np.all(np.abs(scale / sd - 1) <= 0.1), (scale, sd)
+    # What is left is the optimiser's noise (one-draw gradients at the last, 0.005, learning
+    # rate, averaged over the window): over 16 fits of this model (8 seeds × both windows) the
+    # means missed by 0.06 SD on average and at most 0.21 SD, the SDs by at most 15% (0.85–1.08).
+    # Bounds of 0.3 SD and 20%: a layout or entropy error misses by whole SDs or factors.
+    assert np.all(np.abs(loc - mean) <= 0.3 * sd), (loc, mean)
+    assert np.all(np.abs(scale / sd - 1) <= 0.2), (scale, sd)
 
 
 def test_svi_holds_unread_standard_normals_at_their_exact_factor():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytensor.tensor as pt
 import pytest
 
 from screenfit.data.design import GUIDE, LINE, ROW_LEVEL, _constant_within, _first_rows, _group_codes, build_design
@@ -606,3 +607,20 @@ def test_unit_log_likelihood_is_the_sum_of_its_rows_gaussian_densities(tiny, nam
     np.add.at(expected, (slice(None), slice(None), of_row), per_row)
     assert ours.dtype == np.float32
     np.testing.assert_allclose(ours, expected, rtol=2e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "column_line",
+    [np.repeat(np.arange(4), 3), np.array([0, 0, 1, 2, 2, 2, 3]), np.array([1, 0, 1, 0, 2, 3])],
+    ids=["regular", "uneven", "interleaved"],
+)
+def test_columns_sum_into_their_lines(column_line):
+    """Gene × column sums (a time course's (line, day) columns) summed into gene × line: the reshape
+    taken for line-major columns with as many days per line, the scatter-add otherwise — both the sum."""
+    from screenfit.models.collapsed import columns_to_lines
+
+    values = np.random.default_rng(0).normal(size=(5, len(column_line)))
+    expected = np.zeros((5, 4))
+    np.add.at(expected, (slice(None), column_line), values)
+    got = columns_to_lines(pt.constant(values), 5, column_line, 4).eval()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

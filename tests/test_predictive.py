@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from screenfit.fitting import fit
-from screenfit.results.predictive import calibration, covered, ppc_by
+from screenfit.results.predictive import calibration, covered, ppc_by, sorted_quantiles
 from screenfit.simulate import SimulationConfig, simulate_screen
 
 
@@ -21,6 +21,18 @@ def test_coverage_and_grouping_helpers():
     assert np.isclose(by.set_index("depmap_id").loc["b", "coverage_94"], 2 / 3)
     cal = calibration(ppc, levels=(0.5,))
     assert np.isclose(cal["observed"].iloc[0], 3 / 5)
+
+
+@pytest.mark.parametrize("n_draws", [1, 2, 7, 92])
+def test_sorted_quantiles_match_numpy(n_draws):
+    rng = np.random.default_rng(n_draws)
+    draws = rng.standard_normal((50, n_draws)).astype(np.float32)
+    draws[:3] = np.round(draws[:3])  # ties
+    ordered = np.sort(draws, axis=1)
+    probs = (0.0, 0.05, 0.5, 0.95, 1.0)
+    expected = np.quantile(draws.astype(np.float64), probs, axis=1)
+    for got, want in zip(sorted_quantiles(ordered, probs), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_replicates_in_jax_follow_pymc_posterior_predictive():

@@ -75,3 +75,27 @@ def test_filters(small_sim):
     assert "filters" in out.notes[-1]
     with pytest.raises(ScreenfitInputError, match="not in the screen"):
         apply_filters(screen, Filters(genes=("NOPE",)))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["b", "a", None, "b", "c"], dtype="string"),
+        pd.Series([7.0, 14.0, np.nan, 7.0]),
+        pd.Series([3, None, 2, 3], dtype="Int64"),
+        pd.Series([True, None, False], dtype="boolean"),
+        pd.Series(["x", "y", "x"], dtype=object),
+        pd.Series(pd.Categorical(["a", None, "b"])),
+        pd.Series(pd.Categorical(["b", "a", "b"], categories=["c", "b", "a"])),
+    ],
+)
+def test_design_codes_number_each_value_by_its_text(values):
+    """Design labels and codes come from the distinct values' text (not each row's): the same as
+    turning every row into text, missing values included."""
+    from screenfit.data.design import _codes, _labels
+
+    per_row = values.astype(str)
+    labels = _labels(values)
+    assert labels == sorted(per_row.unique())
+    codes = _codes(values, labels)
+    assert [labels[c] for c in codes] == per_row.tolist()

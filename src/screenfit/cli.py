@@ -6,7 +6,9 @@ traceback); 2 a fit was written but failed its convergence gate; anything else i
 
 from __future__ import annotations
 
+import atexit
 import errno
+import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -594,8 +596,21 @@ def demo(
 
 
 def main() -> None:
-    """Console entry point (user errors exit 1 with one paragraph; see ``_UserErrorsExit1``)."""
+    """Console entry point (user errors exit 1 with one paragraph; see ``_UserErrorsExit1``).
+
+    At the interpreter's exit the garbage collector is frozen and stopped before modules are torn
+    down: left on, it traversed the millions of PyTensor and JAX objects of a fit again and again,
+    1.0 s of a 300-gene × 60-line fit's 20 s after its last line of output (0.1 s frozen;
+    measured). Registered with ``atexit``, so a ``main()`` called from Python changes nothing
+    until that interpreter exits; results are written and closed before then.
+    """
+    atexit.register(_freeze_collector)
     app()
+
+
+def _freeze_collector() -> None:
+    gc.freeze()
+    gc.disable()
 
 
 if __name__ == "__main__":

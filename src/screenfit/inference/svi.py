@@ -49,6 +49,8 @@ from typing import Any
 import numpy as np
 import pymc as pm
 
+from screenfit.inference.compiler import jit
+
 #: Optimisation steps compiled into one call (one progress-bar update).
 BLOCK_STEPS = 25
 #: Initial SD of every factor of the Gaussian (numpyro's ``AutoNormal`` default).
@@ -57,6 +59,44 @@ INIT_SCALE = 0.1
 EPS_BYTES = 512 * 2**20
 #: Seconds between progress lines when there is no terminal to draw a bar on.
 LOG_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class FlatLayout:
+    """Named arrays laid end to end in one float32 vector, and back.
+
+    Both directions are slices and reshapes on the host (numpy) or inside a traced function
+    (JAX): ``jax.flatten_util.ravel_pytree`` and ``jnp.asarray`` called outside a compiled
+    function compile one small XLA program per shape and dtype, ~45 of them per fit, ~1 s of a
+    300-gene × 60-line fit whenever JAX's compilation cache does not hold them (new data; measured).
+    """
+
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def of(cls, values: dict[str, Any], names: Sequence[str]) -> FlatLayout:
+        """The layout of ``values[n]`` for ``n`` in ``names``, in that order."""
+        return cls(tuple(names), tuple(tuple(np.shape(values[n])) for n in names))
+
+    @property
+    def size(self) -> int:
+        """Elements of the flat vector."""
+        return int(sum(int(np.prod(shape)) for shape in self.shapes))
+
+    def ravel(self, values: dict[str, Any]) -> np.ndarray:
+        """The flat float32 vector of ``values`` (host arrays)."""
+        parts = [np.asarray(values[n], np.float32).ravel() for n in self.names]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def unravel(self, flat: Any) -> dict[str, Any]:
+        """Name → array of a flat vector (numpy, or JAX inside a traced function)."""
+        out, at = {}, 0
+        for name, shape in zip(self.names, self.shapes, strict=True):
+            size = int(np.prod(shape))
+            out[name] = flat[at : at + size].reshape(shape)
+            at += size
+        return out
 
 
 @dataclass(frozen=True)
@@ -102,35 +142,36 @@ class MeanField:
         """
         import jax
         import jax.numpy as jnp
-        from jax.flatten_util import ravel_pytree
         from pymc.sampling.jax import get_jaxified_graph
 
         wanted = self.output_names() if names is None else names
         outputs = [v for v in self.model.unobserved_value_vars if v.name in wanted]
         transform = get_jaxified_graph(inputs=self.model.value_vars, outputs=outputs)
         free = [v.name for v in self.model.value_vars]
-        loc, unravel = ravel_pytree({n: jnp.asarray(self.loc[n], jnp.float32) for n in free})
-        scale, _ = ravel_pytree({n: jnp.asarray(self.scale[n], jnp.float32) for n in free})
+        layout = FlatLayout.of(self.loc, free)
+        loc, scale = layout.ravel(self.loc), layout.ravel(self.scale)
 
         # Drawn and transformed by two compiled functions: with the generator inside the
         # transform's, XLA recomputes it in every fusion that reads it (see the module docstring);
         # compiling took 4.2 s instead of 0.6 s on a 300-gene × 60-line lineage model (measured).
-        @jax.jit
-        def raw_block(key: jax.Array) -> jax.Array:
-            return loc + scale * jax.random.normal(key, (block, loc.size), jnp.float32)
+        # Block i's draws come from the seed's key folded with i, inside the compiled function.
+        @jit
+        def raw_block(key: jax.Array, index: jax.Array) -> jax.Array:
+            eps = jax.random.normal(jax.random.fold_in(key, index), (block, loc.size), jnp.float32)
+            return loc + scale * eps
 
-        @jax.jit
+        @jit
         def transformed(raw: jax.Array) -> list[jax.Array]:
-            return jax.vmap(lambda z: transform(*(unravel(z)[n] for n in free)))(raw)
+            return jax.vmap(lambda z: transform(*(layout.unravel(z)[n] for n in free)))(raw)
 
-        key = jax.random.PRNGKey(seed)
         out_names = [v.name for v in outputs]
         done = 0
-        while done < n_draws:
-            key, sub = jax.random.split(key)
+        with single_precision():
+            key = jax.random.PRNGKey(seed)
+        for index in range(-(-n_draws // block)):
             size = min(block, n_draws - done)
             with single_precision():  # as the fit ran (module docstring); stored as float32 anyway
-                values = [np.asarray(v)[:size] for v in transformed(raw_block(sub))]
+                values = [np.asarray(v)[:size] for v in transformed(raw_block(key, np.int32(index)))]
             yield dict(zip(out_names, values, strict=True))
             done += size
 
@@ -166,9 +207,7 @@ def single_precision() -> Iterator[None]:
 
 def _with_learning_rate(opt_state: Any, lr: float) -> Any:
     """Adam's state with its learning rate set to ``lr`` (``optax.inject_hyperparams``), moments kept."""
-    import jax.numpy as jnp
-
-    return opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": jnp.asarray(lr, jnp.float32)})
+    return opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": np.float32(lr)})
 
 
 def _negative_elbo(logp: Callable[[list[Any]], Any], unravel: Callable[[Any], dict[str, Any]],
@@ -261,21 +300,21 @@ def _optimise(
     import jax
     import jax.numpy as jnp
     import optax
-    from jax.flatten_util import ravel_pytree
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     names = list(start)
     fitted = [n for n in names if n not in exact]
     # One flat vector of every unconstrained parameter: one Adam update and one draw per step
     # instead of one per variable, and XLA compiles the step in about half the time (measured).
-    flat_start, unravel = ravel_pytree({n: jnp.asarray(start[n], jnp.float32) for n in fitted})
-    n_params = int(flat_start.size)
+    # Laid out on the host (FlatLayout), the optimiser's state made by one compiled call.
+    layout = FlatLayout.of(start, fitted)
+    n_params = layout.size
     raw_init = float(np.log(np.expm1(INIT_SCALE)))
-    params = {"loc": flat_start, "raw_scale": jnp.full(n_params, raw_init, jnp.float32)}
+    params = {"loc": layout.ravel(start), "raw_scale": np.full(n_params, raw_init, np.float32)}
     optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=settings.learning_rate)
-    opt_state = optimizer.init(params)
-    held = {n: jnp.zeros(np.shape(start[n]), jnp.float32) for n in exact}
-    value_and_grad = jax.value_and_grad(_negative_elbo(logp, unravel, names, held))
+    opt_state = jax.jit(optimizer.init)(params)
+    held = {n: np.zeros(np.shape(start[n]), np.float32) for n in exact}
+    value_and_grad = jax.value_and_grad(_negative_elbo(logp, layout.unravel, names, held))
     per_draw = steps_per_draw(n_params)
 
     def one_step(carry: Any, eps: Any) -> tuple[Any, Any]:
@@ -289,7 +328,7 @@ def _optimise(
         # The draws of ``per_draw`` steps made at once and scanned over, so each step reads them.
         return jax.lax.scan(one_step, carry, jax.random.normal(key, (per_draw, n_params), jnp.float32))
 
-    @jax.jit
+    @jit
     def run_block(carry: Any) -> tuple[Any, Any, Any]:
         params, opt_state, key = carry
         key, sub = jax.random.split(key)
@@ -336,11 +375,13 @@ def _optimise(
                 break
             converged = phase == settings.decays
             lr /= 10.0
-    params = carry[0]
+    params = {k: np.asarray(v) for k, v in carry[0].items()}
     if settings.average and sums:
         n_sum = len(sums) * BLOCK_STEPS
-        params = jax.tree.map(lambda *xs: sum(xs) / n_sum, *sums)
-    loc_tree, scale_tree = unravel(params["loc"]), unravel(jax.nn.softplus(params["raw_scale"]))
+        params = {k: (np.sum([np.asarray(s[k], np.float64) for s in sums], axis=0) / n_sum).astype(np.float32)
+                  for k in params}  # fmt: skip
+    softplus = np.logaddexp(np.float32(0.0), params["raw_scale"])
+    loc_tree, scale_tree = layout.unravel(params["loc"]), layout.unravel(softplus)
     loc = {n: np.asarray(loc_tree[n]) if n in loc_tree else np.zeros(np.shape(start[n]), np.float32) for n in names}
     scale = {n: np.asarray(scale_tree[n]) if n in scale_tree else np.ones(np.shape(start[n]), np.float32)
              for n in names}  # fmt: skip

@@ -25,7 +25,7 @@ from screenfit.data.screen import Screen
 from screenfit.data.stream import StreamedScreen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.samplers import SamplerConfig
-from screenfit.models.collapsed import CollapsedEffects, segment_sum
+from screenfit.models.collapsed import CollapsedEffects, columns_to_lines, segment_sum
 from screenfit.models.efficacy import EffectUnits, declare_efficacy, full_knockout
 from screenfit.models.guide_grid import GuideGrid, guide_grid
 from screenfit.models.terms import cn_slopes, noise_is_data_rich, on_grid, per_group, slopes_are_data_rich
@@ -690,9 +690,7 @@ class ScreenModel(ABC):
                 summed = pt.sum(values, axis=1)  # genes × columns
                 if not grid.by_time_point:
                     return summed
-                n_lines = len(grid.design.coords[LINE])
-                codes = np.arange(genes)[:, None] * n_lines + grid.column_line[None, :]
-                return segment_sum(summed.ravel(), pt.constant(codes.ravel()), (genes, n_lines))
+                return columns_to_lines(summed, genes, grid.column_line, len(grid.design.coords[LINE]))
 
             self._collapsed.integrate(resid, coef, weight, per_gene_line)
         per_line = pt.sum(n * resid**2, axis=(0, 1)) + y_ss_line

@@ -25,6 +25,8 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from screenfit.inference.compiler import jit
+
 #: Most draws × units values computed in one compiled call (the block of draws is sized from it).
 BLOCK_VALUES = 4_000_000
 
@@ -33,10 +35,9 @@ BLOCK_VALUES = 4_000_000
 def _rows_loglik() -> Callable[..., Any]:
     """The compiled unit log-likelihood of :meth:`NormalUnits.unit_loglik`, made once per process
     (a function jitted inside the method was a new function, compiled again, at every call)."""
-    import jax
     import jax.numpy as jnp
 
-    @jax.jit
+    @jit
     def loglik(mu: Any, sd: Any, n: Any, y: Any, ss: Any) -> Any:
         var = sd**2
         row_var = var * n
@@ -85,7 +86,7 @@ class NormalUnits:
             mu, sd = fn(*point)
             return jnp.broadcast_to(mu, shape), jnp.broadcast_to(sd, shape)
 
-        return cls(var, [v.name for v in inputs], shape, jax.jit(jax.vmap(one)))
+        return cls(var, [v.name for v in inputs], shape, jit(jax.vmap(one)))
 
     def _blocks(self, posterior: xr.Dataset) -> Iterator[tuple[slice, Any, Any]]:
         """``(draws, μ, s)`` per block of the flattened chain × draw axis."""
