@@ -14,6 +14,7 @@ import platform
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -373,13 +374,17 @@ def write_fit(result: FitResult, idata: az.InferenceData, out: Path, force: bool
     with atomic_path(out, force=force) as tmp:
         tmp.mkdir()
         n_values = sum(int(v.size) for g in idata.groups() for v in getattr(idata, g).data_vars.values())
-        if n_values > POSTERIOR_VALUES_NETCDF:
-            write_posterior_zarr(idata, tmp / POSTERIOR_ZARR)
-        else:
-            write_posterior(idata, tmp / "posterior.nc")
         meta = {"model": result.model, "ci_prob": ci_prob, "status": result.status}
-        for stem, table in result.tables.items():
-            write_table(table, tmp / f"{stem}.parquet", metadata=meta)
+        # The posterior is written in another thread while the tables are (NetCDF's and Arrow's
+        # writers leave Python's lock while they write): 0.9 → 0.6 s at 300 genes × 60 lines.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            if n_values > POSTERIOR_VALUES_NETCDF:
+                posterior = pool.submit(write_posterior_zarr, idata, tmp / POSTERIOR_ZARR)
+            else:
+                posterior = pool.submit(write_posterior, idata, tmp / "posterior.nc")
+            for stem, table in result.tables.items():
+                write_table(table, tmp / f"{stem}.parquet", metadata=meta)
+            posterior.result()
         (tmp / "diagnostics.json").write_text(json.dumps(result.diagnostics.to_dict(), indent=2, default=str) + "\n")
         result.provenance["timings_s"]["write"] = time.perf_counter() - t0  # type: ignore[index]
         (tmp / "provenance.json").write_text(json.dumps(result.provenance, indent=2, default=str) + "\n")

@@ -494,8 +494,8 @@ class ScreenModel(ABC):
             return 0.0
         offset = self.guide_offsets(design)
         if self.guide_offsets_by_batch(design):
-            return offset[design.index[GUIDE], design.index[PDNA_BATCH]]
-        return offset[design.index[GUIDE]]
+            return per_group(offset, design, GUIDE, PDNA_BATCH)
+        return per_group(offset, design, GUIDE)
 
     def guide_offsets_by_batch(self, design: Design) -> bool:
         """Whether the guide offsets are per guide × pDNA batch (decided on the first design, kept)."""

@@ -109,8 +109,8 @@ class Condition(ScreenModel):
         # Reference first, as a column of zeros.
         n_genes = len(design.coords[GENE])
         full = pt.concatenate([pt.zeros((n_genes, 1)), delta + shift[None, :]], axis=1)
-        k = position[design.index[CONDITION]]
-        g, c = design.index[GENE], design.index[LINE]
+        k = pt.constant(position[design.index[CONDITION]])
+        g, c = pt.constant(design.index[GENE]), pt.constant(design.index[LINE])
         return alpha[g] + beta[c] + full[g, k]
 
     def extra_tables(self, idata: az.InferenceData, ci_prob: float) -> dict[str, pd.DataFrame]:

@@ -40,4 +40,4 @@ class Guide(ScreenModel):
         # set by the prior alone — a ridge per gene that stalled NUTS on the Avana sample.
         guide_mean = pm.StudentT("guide_mean", nu=3.0, mu=alpha[design.guide_gene], sigma=0.25, dims=GUIDE)
         pm.Deterministic("guide_offset", guide_mean - alpha[design.guide_gene], dims=GUIDE)
-        return guide_mean[design.index[GUIDE]] + beta[design.index[LINE]]
+        return guide_mean[pt.constant(design.index[GUIDE])] + beta[pt.constant(design.index[LINE])]

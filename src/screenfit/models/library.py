@@ -69,7 +69,7 @@ class MultiLibrary(ScreenModel):
         """One noise SD per library: ``log σ_ℓ ~ N(log 0.3, 1)`` (a handful of well-measured values)."""
         log_sigma = pm.Normal("log_sigma_library", np.log(0.3), 1.0, dims=LIBRARY)
         sigma = pm.Deterministic("sigma_line", pt.exp(log_sigma), dims=LIBRARY)
-        return sigma[design.index[LIBRARY]]
+        return sigma[pt.constant(design.index[LIBRARY])]
 
     def mean(self, design: Design) -> pt.TensorVariable:
         libraries = list(design.coords[LIBRARY])

@@ -30,7 +30,7 @@ class SeedM1(ScreenModel):
         sigma_alpha = pm.HalfNormal("sigma_alpha", 5.0)
         mu_alpha = pm.Normal("mu_alpha", 0.0, 5.0)
         alpha = pm.Normal("alpha_g", mu_alpha, sigma_alpha, dims=GENE)
-        return alpha[design.index[GENE]]
+        return alpha[pt.constant(design.index[GENE])]
 
     def noise(self, design: Design) -> pt.TensorVariable:
         return pm.HalfNormal("sigma", 5.0)
@@ -56,7 +56,7 @@ class SeedM2(ScreenModel):
         sigma_beta = pm.HalfNormal("sigma_beta", 2.0)
         alpha = pm.Normal("alpha_g", mu_alpha, sigma_alpha, dims=GENE)
         beta = pm.Normal("beta_c", mu_beta, sigma_beta, dims=LINE)
-        return alpha[design.index[GENE]] + beta[design.index[LINE]]
+        return alpha[pt.constant(design.index[GENE])] + beta[pt.constant(design.index[LINE])]
 
     def noise(self, design: Design) -> pt.TensorVariable:
         return pm.HalfNormal("sigma", 2.0)

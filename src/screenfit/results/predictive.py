@@ -112,7 +112,7 @@ def predictive_check(
     table = pd.DataFrame(labels)
     table["observed"] = observed
     table["predicted_mean"] = ordered.mean(axis=1, dtype=np.float64)
-    table["predicted_sd"] = ordered.std(axis=1, ddof=1, dtype=np.float64)
+    table["predicted_sd"] = ordered.std(axis=1, ddof=1).astype(np.float64)
     table["predicted_lower"], table["predicted_upper"] = sorted_quantiles(ordered, (tail, 1.0 - tail))
     table["pit"] = pit
     keep = flat[: min(KEEP_DRAWS, flat.shape[0])].astype(np.float32)
