@@ -33,7 +33,7 @@ import xarray as xr
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.cache import NUTPIE_MODELS, use_jax_compilation_cache
 from screenfit.inference.scratch import draws_folder
-from screenfit.inference.svi import DrawProgram, SviSettings, fit_mean_field, window_change
+from screenfit.inference.svi import DrawProgram, SviSettings, fit_mean_field, output_names, window_change
 
 Method = Literal["nutpie", "pymc", "numpyro", "blackjax", "svi", "advi", "fullrank_advi", "map"]
 MCMC_METHODS = ("nutpie", "pymc", "numpyro", "blackjax")
@@ -285,7 +285,7 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
     disk, read back lazily — a genome-wide gene × line posterior never sits in memory whole.
     """
     t0 = time.perf_counter()
-    names = [v.name for v in model.unobserved_value_vars if var_names is None or v.name in var_names]
+    names = [n for n in output_names(model) if var_names is None or n in var_names]
     per_draw = sum(n_elements(model, n) for n in names)
     n_draws = max(min(cfg.vi_draws, SVI_DRAW_BUDGET // max(per_draw, 1)), min(cfg.vi_draws, SVI_MIN_DRAWS))
     work = per_draw + TRANSFORM_INTERMEDIATES * _data_values(model, names)

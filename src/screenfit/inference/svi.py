@@ -131,7 +131,7 @@ class MeanField:
 
     def output_names(self) -> list[str]:
         """Names of the variables :meth:`draw_blocks` returns (free variables and deterministics)."""
-        return [v.name for v in self.model.unobserved_value_vars]
+        return output_names(self.model)
 
     def draw_blocks(
         self, n_draws: int, block: int, seed: int, names: list[str] | None = None, program: DrawProgram | None = None
@@ -159,7 +159,6 @@ class DrawProgram:
     """
 
     names: list[str]
-    free: list[str]
     layout: FlatLayout
     block: int
     raw_block: Any
@@ -183,7 +182,7 @@ class DrawProgram:
         def transformed(raw: jax.Array) -> list[jax.Array]:
             return jax.vmap(lambda z: transform(*(layout.unravel(z)[n] for n in free)))(raw)
 
-        return cls([v.name for v in outputs], free, layout, block, jit(raw_block), jit(transformed))
+        return cls([v.name for v in outputs], layout, block, jit(raw_block), jit(transformed))
 
     def compile(self) -> DrawProgram:
         """The same functions compiled ahead of time (single precision, as they run)."""
@@ -196,7 +195,7 @@ class DrawProgram:
             raw = self.raw_block.lower(key, jax.ShapeDtypeStruct((), jnp.int32), vector, vector).compile()
             matrix = jax.ShapeDtypeStruct((self.block, self.layout.size), jnp.float32)
             transformed = self.transformed.lower(matrix).compile()
-        return DrawProgram(self.names, self.free, self.layout, self.block, raw, transformed)
+        return DrawProgram(self.names, self.layout, self.block, raw, transformed)
 
     def blocks(
         self, loc: dict[str, np.ndarray], scale: dict[str, np.ndarray], n_draws: int, seed: int
@@ -215,6 +214,12 @@ class DrawProgram:
                 values = [np.asarray(v)[:size] for v in self.transformed(raw)]
             yield dict(zip(self.names, values, strict=True))
             done += size
+
+
+def output_names(model: pm.Model) -> list[str]:
+    """Names of the variables a mean-field fit of ``model`` can draw: its free variables (constrained)
+    and deterministics, in the model's order."""
+    return [v.name for v in model.unobserved_value_vars]
 
 
 def window_change(losses: Sequence[float] | np.ndarray, window: int) -> float:
