@@ -470,16 +470,22 @@ def test_time_course_at_the_reference_day_is_the_model_without_one(tiny):
     assert logp_s(point) != pytest.approx(logp_p(point), abs=1e-3)
 
 
-@pytest.mark.parametrize("offsets", [False, True])
-def test_guide_grid_by_time_point_gives_the_guide_level_density(time_course, offsets):
-    """With several time points per line the dense layout's columns are (line, time point): the same
-    log density (up to a constant) as the per-group likelihood, learnt delay and efficacy included."""
-    opts = ModelOptions(guide_offsets=offsets, guide_efficacy=True, time_course=True, screen_delay=None)
+@pytest.mark.parametrize(
+    "offsets, noise, delay", [(False, False, None), (True, False, None), (True, True, None), (True, False, 3.0)]
+)
+def test_time_sums_give_the_guide_level_density(time_course, offsets, noise, delay):
+    """With several time points per line the sampler sees each guide × line's sums over its time
+    points (models/time_sums.py): the same log density (up to a constant) as the per-group
+    likelihood, learnt or fixed delay, efficacy and guide noise included."""
+    opts = ModelOptions(
+        guide_offsets=offsets, guide_efficacy=True, guide_noise=noise, time_course=True, screen_delay=delay
+    )
     spec = get_model("gene-by-line", opts)
     spec.check_screen(time_course)
     design = build_design(time_course, spec.level(True), spec.covariate_columns)
     fast, exact = spec.build(design), spec.build(design, evaluation=True)
-    assert "lfc_guide_grid" in fast.named_vars and "lfc" in exact.named_vars
+    assert "lfc_time_sums" in fast.named_vars and "lfc" in exact.named_vars
+    assert {v.name for v in fast.free_RVs} == {v.name for v in exact.free_RVs}
     logp_f, logp_e = fast.compile_logp(), exact.compile_logp()
     diffs = [logp_e(point) - logp_f(point) for point in _perturbed_points(fast, seed=13)]
     assert np.ptp(diffs) < 1e-8 * max(1.0, abs(diffs[0]))
@@ -509,9 +515,12 @@ COLLAPSED_CASES = {
     "lineage, guide layout": ("gene-by-line-lineage", {"guide_offsets": True, "covariate": "is_mutated"}, "tiny"),
     "guide noise, guide layout": ("gene-by-line", {"guide_efficacy": True, "guide_noise": True}, "tiny"),
     "per group (time course)": ("gene-by-line", {"time_course": True, "screen_delay": None}, "time_course"),
-    "guide layout by time point": (
+    "time sums": (
         "gene-by-line", {"guide_offsets": True, "guide_efficacy": True, "time_course": True, "screen_delay": None},
         "time_course",
+    ),
+    "time sums, guide noise, lineage": (
+        "gene-by-line-lineage", {"guide_efficacy": True, "guide_noise": True, "time_course": True}, "time_course",
     ),
 }  # fmt: skip
 
@@ -530,8 +539,9 @@ def test_collapsed_gene_line_effects_are_an_exact_reparametrisation(request, cas
     spec.check_screen(screen)
     design = build_design(screen, spec.level(True), spec.covariate_columns)
     collapsed, joint = spec.build(design), spec.build(design, evaluation=True)
-    layout = {"lfc_grid", "lfc_guide_grid", "lfc"} & set(collapsed.named_vars)
+    layout = {"lfc_grid", "lfc_guide_grid", "lfc_time_sums", "lfc"} & set(collapsed.named_vars)
     expected = {"gene × line grid": "lfc_grid", "per group (time course)": "lfc"}.get(case, "lfc_guide_grid")
+    expected = "lfc_time_sums" if case.startswith("time sums") else expected
     assert layout == {expected} and "gene_line_eps" in collapsed.named_vars
     assert {v.name for v in joint.free_RVs} == {v.name for v in collapsed.free_RVs} - {"gene_line_eps"} | {
         "gene_line_effect"

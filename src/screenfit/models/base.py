@@ -29,6 +29,7 @@ from screenfit.models.collapsed import CollapsedEffects, columns_to_lines, segme
 from screenfit.models.efficacy import EffectUnits, declare_efficacy, full_knockout
 from screenfit.models.guide_grid import GuideGrid, guide_grid
 from screenfit.models.terms import cn_slopes, noise_is_data_rich, on_grid, per_group, slopes_are_data_rich
+from screenfit.models.time_sums import TimeSums, time_sums
 
 Observed = Literal["lfc", "counts"]
 #: Chronos' screen delay (days before a knockout acts); its reference fit of Avana has 3.0 for every gene.
@@ -403,11 +404,16 @@ class ScreenModel(ABC):
             return None
         days = design.covariates[DAYS]
         t_ref = self.options.reference_days
+        delay = self.screen_delay(float(days.min()))
+        if isinstance(delay, float):
+            return pt.constant((days - delay) / (t_ref - delay))
+        return (pt.constant(days) - delay) / (t_ref - delay)
+
+    def screen_delay(self, first_day: float) -> pt.TensorVariable | float:
+        """``δ`` of :meth:`time_factor`: ``options.screen_delay``, or learnt, ``δ ~ Uniform(0, first_day)``."""
         if self.options.screen_delay is None:
-            delay = pm.Uniform("screen_delay", 0.0, float(days.min()))
-            return (pt.constant(days) - delay) / (t_ref - delay)
-        delay_value = self.options.screen_delay
-        return pt.constant((days - delay_value) / (t_ref - delay_value))
+            return pm.Uniform("screen_delay", 0.0, first_day)
+        return float(self.options.screen_delay)
 
     def level(self, collapse: bool) -> tuple[str, ...]:
         """The design level to sample at: collapsed to ``mean_level`` or one group per row."""
@@ -700,6 +706,76 @@ class ScreenModel(ABC):
             logp = pt.sum(-grid.n_line * pt.log(sigma) - per_line / (2.0 * sigma**2))
         pm.Potential("lfc_guide_grid", logp - log_guide_noise)
 
+    def time_sums_likelihood(
+        self,
+        sums: TimeSums,
+        mean: pt.TensorVariable,
+        offset: pt.TensorVariable | None,
+        scaled: tuple[pt.TensorVariable, pt.TensorVariable] | None,
+        delay: pt.TensorVariable | float,
+    ) -> None:
+        """The density of :meth:`guide_grid_likelihood` on a time course, from each guide × line's
+        sums over its time points (:mod:`screenfit.models.time_sums`).
+
+        ``mean`` (and ``scaled``'s part) is the model's untimed mean on ``sums.design`` (gene ×
+        line); ``delay`` the screen delay ``δ``. Each guide × line's mean is ``d·s + i`` in the
+        days from the reference day, ``s = M/k``, ``i = M + o``, ``k = t_ref − δ``.
+        """
+        genes, slots, lines = sums.shape
+        slot = pt.constant(sums.slot_guide)
+
+        def gene_line(values: pt.TensorVariable) -> pt.TensorVariable:
+            return on_grid(values, (genes, lines)) if self.grid_broadcast else values.reshape((genes, lines))
+
+        level = gene_line(mean)[:, None, :]
+        if scaled is not None:
+            part, efficacy = scaled
+            level = level + efficacy[slot].reshape((genes, slots))[:, :, None] * gene_line(part)[:, None, :]
+        coef = None
+        if self._collapsed is not None:
+            level, coef = self._collapsed.coefficients(level)
+        intercept = level
+        if offset is not None:
+            per_slot = (offset if offset.ndim == 2 else offset[:, None])[slot]
+            intercept = level + pt.dot(per_slot, sums.batch_indicator).reshape((genes, slots, lines))
+        k = self.options.reference_days - delay
+        slope = level / k
+        g1 = sums.ndy - sums.ndd * slope - sums.nd * intercept
+        g0 = sums.ny - sums.nd * slope - sums.n * intercept
+        quad = -slope * (sums.ndy + g1) - intercept * (sums.ny + g0)  # Σ_t n(ȳ − mean)² − Σ_t nȳ²
+        sigma = self.noise_scale(sums.columns)
+        yy_line, log_guide_noise, precision = sums.yy_line, 0.0, None
+        if self.options.guide_noise:
+            assert sums.yy is not None
+            lam = self.guide_noise()[slot].reshape((genes, slots))
+            precision = (1.0 / lam**2)[:, :, None]
+            quad = quad * precision
+            yy_line = pt.sum(sums.yy * precision, axis=(0, 1))
+            log_guide_noise = pt.sum(sums.n.sum(axis=2) * pt.log(lam))
+        if coef is not None:
+            assert self._collapsed is not None
+            b = coef * (g1 / k + g0)
+            p = coef**2 * (sums.ndd / k**2 + 2.0 * sums.nd / k + sums.n)
+            if precision is not None:
+                b, p = b * precision, p * precision
+            self._collapsed.marginalise(pt.sum(b, axis=1) / sigma**2, 1.0 + pt.sum(p, axis=1) / sigma**2)
+        per_line = pt.sum(quad, axis=(0, 1)) + yy_line
+        if self.noise_by is None:
+            logp = -sums.n_line.sum() * pt.log(sigma) - pt.sum(per_line) / (2.0 * sigma**2)
+        else:
+            logp = pt.sum(-sums.n_line * pt.log(sigma) - per_line / (2.0 * sigma**2))
+        pm.Potential("lfc_time_sums", logp - log_guide_noise)
+
+    def sampling_time_sums(self, grid: GuideGrid) -> TimeSums | None:
+        """The time-summed layout of a time course's guide grid (with :meth:`time_sums_likelihood`),
+        or ``None`` where the grid is not a time course or the sums do not apply."""
+        if not (self.options.time_course and grid.by_time_point):
+            return None
+        first_day = float(grid.design.covariates[DAYS].min())
+        delay = self.options.screen_delay
+        guess = min(SCREEN_DELAY, first_day / 2) if delay is None else delay
+        return time_sums(grid, self.options.reference_days, guess)
+
     def sampling_guide_grid(self, design: Design) -> GuideGrid | None:
         """The dense guide-level layout the sampler uses for models with guide offsets, if the design fits one.
 
@@ -749,6 +825,14 @@ class ScreenModel(ABC):
         self.evaluating, self._collapsed = evaluation, None
         with pm.Model(coords=coords) as model:
             grid = None if evaluation else self.sampling_guide_grid(design)
+            sums = None if grid is None else self.sampling_time_sums(grid)
+            if sums is not None:
+                rest, scaled = self.efficacy_split(sums.design)
+                mean = rest + self.covariate_term(sums.design)
+                delay = self.screen_delay(float(sums.columns.covariates[DAYS].min()))
+                offset = self.guide_offsets(design) if self.options.guide_offsets else None
+                self.time_sums_likelihood(sums, mean, offset, scaled, delay)
+                return model
             if grid is not None:
                 rest, scaled = self.efficacy_split(grid.design)
                 mean, scaled = self.timed(grid.design, rest + self.covariate_term(grid.design), scaled)

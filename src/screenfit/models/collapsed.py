@@ -74,8 +74,13 @@ class CollapsedEffects:
 
     def split(self, resid: pt.TensorVariable) -> tuple[pt.TensorVariable, pt.TensorVariable]:
         """``(r, a)`` of a residual ``ȳ − mean`` that is affine in ``z``: ``resid = r − a z``."""
-        r = self.at(resid, 0.0)
-        return r, r - self.at(resid, 1.0)
+        r, slope = self.coefficients(resid)
+        return r, -slope
+
+    def coefficients(self, expr: pt.TensorVariable) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+        """``(e₀, A)`` of an expression affine in ``z``: ``expr = e₀ + A z``."""
+        e0 = self.at(expr, 0.0)
+        return e0, self.at(expr, 1.0) - e0
 
     def integrate(
         self,
@@ -89,8 +94,10 @@ class CollapsedEffects:
         ``r, a``: each group's residual at ``z = 0`` and coefficient; ``weight`` its ``n / σ²``;
         ``per_gene_line`` sums a per-group array into genes × lines.
         """
-        b = per_gene_line(weight * a * r)
-        precision = 1.0 + per_gene_line(weight * a**2)
+        self.marginalise(per_gene_line(weight * a * r), 1.0 + per_gene_line(weight * a**2))
+
+    def marginalise(self, b: pt.TensorVariable, precision: pt.TensorVariable) -> None:
+        """:meth:`integrate` from the summed statistics: ``B`` and ``P`` per gene × line."""
         pm.Potential(f"{self.name}_marginal", pt.sum(0.5 * b**2 / precision - 0.5 * pt.log(precision)))
         eps = pm.Normal(EPSILON, 0.0, 1.0, dims=(GENE, LINE))
         z = (b + pt.sqrt(precision) * eps) / precision
