@@ -10,7 +10,8 @@ import xarray as xr
 from screenfit.data.design import GENE, LINE
 from screenfit.errors import ScreenfitInputError
 from screenfit.reference import essential_sets
-from screenfit.results.depmap import depmap_outputs, gene_calls, scaled_draws
+from screenfit.results import depmap
+from screenfit.results.depmap import depmap_outputs, gene_calls, line_medians, scaled_draws
 
 
 def _theta(rng: np.random.Generator, n_lines: int = 20) -> tuple[xr.DataArray, list[str], list[str]]:
@@ -37,6 +38,25 @@ def test_each_draw_is_scaled_to_the_depmap_medians():
     scaled = scaled_draws(theta, ess, non)
     np.testing.assert_allclose(scaled.sel({GENE: ess}).median(GENE), -1.0, atol=1e-12)
     np.testing.assert_allclose(scaled.sel({GENE: non}).median(GENE), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_line_medians_are_numpys_medians_over_the_reference_genes(monkeypatch, lazy):
+    """Odd and even numbers of reference genes, genes in any order, several chains, draws in
+    blocks (a block size that does not divide the draws), in memory or read lazily."""
+    theta, ess, non = _theta(np.random.default_rng(4), n_lines=7)
+    theta = theta.astype(np.float32)
+    if lazy:
+        theta = theta.chunk({"draw": 50})
+    monkeypatch.setattr(depmap, "MEDIAN_ROWS", 7 * 13)
+    odd = [*reversed(ess[:9]), "SEL1", *non[:5]]
+    med_odd, med_non = line_medians(theta, odd, non)
+    values = np.asarray(theta.values)
+    position = {g: i for i, g in enumerate(theta[GENE].values)}
+    for got, genes in ((med_odd, odd), (med_non, non)):
+        expected = np.median(values[:, :, [position[g] for g in genes], :], axis=2)
+        assert got.dims == ("chain", "draw", LINE) and got.dtype == np.float32
+        np.testing.assert_allclose(got.values, expected, rtol=1e-6, atol=1e-7)
 
 
 def test_outputs_load_like_depmap_files_and_calls_follow_the_rules(tmp_path):

@@ -42,6 +42,7 @@ from screenfit.inference.diagnostics import (
     per_parameter,
     reported_variables,
 )
+from screenfit.inference.memory import release_free_memory
 from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, n_elements, run_sampler
 from screenfit.io.atomic import atomic_path
 from screenfit.io.posterior import read_posterior_zarr, write_posterior, write_posterior_zarr
@@ -528,6 +529,7 @@ def fit(
             checks = {"ppc_units": ppc, "ppc_calibration": calibration(ppc),
                       "ppc_cell_lines": ppc_by(ppc, LINE), "ppc_genes": ppc_by(ppc, GENE)}  # fmt: skip
             timings["predictive"] = time.perf_counter() - t1
+        release_free_memory()  # the evaluation's and predictive checks' arrays (inference/memory.py)
         # Evaluated at the likelihood's draws above; summarised and stored as reported from here
         # on (effects per full knockout where they differ: models/efficacy.py).
         spec.reported_posterior(idata.posterior, in_place=True)

@@ -51,10 +51,12 @@ def _coerce_numeric(df: pd.DataFrame, name: str, integer: bool, source: str) -> 
         bad[unparsed] = raw[unparsed].astype("string").str.strip().str.lower() != "nan"
         fix = "correct or remove those values (a missing value may be left empty)."
         _reject_unparsed(raw, bad, "numbers", fix, name, source)
+    if integer and pd.api.types.is_integer_dtype(values):
+        return values.astype("Int64")
     if integer:
         finite = values.dropna()
-        if not np.all(np.isclose(finite, np.round(finite))):
-            frac = values.notna() & ~np.isclose(values.fillna(0), np.round(values.fillna(0)))
+        if not np.all(_whole(finite.to_numpy(dtype=float))):
+            frac = values.notna() & ~_whole(values.fillna(0).to_numpy(dtype=float))
             raise ScreenfitInputError(
                 "expected whole numbers but found fractions at these data row numbers",
                 file=source,
@@ -64,6 +66,13 @@ def _coerce_numeric(df: pd.DataFrame, name: str, integer: bool, source: str) -> 
             )
         return values.round().astype("Int64")
     return values.astype("float64")
+
+
+def _whole(values: np.ndarray) -> np.ndarray:
+    """Elementwise: whether each value is a whole number, within ``np.isclose``'s default tolerance
+    (the same test, without its handling of infinities: 3 × faster on millions of counts)."""
+    rounded = np.round(values)
+    return np.abs(values - rounded) <= 1e-8 + 1e-5 * np.abs(rounded)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -150,12 +159,16 @@ def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
             fix="check that the file is the one you meant and that it is not truncated.",
         )
     _check_required(df, source)
-    df = df.reset_index(drop=True)
+    if not df.index.equals(pd.RangeIndex(len(df))):
+        df = df.reset_index(drop=True)
+    # Each column below is a new array (coerced, or copied), so the frame is assembled without
+    # another copy: on 3.2 M rows the copies of resetting the index and consolidating the
+    # columns took 3.5 s of the 6 s validation.
     out: dict[str, pd.Series] = {}
     for name in df.columns:
         spec = COLUMN_BY_NAME.get(str(name))
         if spec is None:
-            out[name] = df[name]
+            out[name] = df[name].copy()
         elif spec.kind == "float":
             out[name] = _coerce_numeric(df, name, integer=False, source=source)
         elif spec.kind == "int":
@@ -169,7 +182,7 @@ def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
             out[name] = column.cat.rename_categories(list(levels)) if levels.is_unique else column.astype("string")
         else:
             out[name] = _as_text(df[name])
-    df = pd.DataFrame(out)
+    df = pd.DataFrame(out, copy=False)
     for name in ("sgrna", "hugo_symbol", "depmap_id", "replicate_id"):
         empty = df[name].isna() | (df[name].str.strip() == "")
         if empty.any():
@@ -193,7 +206,7 @@ def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
         if name in df.columns:
             values = df[name]
             negative = (values < 0).fillna(False)
-            fraction = ~np.isclose(values.fillna(0), np.round(values.fillna(0)))
+            fraction = ~_whole(values.fillna(0).to_numpy(dtype=float))
             bad = negative.to_numpy() | fraction
             if bad.any():
                 raise ScreenfitInputError(
@@ -273,10 +286,13 @@ class Screen:
         2.4 M float reprs, took 7 s of the fit (now 0.5 s). Values are hashed exactly, so a CSV
         copy whose floats were rounded is other data.
         """
-        ordered = self.table.sort_values(["replicate_id", "sgrna"]).reset_index(drop=True)
-        hashed = pd.util.hash_pandas_object(ordered, index=False)
-        digest = hashlib.sha256(hashed.to_numpy().tobytes())
-        digest.update(",".join(map(str, ordered.columns)).encode())
+        # Rows hashed where they are, then put in (replicate, guide) order: sorting the whole
+        # table and renumbering its rows took 3 of 3.6 s on 3.2 M rows, sorting the keys 0.1 s.
+        keys = ["replicate_id", "sgrna"]
+        order = self.table[keys].reset_index(drop=True).sort_values(keys).index.to_numpy()
+        hashed = pd.util.hash_pandas_object(self.table, index=False).to_numpy()[order]
+        digest = hashlib.sha256(hashed.tobytes())
+        digest.update(",".join(map(str, self.table.columns)).encode())
         return digest.hexdigest()
 
     def with_table(self, table: pd.DataFrame, note: str | None = None) -> Screen:

@@ -32,6 +32,7 @@ import xarray as xr
 
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.cache import NUTPIE_MODELS, use_jax_compilation_cache
+from screenfit.inference.memory import release_free_memory
 from screenfit.inference.scratch import draws_folder
 from screenfit.inference.svi import DrawProgram, SviSettings, fit_mean_field, output_names, window_change
 
@@ -307,6 +308,7 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
             for n, v in values_block.items():  # filled in place: no second copy of the draws
                 values.setdefault(n, np.empty((n_draws, *v.shape[1:]), v.dtype))[done : done + size] = v
             done += size
+        release_free_memory()  # the draws' XLA buffers (inference/memory.py)
         idata = az.InferenceData(posterior=_draws_dataset(model, values, names, 0))
         # Compiling happens inside the first optimisation block; all of it counts as sampling.
         return SampleRun(idata, 0.0, time.perf_counter() - t0, info)
