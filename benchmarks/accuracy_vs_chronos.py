@@ -23,7 +23,8 @@ screenfit to centre each replicate on them.
   effects only (no gene × line term), so it is scored at the gene level alone.
 
 Gene-level metrics, for every method: the gene's effect (Chronos and naive: the mean of its line
-effects; screenfit: its ``gene_effects`` table, with intervals) against the true mean of its
+effects; screenfit: its ``gene_line_means`` table, the posterior of that same mean, for gene × line
+models, and the ``counts`` model's ``gene_effects``, with intervals) against the true mean of its
 gene × line effects — Pearson r (``r_gene``), AUROC of genes whose true mean is below −0.5
 (``auroc_gene``) and, for screenfit, the coverage of the 90% intervals after moving the truth by
 the median offset over genes (``coverage_90_gene``: LFC fixes the overall level only up to
@@ -251,7 +252,10 @@ def screenfit_rows(
                               env={"SCREENFIT_CACHE_DIR": cache})  # fmt: skip
     fit = load_fit(fit_dir)
     label = f"screenfit {model}" + ("" if variant == "plain" else f" + {variant}")
-    genes_table = fit.table("gene_effects").set_index("hugo_symbol")
+    # The gene level is scored on the mean over the screened lines: for gene × line models their
+    # ``gene_line_means`` (that mean's own posterior), for the ``counts`` model its gene effects.
+    gene_level_table = "gene_line_means" if "gene_line_means" in fit.tables else "gene_effects"
+    genes_table = fit.table(gene_level_table).set_index("hugo_symbol")
     gene_level = gene_metrics(genes_table["mean"], truth, genes_table[["hdi_lower", "hdi_upper"]])
     base = {"wall_s": wall, "peak_gb": peak / 1e9, **gene_level}
     if "gene_cell_line_effects" not in fit.tables:  # the counts model: gene effects only

@@ -7,10 +7,12 @@ from unittest.mock import patch
 import arviz as az
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
+from screenfit.inference import diagnostics
 from screenfit.inference.diagnostics import _bfmi, blocks, per_parameter
-from screenfit.results.tables import hdi_bounds, summarize
+from screenfit.results.tables import gene_line_summaries, hdi_bounds, line_means, summarize
 
 
 def test_bfmi_does_not_depend_on_the_energy_level():
@@ -66,3 +68,30 @@ def test_vectorised_hdi_equals_arviz():
     draws[1, 10] = np.nan
     lower, upper = hdi_bounds(draws[:, None, :], 0.9)
     assert lower.shape == (4, 1) and np.isnan(lower[1, 0]) and np.isnan(upper[1, 0]) and np.isfinite(lower).sum() == 3
+
+
+@pytest.mark.parametrize("lazy, block_values", [(False, None), (True, None), (True, 12 * 600)])
+def test_gene_line_means_summarise_each_draws_mean_over_the_lines(monkeypatch, lazy, block_values):
+    """``gene_line_means``: per gene, the draws of ``(1/C) Σ_c θ_gc`` summarised (mean, SD, HDI,
+    P(< threshold)) — not the mean of the per-line intervals — in memory or read lazily, in one
+    block or a gene at a time (read once with the gene × line summary, which stays the same)."""
+    if block_values is not None:
+        monkeypatch.setattr(diagnostics, "BLOCK_VALUES", block_values)
+    rng = np.random.default_rng(2)
+    # A gene shifted in every draw moves its mean over lines as a block: its interval is the
+    # draws' spread of that shift (SD 0.3), not the per-line spread averaged (SD 1/√12 smaller).
+    draws = rng.normal(0, 1.0, (2, 300, 3, 12)) + rng.normal(0, 0.3, (2, 300, 3, 1))
+    theta = xr.DataArray(draws, dims=("chain", "draw", "hugo_symbol", "depmap_id"),
+                         coords={"hugo_symbol": ["A", "B", "C"]}, name="gene_line_effect")  # fmt: skip
+    long, table = gene_line_summaries(theta.chunk({"draw": 100}) if lazy else theta, 0.9, -0.5)
+    pd.testing.assert_frame_equal(long, summarize(theta, 0.9, -0.5, column="prob_dependency"))
+    pd.testing.assert_frame_equal(table, line_means(theta, 0.9, -0.5))
+    per_draw = draws.mean(axis=3).transpose(2, 0, 1).reshape(3, -1)
+    lower, upper = hdi_bounds(per_draw, 0.9)
+    assert list(table["hugo_symbol"]) == ["A", "B", "C"]
+    np.testing.assert_allclose(table["mean"], per_draw.mean(axis=1))
+    np.testing.assert_allclose(table["sd"], per_draw.std(axis=1, ddof=1), rtol=1e-2)
+    np.testing.assert_allclose(table["hdi_lower"], lower)
+    np.testing.assert_allclose(table["hdi_upper"], upper)
+    np.testing.assert_allclose(table["prob_lt_threshold"], (per_draw < -0.5).mean(axis=1))
+    assert (table["sd"] > 0.3).all() and (table["sd"] < 0.45).all()
