@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from screenfit.data.schema import COLUMNS
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.io.atomic import atomic_path, check_writable
@@ -69,12 +70,18 @@ def require_columns(df: pd.DataFrame, columns: tuple[str, ...], file: str | Path
 
 
 def read_frame(
-    path: str | Path, sep: str | None = None, text_columns: tuple[str, ...] = (), nrows: int | None = None
+    path: str | Path,
+    sep: str | None = None,
+    text_columns: tuple[str, ...] = (),
+    nrows: int | None = None,
+    categories: bool = False,
 ) -> pd.DataFrame:
     """Read a CSV/TSV (optionally gzipped) or Parquet file into a raw data frame.
 
     Identifier columns (the canonical ones and ``text_columns``) are read as text so numeric
-    sgRNA IDs keep their leading zeros.
+    sgRNA IDs keep their leading zeros. ``categories``: read text as categories instead (every
+    text column of a Parquet file; a CSV's identifier and canonical text columns), as a screen
+    table is: a few values repeated over millions of rows.
     """
     path = Path(path)
     if not path.exists():
@@ -85,14 +92,18 @@ def read_frame(
         )
     if path.suffix.lower() in {".parquet", ".pq"}:
         try:
-            return _text_as_categories(pq.read_table(path)).to_pandas()
+            table = pq.read_table(path)
+            return (_text_as_categories(table) if categories else table).to_pandas()
         except (OSError, pa.ArrowInvalid) as err:
             raise ScreenfitInputError(
                 f"not a readable Parquet file ({err}).", file=path, fix="re-export the table."
             ) from None
     sep = sep or _expected_sep(path)
     check_delimiter(path, sep)
-    text_cols = {c: str for c in ("sgrna", "replicate_id", "depmap_id", "hugo_symbol", *text_columns)}
+    identifiers = ("sgrna", "replicate_id", "depmap_id", "hugo_symbol", *text_columns)
+    text_cols: dict[str, object] = {c: str for c in identifiers}
+    if categories:
+        text_cols = {c: "category" for c in (*identifiers, *(c.name for c in COLUMNS if c.kind == "str"))}
     try:
         return pd.read_csv(path, sep=sep, dtype=text_cols, low_memory=False, nrows=nrows)
     except pd.errors.EmptyDataError:
@@ -134,7 +145,7 @@ def read_long_table(path: str | Path, sep: str | None = None) -> Screen:
         The validated screen. Raises :class:`~screenfit.errors.ScreenfitInputError` on bad input.
     """
     path = Path(path)
-    df = read_frame(path, sep=sep)
+    df = read_frame(path, sep=sep, categories=True)
     notes: tuple[str, ...] = ()
     meta = _read_parquet_notes(path)
     if meta:
