@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from screenfit.fitting import fit
+from screenfit.results import predictive
 from screenfit.results.predictive import calibration, covered, ppc_by, sorted_quantiles
 from screenfit.simulate import SimulationConfig, simulate_screen
 
@@ -21,6 +22,34 @@ def test_coverage_and_grouping_helpers():
     assert np.isclose(by.set_index("depmap_id").loc["b", "coverage_94"], 2 / 3)
     cal = calibration(ppc, levels=(0.5,))
     assert np.isclose(cal["observed"].iloc[0], 3 / 5)
+
+
+def test_unit_summaries_are_the_same_a_slice_of_units_at_a_time(monkeypatch):
+    """Each unit's predictive mean, SD, interval and PIT from its replicates: the same whether the
+    units are summarised at once or in slices (one that does not divide them), and as numpy
+    computes them per unit."""
+    rng = np.random.default_rng(5)
+    reps = rng.standard_normal((2, 46, 103)).astype(np.float32)
+    observed = rng.standard_normal(103)
+    observed[:4] = reps[0, 0, :4]  # ties with a replicate: the PIT's randomised share
+    monkeypatch.setattr(predictive, "replicated", lambda *args, **kwargs: reps)
+    monkeypatch.setattr(predictive, "_thin_to", lambda idata, n: idata)
+
+    def check(units_at_once: int) -> pd.DataFrame:
+        monkeypatch.setattr(predictive, "PPC_SUMMARY_UNITS", units_at_once)
+        table, _ = predictive.predictive_check(None, None, "lfc", observed, {"u": np.arange(103)}, 0.9, seed=1)
+        return table
+
+    whole = check(1_000)
+    pd.testing.assert_frame_equal(check(10), whole)
+    flat = reps.reshape(-1, 103).astype(np.float64)
+    np.testing.assert_allclose(whole["predicted_mean"], flat.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(whole["predicted_sd"], flat.std(axis=0, ddof=1), rtol=1e-5)
+    np.testing.assert_allclose(whole["predicted_lower"], np.quantile(flat, 0.05, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(whole["predicted_upper"], np.quantile(flat, 0.95, axis=0), rtol=1e-6)
+    below = (flat < observed).mean(axis=0)
+    assert np.all((whole["pit"] >= below) & (whole["pit"] <= below + (flat == observed).mean(axis=0)))
+    assert np.all(whole["pit"].iloc[4:] == below[4:])
 
 
 @pytest.mark.parametrize("n_draws", [1, 2, 7, 92])
