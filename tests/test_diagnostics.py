@@ -12,7 +12,7 @@ import xarray as xr
 
 from screenfit.inference import diagnostics
 from screenfit.inference.diagnostics import _bfmi, blocks, per_parameter
-from screenfit.results.tables import gene_line_summaries, hdi_bounds, line_means, summarize
+from screenfit.results.tables import gene_line_summaries, hdi_bounds, summarize
 
 
 def test_bfmi_does_not_depend_on_the_energy_level():
@@ -85,7 +85,7 @@ def test_gene_line_means_summarise_each_draws_mean_over_the_lines(monkeypatch, l
                          coords={"hugo_symbol": ["A", "B", "C"]}, name="gene_line_effect")  # fmt: skip
     long, table = gene_line_summaries(theta.chunk({"draw": 100}) if lazy else theta, 0.9, -0.5)
     pd.testing.assert_frame_equal(long, summarize(theta, 0.9, -0.5, column="prob_dependency"))
-    pd.testing.assert_frame_equal(table, line_means(theta, 0.9, -0.5))
+    pd.testing.assert_frame_equal(table, gene_line_summaries(theta, 0.9, -0.5)[1])
     per_draw = draws.mean(axis=3).transpose(2, 0, 1).reshape(3, -1)
     lower, upper = hdi_bounds(per_draw, 0.9)
     assert list(table["hugo_symbol"]) == ["A", "B", "C"]

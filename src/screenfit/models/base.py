@@ -768,7 +768,9 @@ class ScreenModel(ABC):
 
     def sampling_time_sums(self, grid: GuideGrid) -> TimeSums | None:
         """The time-summed layout of a time course's guide grid (with :meth:`time_sums_likelihood`),
-        or ``None`` where the grid is not a time course or the sums do not apply."""
+        or ``None`` where the grid is not a time course or the sums do not apply. A learnt delay is
+        guessed, for the layout's reference-day statistics only, as Chronos' 3 days (half the
+        first day where that is earlier)."""
         if not (self.options.time_course and grid.by_time_point):
             return None
         first_day = float(grid.design.covariates[DAYS].min())

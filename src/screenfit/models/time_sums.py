@@ -41,9 +41,10 @@ class TimeSums:
     ----------
     design
         The gene × line design (a complete grid) the model's mean is built on. Its statistics
-        are each gene × line's least-squares effect at the reference day (``ȳ = Σnfȳ / Σnf²``
-        with the fixed delay, or Chronos' 3 days when the delay is learnt, ``n = Σnf²``): what the
-        model's data-driven parametrisation choices read.
+        are each gene × line's least-squares effect at the reference day (``ȳ = Σnfȳ / Σnf²``,
+        ``n = Σnf²``; ``f`` with the fixed delay, or a guess when the delay is learnt:
+        :meth:`~screenfit.models.base.ScreenModel.sampling_time_sums`): what the model's
+        data-driven parametrisation choices read.
     columns
         The grid's gene × (line, time point) design (the noise's parametrisation choice reads it).
     slot_guide
@@ -98,12 +99,13 @@ def time_sums(grid: GuideGrid, reference_days: float, delay: float) -> TimeSums 
         return None
     to_line = np.zeros((n_columns, n_lines))
     to_line[np.arange(n_columns), grid.column_line] = 1.0
-    d = columns.covariates[DAYS][:n_columns] - reference_days  # gene-major: gene 0's columns first
+    days = columns.covariates[DAYS][:n_columns]  # gene-major: gene 0's columns first
+    d = days - reference_days
     n, y = grid.n, grid.y_mean
     yy = None
     if grid.y_ss is not None:
         yy = (grid.y_ss + n * y**2) @ to_line
-    f = (d + reference_days - delay) / (reference_days - delay)
+    f = (days - delay) / (reference_days - delay)
     n_col, y_col = columns.n.reshape(genes, n_columns), columns.y_mean.reshape(genes, n_columns)
     nff, nfy = (n_col * f**2) @ to_line, (n_col * f * y_col) @ to_line
     ss_col = columns.y_ss.reshape(genes, n_columns) + n_col * y_col**2

@@ -124,24 +124,20 @@ def _long_parameters(
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def line_means(theta: xr.DataArray, ci_prob: float = CI_PROB, threshold: float | None = None) -> pd.DataFrame:
-    """Per gene, the posterior of the mean of its gene × line effects over the fit's cell lines.
-
-    ``(1/C) Σ_c θ_gc`` in each draw: the gene's effect in these lines on average, with its
-    interval, as a user reads the mean of a row of DepMap's matrix. It is not the model's gene
-    effect ``α_g``, which is the centre the lines' effects are pooled to (in gene-by-line-lineage,
-    at the lineages' mean and no mutation). On simulated screens (300 genes × 60 lines) the
-    line means' 90% intervals covered 0.88 of the true mean over the lines in the realistic
-    regime and the time course, where ``α_g``'s covered 0.81 and 0.71 (docs/validation.md).
-    """
-    return gene_line_summaries(theta, ci_prob, threshold)[1]
-
-
 def gene_line_summaries(
     theta: xr.DataArray, ci_prob: float = CI_PROB, threshold: float | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The gene × line effects summarised (one row per gene × line, ``prob_dependency``) and their
-    :func:`line_means`, reading each block of genes once (a streamed posterior is read from disk)."""
+    """The gene × line effects summarised (one row per gene × line, ``prob_dependency``) and, per
+    gene, the posterior of their mean over the fit's cell lines, reading each block of genes once
+    (a streamed posterior is read from disk).
+
+    The line mean, ``(1/C) Σ_c θ_gc`` in each draw, is the gene's effect in these lines on
+    average, with its interval, as a user reads the mean of a row of DepMap's matrix. It is not
+    the model's gene effect ``α_g``, the centre the lines' effects are pooled to (in
+    gene-by-line-lineage, at the lineages' mean and no mutation). On simulated screens (300 genes
+    × 60 lines) its 90% intervals covered 0.88 of the true mean over the lines in the realistic
+    regime and the time course, where ``α_g``'s covered 0.81 and 0.71 (docs/validation.md).
+    """
     theta = theta.transpose("chain", "draw", GENE, LINE)
     parts, means = [], []
     for part in blocks(theta):
