@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from screenfit.data.preprocess import (
+    CN_MAX,
     Filters,
     apply_filters,
     get_indices,
@@ -99,3 +100,19 @@ def test_design_codes_number_each_value_by_its_text(values):
     assert labels == sorted(per_row.unique())
     codes = _codes(values, labels)
     assert [labels[c] for c in codes] == per_row.tolist()
+
+
+def test_covariates_added_without_copying_or_changing_the_screen(small_sim):
+    """New and converted covariate columns come in a shallow copy: the screen's table keeps its
+    columns and dtypes, and the columns left alone are the screen's own arrays, not copies."""
+    from screenfit.data.design import prepare_covariates
+
+    screen = small_sim[0]
+    before = screen.table.copy()
+    table = prepare_covariates(screen, ["is_mutated", "cn_excess", "gene_cn_z"])
+    pd.testing.assert_frame_equal(screen.table, before)
+    assert "cn_excess" not in screen.table.columns and "gene_cn_z" not in screen.table.columns
+    assert table["is_mutated"].dtype == float
+    assert np.array_equal(table["is_mutated"], before["is_mutated"].astype(float))
+    assert np.allclose(table["cn_excess"], before["gene_cn"].clip(upper=CN_MAX) - 1)
+    assert np.shares_memory(table["lfc"].to_numpy(), screen.table["lfc"].to_numpy())

@@ -26,6 +26,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from screenfit.errors import ScreenfitInputError
+from screenfit.inference.memory import configure_process_memory
 
 if TYPE_CHECKING:
     from screenfit.data.screen import Screen
@@ -602,9 +603,12 @@ def main() -> None:
     down: left on, it traversed the millions of PyTensor and JAX objects of a fit again and again,
     1.0 s of a 300-gene × 60-line fit's 20 s after its last line of output (0.1 s frozen;
     measured). Registered with ``atexit``, so a ``main()`` called from Python changes nothing
-    until that interpreter exits; results are written and closed before then.
+    until that interpreter exits; results are written and closed before then. The process's
+    allocators are set for the fits first (two glibc arenas, Arrow on the system allocator:
+    :func:`~screenfit.inference.memory.configure_process_memory`).
     """
     atexit.register(_freeze_collector)
+    configure_process_memory()
     app()
 
 

@@ -529,6 +529,10 @@ def fit(
             checks = {"ppc_units": ppc, "ppc_calibration": calibration(ppc),
                       "ppc_cell_lines": ppc_by(ppc, LINE), "ppc_genes": ppc_by(ppc, GENE)}  # fmt: skip
             timings["predictive"] = time.perf_counter() - t1
+        # The models (their graphs and compiled functions) and designs are not needed past here.
+        del pm_model, design
+        if loglik_request or predictive:
+            del ev
         release_free_memory()  # the evaluation's and predictive checks' arrays (inference/memory.py)
         # Evaluated at the likelihood's draws above; summarised and stored as reported from here
         # on (effects per full knockout where they differ: models/efficacy.py).

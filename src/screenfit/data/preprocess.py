@@ -87,7 +87,7 @@ def zscale_cna_by_group(
             column=gene_cn_col,
             fix="ingest copy number (e.g. OmicsCNGene with `screenfit ingest depmap`) or skip CN scaling.",
         )
-    out = df.copy()
+    out = df.copy(deep=False)  # the new column only; ``df``'s columns shared, never written
     values = out[gene_cn_col].astype(float)
     if cn_max is not None and cn_max > 0:
         values = values.clip(upper=cn_max)
