@@ -111,6 +111,13 @@ def test_predictive_intervals_are_calibrated_when_the_model_is_true():
     ppc = result.tables["ppc_units"]
     assert {"sgrna", "hugo_symbol", "depmap_id", "observed", "predicted_mean", "pit"} <= set(ppc.columns)
     assert len(ppc) == screen.table.groupby(["sgrna", "depmap_id"], observed=True).ngroups
+    # Each unit's labels (categoricals of the design's codes) name the guide × line it observed.
+    text = ppc.astype({c: str for c in ("sgrna", "hugo_symbol", "depmap_id")})
+    rows = screen.table.astype({c: str for c in ("sgrna", "hugo_symbol", "depmap_id")})
+    means = rows.groupby(["sgrna", "depmap_id"])["lfc"].mean()
+    assert np.allclose(text.set_index(["sgrna", "depmap_id"])["observed"].loc[means.index], means)
+    genes = rows.drop_duplicates("sgrna").set_index("sgrna")["hugo_symbol"]
+    assert (text["hugo_symbol"].to_numpy() == genes.loc[text["sgrna"]].to_numpy()).all()
     assert "posterior_predictive" in result.idata.groups()
 
 

@@ -12,6 +12,7 @@ of probability ``p`` holds ``p`` of the observations: :func:`calibration` tabula
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import arviz as az
 import numpy as np
@@ -69,7 +70,7 @@ def predictive_check(
     idata: az.InferenceData,
     var: str,
     observed: np.ndarray,
-    labels: dict[str, np.ndarray],
+    labels: Mapping[str, np.ndarray | pd.Categorical],
     ci_prob: float,
     seed: int,
     units: NormalUnits | None = None,
