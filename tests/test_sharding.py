@@ -19,7 +19,7 @@ from distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
 from screenfit.cli import app
-from screenfit.cluster import ClusterSpec, parse_cluster
+from screenfit.cluster import ClusterSpec, connect, parse_cluster
 from screenfit.data.design import GENE, build_design
 from screenfit.errors import ScreenfitInputError
 from screenfit.fitting import load_fit
@@ -279,3 +279,19 @@ def test_sharded_matches_joint_and_covers_truth(client, tmp_path):
 def test_sharded_matches_joint_and_covers_truth_at_2000_by_300(client, tmp_path):
     """The issue's size: 2,000 genes × 300 lines (≈ 15 min on 2 cores; make test-all)."""
     _sharded_vs_joint(2000, 300, tmp_path, client)
+
+
+def test_local_cluster_workers_start_with_the_commands_allocator_settings(monkeypatch):
+    """Workers of ``--cluster local:N`` are spawned with two glibc arenas and Arrow's system pool."""
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+
+    def settings() -> tuple[str | None, str]:
+        import os
+
+        import pyarrow as pa
+
+        return os.environ.get("MALLOC_ARENA_MAX"), pa.default_memory_pool().backend_name
+
+    with connect(ClusterSpec("local", workers=1)) as client:
+        assert [tuple(v) for v in client.run(settings).values()] == [("2", "system")]

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import dask
 from distributed import Client, LocalCluster, as_completed
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from screenfit.errors import ScreenfitInputError
+from screenfit.inference.memory import worker_environment
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -106,7 +108,11 @@ def connect(spec: ClusterSpec | Client) -> Iterator[Client]:
             yield client
         return
     if spec.kind == "local":
-        cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        # The workers get the command's allocator settings (inference/memory.py) in the environment
+        # they are spawned with: glibc reads its arena limit when a process starts.
+        key = "distributed.nanny.pre-spawn-environ"
+        with dask.config.set({key: {**dask.config.get(key, default={}), **worker_environment()}}):
+            cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     else:
         assert spec.config is not None
         cluster = slurm_cluster(spec.config)

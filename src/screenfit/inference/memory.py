@@ -85,6 +85,13 @@ def release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
+def worker_environment() -> dict[str, str]:
+    """The same two settings as environment variables, for worker processes started by screenfit
+    (glibc reads its arena limit when a process starts): those the user has not set."""
+    wanted = {"MALLOC_ARENA_MAX": str(MALLOC_ARENAS), "ARROW_DEFAULT_MEMORY_POOL": "system"}
+    return {k: v for k, v in wanted.items() if k not in os.environ}
+
+
 def configure_process_memory() -> None:
     """The command line's process-wide memory settings: :func:`limit_malloc_arenas` and
     :func:`use_system_arrow_allocator` (module docstring)."""
