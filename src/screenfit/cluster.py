@@ -109,9 +109,10 @@ def connect(spec: ClusterSpec | Client) -> Iterator[Client]:
         return
     if spec.kind == "local":
         # The workers get the command's allocator settings (inference/memory.py) in the environment
-        # they are spawned with: glibc reads its arena limit when a process starts.
+        # they are spawned with (glibc reads its arena limit when a process starts), unless the
+        # user's environment or Dask configuration already sets them.
         key = "distributed.nanny.pre-spawn-environ"
-        with dask.config.set({key: {**dask.config.get(key, default={}), **worker_environment()}}):
+        with dask.config.set({key: {**worker_environment(), **dask.config.get(key, default={})}}):
             cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     else:
         assert spec.config is not None

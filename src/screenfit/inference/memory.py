@@ -32,6 +32,9 @@ from typing import Any
 M_ARENA_MAX = -8
 #: Arenas the command line lets glibc make (the main one and one for every other thread).
 MALLOC_ARENAS = 2
+#: The two settings as the environment variables that make them (and let a user choose otherwise).
+ARENA_VARIABLE, ARROW_POOL_VARIABLE = "MALLOC_ARENA_MAX", "ARROW_DEFAULT_MEMORY_POOL"
+SETTINGS_ENVIRONMENT = {ARENA_VARIABLE: str(MALLOC_ARENAS), ARROW_POOL_VARIABLE: "system"}
 
 
 def _libc_function(name: str) -> Any:
@@ -61,7 +64,7 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     first JAX computation. Does nothing where ``MALLOC_ARENA_MAX`` is set (the user's choice) or
     without glibc; returns whether the limit was set.
     """
-    if "MALLOC_ARENA_MAX" in os.environ:
+    if ARENA_VARIABLE in os.environ:
         return False
     mallopt = _libc_function("mallopt")
     return mallopt is not None and bool(mallopt(M_ARENA_MAX, arenas))
@@ -72,7 +75,7 @@ def use_system_arrow_allocator() -> bool:
     names one (the user's choice); returns whether it was changed."""
     import pyarrow as pa
 
-    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
+    if ARROW_POOL_VARIABLE in os.environ:
         return False
     pa.set_memory_pool(pa.system_memory_pool())
     return True
@@ -88,8 +91,7 @@ def release_arrow_memory() -> None:
 def worker_environment() -> dict[str, str]:
     """The same two settings as environment variables, for worker processes started by screenfit
     (glibc reads its arena limit when a process starts): those the user has not set."""
-    wanted = {"MALLOC_ARENA_MAX": str(MALLOC_ARENAS), "ARROW_DEFAULT_MEMORY_POOL": "system"}
-    return {k: v for k, v in wanted.items() if k not in os.environ}
+    return {k: v for k, v in SETTINGS_ENVIRONMENT.items() if k not in os.environ}
 
 
 def configure_process_memory() -> None:
