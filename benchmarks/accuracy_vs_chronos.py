@@ -165,6 +165,10 @@ VARIANTS = {
         *["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--covariate", "is_mutated"],
         *["--guide-noise", "--guide-offset-nu", "3", "--cn-column", "cn_excess", "--cn-efficacy"],
     ],
+    "svi-robust-nu": [
+        *["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--covariate", "is_mutated"],
+        *["--guide-noise", "--guide-offset-nu", "learn", "--cn-column", "cn_excess", "--cn-efficacy"],
+    ],
     "counts-svi": ["--sampler", "svi", "--cn-column", "cn_excess"],
     "counts-svi-offsets": ["--sampler", "svi", "--cn-column", "cn_excess", "--guide-offsets"],
     "svi-time": ["--sampler", "svi", "--guide-offsets", "--guide-efficacy", "--time-course", "--screen-delay", "learn"],
@@ -187,15 +191,17 @@ guide × batch offsets (``svi-offsets``), and with a knockout efficacy per guide
 effect toward its gene's lineage and mutation-status mean (the cell-line annotations and mutation
 calls a DepMap user has, which Chronos does not use); ``svi-robust`` adds a noise scale per guide,
 Student-t guide offsets and the linear copy-number excess (the configuration that wins on the real
-Avana and KY samples too, docs/validation.md), and ``svi-robust-cn`` scales the copy-number
-term by each guide's efficacy as well (``--cn-efficacy``). The ``-time`` variants add ``--time-course``
-with a learnt screen delay: each time point of a replicate is fitted as such (the ``longitudinal``
-regime), as Chronos fits them."""
+Avana and KY samples too, docs/validation.md), ``svi-robust-cn`` scales the copy-number
+term by each guide's efficacy as well (``--cn-efficacy``), and ``svi-robust-nu`` learns the guide
+offsets' degrees of freedom instead of fixing them at 3 (``--guide-offset-nu learn``). The ``-time``
+variants add ``--time-course`` with a learnt screen delay: each time point of a replicate is fitted
+as such (the ``longitudinal`` regime), as Chronos fits them."""
 VARIANTS.update({f"{name}-uncollapsed": [*args, "--no-collapse-gene-line"] for name, args in list(VARIANTS.items())
                  if not name.startswith("counts")})  # fmt: skip
 """Every variant also ``-uncollapsed``: SVI fits integrate the gene × line effects out of the likelihood
 by default (``--collapse-gene-line``, docs/models.md); these keep them as parameters, as before."""
-MODELS = {name: "gene-by-line-lineage" for name in ("svi-lineage", "svi-robust", "svi-robust-cn", "svi-lineage-time")}
+MODELS = {name: "gene-by-line-lineage"
+          for name in ("svi-lineage", "svi-robust", "svi-robust-cn", "svi-robust-nu", "svi-lineage-time")}  # fmt: skip
 MODELS.update({"counts-svi": "counts", "counts-svi-offsets": "counts"})
 MODELS.update({f"{name}-uncollapsed": model for name, model in list(MODELS.items())})
 """Variants fitted with another model than gene-by-line."""

@@ -100,10 +100,14 @@ SVI_VARIANTS = {
     "svi + efficacy + guide noise + t3 offsets + cn_excess, efficacy-scaled": {
         "guide_offsets": True, "guide_efficacy": True, "guide_noise": True, "guide_offset_nu": 3.0,
         "cn_column": "cn_excess", "cn_efficacy": True},
+    "svi + efficacy + guide noise + learnt-nu offsets + cn_excess, efficacy-scaled": {
+        "guide_offsets": True, "guide_efficacy": True, "guide_noise": True, "guide_offset_nu": "learn",
+        "cn_column": "cn_excess", "cn_efficacy": True},
 }  # fmt: skip
 """``svi + efficacy + guide noise + t3 offsets + cn_excess`` is the accuracy benchmark's ``svi-robust``
 configuration (without the lineage pooling, which the DepMap sample's annotations do not cover),
-``…, efficacy-scaled`` its ``svi-robust-cn`` (the copy-number term scaled by each guide's efficacy)."""
+``…, efficacy-scaled`` its ``svi-robust-cn`` (the copy-number term scaled by each guide's efficacy),
+``learnt-nu …`` the same with the offsets' degrees of freedom learnt (``svi-robust-nu``)."""
 DEPMAP_SAMPLE = CHRONOS_FIT.parent
 CHRONOS_PYTHON = Path(__file__).resolve().parents[1] / ".venv-chronos" / "bin" / "python"
 

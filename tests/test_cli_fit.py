@@ -87,7 +87,10 @@ def test_bad_fit_requests_exit_1(screen_file, tmp_path):
     assert unknown.exit_code == 1
     missing = runner.invoke(app, ["fit", str(screen_file), "--covariate", "nope", "--out", str(tmp_path / "y")])
     assert missing.exit_code == 1
-    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    nu = runner.invoke(app, ["fit", str(screen_file), "--guide-offsets", "--guide-offset-nu", "many",
+                             "--out", str(tmp_path / "z")])  # fmt: skip
+    assert nu.exit_code == 1 and "'learn'" in nu.output and "Traceback" not in nu.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
 
 
 @pytest.mark.slow

@@ -255,6 +255,26 @@ def test_student_t_guide_offsets_change_only_the_offsets_prior(tiny):
         assert logp_t(point) - logp_g(point) == pytest.approx(prior_gap, abs=1e-9 * abs(logp_g(point)) + 1e-6)
 
 
+def test_learnt_guide_offset_nu_is_the_fixed_nu_model_plus_its_prior(tiny):
+    """``--guide-offset-nu learn``: at ν = 3 the log density is the ν = 3 model's plus the prior
+    ``Gamma(2, 0.1)`` of ν and the Jacobian of its log transform; the learnt ν is a hyperparameter."""
+    from scipy.stats import gamma
+
+    fixed = get_model("gene-by-line", ModelOptions(guide_offsets=True, guide_offset_nu=3.0))
+    learnt = get_model("gene-by-line", ModelOptions(guide_offsets=True, guide_offset_nu="learn"))
+    design = build_design(tiny, fixed.level(True), fixed.covariate_columns)
+    m_fixed, m_learnt = fixed.build(design), learnt.build(design)
+    assert "guide_offset_nu" in m_learnt.named_vars and "guide_offset_nu" not in m_fixed.named_vars
+    logp_fixed, logp_learnt = m_fixed.compile_logp(), m_learnt.compile_logp()
+    prior = gamma.logpdf(3.0, a=2.0, scale=10.0) + np.log(3.0)
+    for point in _perturbed_points(m_fixed, seed=19):
+        at_three = {**point, "guide_offset_nu_log__": np.log(3.0)}
+        assert logp_learnt(at_three) == pytest.approx(
+            logp_fixed(point) + prior, abs=1e-9 * abs(logp_fixed(point)) + 1e-6
+        )
+        assert logp_learnt({**at_three, "guide_offset_nu_log__": np.log(30.0)}) != pytest.approx(logp_learnt(at_three))
+
+
 def _evaluation_pair(screen, first: ModelOptions, second: ModelOptions):
     """gene-by-line with each of two option sets, built for evaluation on ``second``'s design:
     ``(model, compiled logp)`` of each and the number of guides."""
@@ -291,6 +311,8 @@ def test_guide_options_that_cannot_apply_are_refused(tiny):
         get_model("gene-by-line", ModelOptions(guide_offset_nu=2.0)).check_screen(tiny)
     with pytest.raises(ScreenfitInputError, match="positive number"):
         get_model("gene-by-line", ModelOptions(guide_offsets=True, guide_offset_nu=0.0)).check_screen(tiny)
+    with pytest.raises(ScreenfitInputError, match="needs --guide-offsets"):
+        get_model("gene-by-line", ModelOptions(guide_offset_nu="learn")).check_screen(tiny)
     for name in ("counts", "seed-m1"):
         with pytest.raises(ScreenfitInputError, match="--guide-noise"):
             get_model(name, ModelOptions(guide_noise=True)).check_screen(tiny)

@@ -10,7 +10,7 @@ import atexit
 import errno
 import gc
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -314,6 +314,24 @@ def models() -> None:
     Console().print(table)
 
 
+def _guide_offset_nu(text: str | None) -> float | Literal["learn"] | None:
+    """``--guide-offset-nu``: degrees of freedom, or ``learn``; ``None`` (Gaussian offsets) when not given."""
+    if text is None:
+        return None
+    if text.strip().lower() == "learn":
+        return "learn"
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ScreenfitInputError(
+            f"--guide-offset-nu must be a number of degrees of freedom > 0 or 'learn', got '{text}'.",
+            fix="pass e.g. 3 or learn, or leave it out for Gaussian offsets.",
+        )
+    return value
+
+
 def _screen_delay(text: str) -> float | None:
     """``--screen-delay``: a number of days, or ``learn`` (``None``)."""
     if text.strip().lower() == "learn":
@@ -375,8 +393,11 @@ def fit(
         typer.Option(help="--guide-efficacy: the copy-number term scales with each guide's efficacy (cutting)."),
     ] = False,
     guide_offset_nu: Annotated[
-        float | None,
-        typer.Option(help="--guide-offsets: Student-t offsets with these degrees of freedom (e.g. 3), not Gaussian."),
+        str | None,
+        typer.Option(
+            help="--guide-offsets: Student-t offsets with these degrees of freedom (e.g. 3), or 'learn' them; "
+            "not Gaussian."
+        ),
     ] = None,
     time_course: Annotated[
         bool,
@@ -441,7 +462,8 @@ def fit(
     options = ModelOptions(
         covariate=covariate, cn_column=cn_column, reference_condition=reference_condition,
         min_difference=min_difference, guide_offsets=guide_offsets, guide_efficacy=guide_efficacy,
-        guide_noise=guide_noise, guide_offset_nu=guide_offset_nu, cn_efficacy=cn_efficacy, time_course=time_course,
+        guide_noise=guide_noise, guide_offset_nu=_guide_offset_nu(guide_offset_nu), cn_efficacy=cn_efficacy,
+        time_course=time_course,
         screen_delay=_screen_delay(screen_delay), reference_days=reference_days, collapse_gene_line=collapse_gene_line,
     )  # fmt: skip
     data: Screen | StreamedScreen

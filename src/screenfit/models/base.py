@@ -32,6 +32,8 @@ from screenfit.models.terms import cn_slopes, noise_is_data_rich, on_grid, per_g
 from screenfit.models.time_sums import TimeSums, time_sums
 
 Observed = Literal["lfc", "counts"]
+LEARN = "learn"
+"""The value of an option learnt from the screen instead of fixed (``guide_offset_nu``)."""
 #: Chronos' screen delay (days before a knockout acts); its reference fit of Avana has 3.0 for every gene.
 SCREEN_DELAY = 3.0
 #: Screen length (days) whose effects a time-course fit reports: DepMap's Avana screens.
@@ -83,6 +85,8 @@ class ModelOptions:
         With ``guide_offsets``: Student-t offsets with this many degrees of freedom instead of
         Gaussian ones, so a guide that depletes on its own in every line (off-target or
         multi-locus cutting) takes an offset rather than making its gene look essential.
+        ``"learn"`` learns them from the screen, ``ν ~ Gamma(2, 0.1)`` (:meth:`ScreenModel.guide_offset_nu`):
+        heavy tails where a few guides stray, near-Gaussian offsets where none do.
     min_difference
         Models that compare conditions: the smallest difference in effect (LFC) that counts as
         one in ``prob_difference``, ``lfdr`` and ``qvalue``.
@@ -116,7 +120,7 @@ class ModelOptions:
     guide_offsets: bool = False
     guide_efficacy: bool = False
     guide_noise: bool = False
-    guide_offset_nu: float | None = None
+    guide_offset_nu: float | Literal["learn"] | None = None
     cn_efficacy: bool = False
     time_course: bool = False
     screen_delay: float | None = SCREEN_DELAY
@@ -292,11 +296,12 @@ class ScreenModel(ABC):
                 fix="fit an LFC model (e.g. gene-by-line) with --guide-noise, or this model without it.",
             )
         nu = self.options.guide_offset_nu
-        if nu is not None and (not self.options.guide_offsets or not nu > 0):
+        if nu is not None and (not self.options.guide_offsets or not (nu == LEARN or float(nu) > 0)):
             raise ScreenfitInputError(
                 f"--guide-offset-nu {nu} needs --guide-offsets and a positive number of degrees of freedom.",
                 file=screen.source,
-                fix="add --guide-offsets and give --guide-offset-nu a value above 0 (e.g. 3), or leave it out.",
+                fix="add --guide-offsets and give --guide-offset-nu a value above 0 (e.g. 3) or 'learn', "
+                "or leave it out.",
             )
         self.check_time_points(screen)
         if self.observed == "counts" and not screen.has("counts_initial", "counts_final"):
@@ -535,11 +540,31 @@ class ScreenModel(ABC):
     def _offset_prior(
         self, name: str, mu: pt.TensorVariable | float, sd: pt.TensorVariable, dims: tuple[str, ...]
     ) -> pt.TensorVariable:
-        """``N(μ, σ_γ)``, or Student-t with ``options.guide_offset_nu`` degrees of freedom."""
-        nu = self.options.guide_offset_nu
+        """``N(μ, σ_γ)``, or Student-t with :meth:`guide_offset_nu` degrees of freedom."""
+        nu = self.guide_offset_nu()
         if nu is None:
             return pm.Normal(name, mu, sd, dims=dims)
         return pm.StudentT(name, nu=nu, mu=mu, sigma=sd, dims=dims)
+
+    def guide_offset_nu(self) -> pt.TensorVariable | float | None:
+        """Degrees of freedom of Student-t guide offsets: ``options.guide_offset_nu``, or learnt,
+        ``ν ~ Gamma(2, 0.1)`` (prior mean 20: Juárez and Steel's prior for a Student-t's degrees of
+        freedom, which puts most of its mass between heavy tails and near-Gaussian ones), or ``None``
+        for Gaussian offsets.
+
+        A fixed ν trades the two ways the offsets fail. Gaussian offsets make one guide that
+        depletes in every line cheaper to explain as its gene's effect (KY's KRTAP4 family); heavy
+        tails give the offsets' shared error less weight in the gene's level, so where every
+        guide's offset is a Gaussian measurement error (the pDNA count) the gene means' intervals
+        were too narrow (additive regime, 300 × 60: 90% coverage of the gene means 0.84 with ν = 3).
+        Learnt, ν follows the offsets the screen has: thousands of guides pin it.
+        """
+        nu = self.options.guide_offset_nu
+        if nu is None:
+            return None
+        if nu == LEARN:
+            return pm.Gamma("guide_offset_nu", alpha=2.0, beta=0.1)
+        return float(nu)
 
     def covariate_term(self, design: Design) -> pt.TensorVariable | float:
         """Per-gene slopes on the optional covariate: ``b_g · x``, ``b_g ~ N(0, 0.5)`` independently.
