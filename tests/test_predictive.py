@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,32 +26,45 @@ def test_coverage_and_grouping_helpers():
     assert np.isclose(cal["observed"].iloc[0], 3 / 5)
 
 
-def test_unit_summaries_are_the_same_a_slice_of_units_at_a_time(monkeypatch):
-    """Each unit's predictive mean, SD, interval and PIT from its replicates: the same whether the
-    units are summarised at once or in slices (one that does not divide them), and as numpy
-    computes them per unit."""
+@pytest.mark.parametrize(
+    ("n_draws", "ci_prob", "counts"),
+    [(92, 0.9, False), (21, 0.9, False), (46, 0.5, False), (3, 0.94, False), (2, 0.9, False), (40, 0.9, True)],
+)
+def test_unit_summaries_are_the_same_whatever_blocks_the_draws_arrive_in(monkeypatch, n_draws, ci_prob, counts):
+    """Each unit's predictive mean, SD, interval and PIT from its replicates, summarised as blocks
+    of draws arrive (keeping only each unit's extreme draws): as numpy computes them from all the
+    draws at once, whether the draws come one block or a few at a time and the units are taken
+    at once or in slices (sizes that divide neither); read counts above float32's whole numbers too."""
     rng = np.random.default_rng(5)
-    reps = rng.standard_normal((2, 46, 103)).astype(np.float32)
-    observed = rng.standard_normal(103)
-    observed[:4] = reps[0, 0, :4]  # ties with a replicate: the PIT's randomised share
-    monkeypatch.setattr(predictive, "replicated", lambda *args, **kwargs: reps)
+    reps = rng.poisson(3e7, (n_draws, 103)) if counts else rng.standard_normal((n_draws, 103)).astype(np.float32)
+    observed = rng.poisson(3e7, 103).astype(float) if counts else rng.standard_normal(103)
+    observed[:4] = reps[0, :4]  # ties with a replicate: the PIT's randomised share
     monkeypatch.setattr(predictive, "_thin_to", lambda idata, n: idata)
 
-    def check(units_at_once: int) -> pd.DataFrame:
+    thinned = SimpleNamespace(posterior=SimpleNamespace(sizes={"chain": 1, "draw": n_draws}))
+
+    def check(units_at_once: int, draws_at_once: int) -> pd.DataFrame:
         monkeypatch.setattr(predictive, "PPC_SUMMARY_UNITS", units_at_once)
-        table, _ = predictive.predictive_check(None, None, "lfc", observed, {"u": np.arange(103)}, 0.9, seed=1)
+        blocks = [reps[i : i + draws_at_once] for i in range(0, n_draws, draws_at_once)]
+        monkeypatch.setattr(predictive, "replicate_blocks", lambda *args, **kwargs: iter(blocks))
+        table, kept = predictive.predictive_check(None, thinned, "lfc", observed, {"u": np.arange(103)}, ci_prob, 1)
+        np.testing.assert_array_equal(kept["lfc"].values[0], reps[: predictive.KEEP_DRAWS].astype(np.float32))
         return table
 
-    whole = check(1_000)
-    pd.testing.assert_frame_equal(check(10), whole)
-    flat = reps.reshape(-1, 103).astype(np.float64)
-    np.testing.assert_allclose(whole["predicted_mean"], flat.mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(whole["predicted_sd"], flat.std(axis=0, ddof=1), rtol=1e-5)
-    np.testing.assert_allclose(whole["predicted_lower"], np.quantile(flat, 0.05, axis=0), rtol=1e-6)
-    np.testing.assert_allclose(whole["predicted_upper"], np.quantile(flat, 0.95, axis=0), rtol=1e-6)
+    whole = check(1_000, n_draws)
+    pd.testing.assert_frame_equal(check(10, 3), whole)
+    pd.testing.assert_frame_equal(check(17, 1), whole)
+    flat = reps.astype(np.float64)
+    tail = (1 - ci_prob) / 2
+    np.testing.assert_allclose(whole["predicted_mean"], flat.mean(axis=0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(whole["predicted_sd"], flat.std(axis=0, ddof=1), rtol=1e-9)
+    np.testing.assert_allclose(whole["predicted_lower"], np.quantile(flat, tail, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(whole["predicted_upper"], np.quantile(flat, 1 - tail, axis=0), rtol=1e-12)
     below = (flat < observed).mean(axis=0)
     assert np.all((whole["pit"] >= below) & (whole["pit"] <= below + (flat == observed).mean(axis=0)))
-    assert np.all(whole["pit"].iloc[4:] == below[4:])
+    tied = (flat == observed).any(axis=0)
+    assert tied[:4].all() and np.all(whole["pit"][~tied] == below[~tied])
+    assert np.all(whole["pit"].iloc[:4] > below[:4])
 
 
 @pytest.mark.parametrize("n_draws", [1, 2, 7, 92])

@@ -120,12 +120,20 @@ class NormalUnits:
             out[where] = np.asarray(loglik(mu, sd, *data))
         return out.reshape(chains, draws, *self.shape)
 
-    def replicate(self, posterior: xr.Dataset, seed: int) -> np.ndarray:
-        """One replicated ``var`` per draw, ``μ + s·ε`` (chain × draw × unit, float32)."""
+    def replicate_blocks(self, posterior: xr.Dataset, seed: int) -> Iterator[np.ndarray]:
+        """One replicated ``var`` per draw, ``μ + s·ε``, a block of draws at a time (draws × unit,
+        float32; the flattened chain × draw axis in order)."""
         rng = np.random.default_rng(seed)
-        chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
-        out = np.empty((chains * draws, *self.shape), np.float32)
         for where, mu, sd in self._blocks(posterior):
             eps = rng.standard_normal((where.stop - where.start, *self.shape), dtype=np.float32)
-            out[where] = mu + sd * eps
+            yield mu + sd * eps
+
+    def replicate(self, posterior: xr.Dataset, seed: int) -> np.ndarray:
+        """:meth:`replicate_blocks` in one array (chain × draw × unit, float32)."""
+        chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+        out = np.empty((chains * draws, *self.shape), np.float32)
+        start = 0
+        for block in self.replicate_blocks(posterior, seed):
+            out[start : start + len(block)] = block
+            start += len(block)
         return out.reshape(chains, draws, *self.shape)

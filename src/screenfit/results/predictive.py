@@ -12,7 +12,7 @@ of probability ``p`` holds ``p`` of the observations: :func:`calibration` tabula
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import arviz as az
 import numpy as np
@@ -27,8 +27,8 @@ PPC_DRAWS = 200
 PPC_BUDGET = 20_000_000
 """Most replicated values held in memory at once (units × draws); above it fewer draws are used."""
 PPC_SUMMARY_UNITS = 20_000
-"""Units whose replicates are sorted and summarised at once (bounded temporaries: 92 draws ×
-216,000 units at once took 0.4 GB above the replicates themselves)."""
+"""Units whose replicates are summarised at once (bounded temporaries: 92 draws × 216,000 units
+at once took 0.4 GB above the replicates themselves)."""
 KEEP_DRAWS = 10
 """Replicated data sets stored in ``posterior.nc`` (group ``posterior_predictive``) for plots."""
 LEVELS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.94, 0.99)
@@ -65,6 +65,93 @@ def replicated(
     return np.asarray(rep.posterior_predictive[var].values)
 
 
+def replicate_blocks(
+    model: pm.Model, idata: az.InferenceData, var: str, seed: int, units: NormalUnits | None = None
+) -> Iterator[np.ndarray]:
+    """The replicates of :func:`replicated` as blocks of draws (draws × units, in draw order): a
+    few draws at a time from ``units`` (JAX), all at once from PyMC's sampler."""
+    if units is not None:
+        for block in units.replicate_blocks(idata.posterior, seed):
+            yield block.reshape(block.shape[0], -1)
+        return
+    values = replicated(model, idata, var, seed)
+    yield values.reshape(-1, int(np.prod(values.shape[2:])))
+
+
+class UnitSummaries:
+    """Each unit's predictive mean, SD, central interval and PIT from replicated draws that
+    arrive in blocks of draws, without holding them all.
+
+    Kept per unit: the sum and sum of squares of the draws' differences from the observation
+    (float64), how many draws fell below it and how many tied with it, and the ``k`` smallest and
+    ``k`` largest draws — as many as the interval's linearly interpolated quantiles read
+    (numpy's default rule, :func:`sorted_quantiles`). The time course's 216,000 units × 92 draws
+    were 80 MB of replicates at the fit's peak; 7 of them per tail and unit are 12 MB.
+    """
+
+    def __init__(self, observed: np.ndarray, n_draws: int, ci_prob: float) -> None:
+        self.observed = np.asarray(observed, dtype=np.float64)
+        self.n_draws = n_draws
+        tail = (1.0 - ci_prob) / 2.0
+        self.positions = (tail * (n_draws - 1), (1.0 - tail) * (n_draws - 1))
+        # The quantile at position h reads order statistics ⌊h⌋ and ⌊h⌋ + 1.
+        lowest, highest = int(np.floor(self.positions[0])) + 1, int(np.floor(self.positions[1]))
+        self.k = min(n_draws, max(lowest + 1, n_draws - highest))
+        n_units = self.observed.shape[0]
+        self.sum = np.zeros(n_units)
+        self.sum_sq = np.zeros(n_units)
+        self.below = np.zeros(n_units, np.int64)
+        self.ties = np.zeros(n_units, np.int64)
+        self.smallest = self.largest = np.empty((n_units, 0), np.float32)
+        self.seen = 0
+
+    def add(self, block: np.ndarray) -> None:
+        """Take a block of draws (draws × units), a slice of units at a time (bounded temporaries)."""
+        if self.seen == 0:  # in the draws' precision: float32 from JAX, float64 for PyMC's counts
+            dtype = np.promote_types(block.dtype, np.float32)
+            self.smallest = np.full((self.observed.shape[0], self.k), np.inf, dtype)
+            self.largest = np.full((self.observed.shape[0], self.k), -np.inf, dtype)
+        self.seen += block.shape[0]
+        for start in range(0, self.observed.shape[0], PPC_SUMMARY_UNITS):
+            part = slice(start, start + PPC_SUMMARY_UNITS)
+            draws = np.ascontiguousarray(block[:, part].T)  # units × draws
+            obs = self.observed[part, None]
+            gap = draws - obs  # float64
+            self.sum[part] += gap.sum(axis=1)
+            self.sum_sq[part] += (gap * gap).sum(axis=1)
+            self.below[part] += (draws < obs).sum(axis=1)
+            self.ties[part] += (draws == obs).sum(axis=1)
+            self.smallest[part] = np.sort(np.concatenate([self.smallest[part], draws], axis=1), axis=1)[:, : self.k]
+            self.largest[part] = np.sort(np.concatenate([self.largest[part], draws], axis=1), axis=1)[:, -self.k :]
+
+    def table(self, tiebreak: np.ndarray) -> dict[str, np.ndarray]:
+        """The summaries (``predicted_mean``, ``predicted_sd``, ``predicted_lower``/``_upper``,
+        ``pit`` randomised on ties by ``tiebreak``) once every draw was added."""
+        n = self.n_draws
+        if self.seen != n:
+            raise ValueError(f"expected {n} replicated draws, got {self.seen}")
+        mean_gap = self.sum / n
+        var = (self.sum_sq - n * mean_gap**2) / (n - 1) if n > 1 else np.full_like(mean_gap, np.nan)
+        lower = _interpolated(self.smallest, self.positions[0], 0)
+        upper = _interpolated(self.largest, self.positions[1], n - self.k)
+        return {
+            "predicted_mean": self.observed + mean_gap,
+            "predicted_sd": np.sqrt(np.maximum(var, 0.0)),
+            "predicted_lower": lower,
+            "predicted_upper": upper,
+            "pit": (self.below + tiebreak * self.ties) / n,
+        }
+
+
+def _interpolated(ordered: np.ndarray, h: float, first: int) -> np.ndarray:
+    """numpy's linear quantile at position ``h`` from columns holding order statistics
+    ``first, first + 1, …`` of each unit's draws."""
+    lo = int(np.floor(h))
+    hi = min(lo + 1, first + ordered.shape[1] - 1)
+    low = ordered[:, lo - first].astype(np.float64)
+    return low + (h - lo) * (ordered[:, hi - first].astype(np.float64) - low)
+
+
 def predictive_check(
     model: pm.Model,
     idata: az.InferenceData,
@@ -93,7 +180,8 @@ def predictive_check(
         Seed of the replicated draws and of the PIT tie-breaking.
     units
         ``var``'s mean and SD in JAX (:class:`~screenfit.results.pointwise.NormalUnits`), when
-        it is a Normal: replicates from them instead of PyMC's draw-by-draw sampler.
+        it is a Normal: replicates from them, a block of draws at a time, instead of PyMC's
+        draw-by-draw sampler.
 
     Returns
     -------
@@ -102,32 +190,23 @@ def predictive_check(
     n_units = observed.shape[0]
     n_draws = int(min(PPC_DRAWS, max(20, PPC_BUDGET // max(n_units, 1))))
     thinned = _thin_to(idata, n_draws)
-    values = replicated(model, thinned, var, seed, units)
-    flat = values.reshape(-1, n_units)
-    # Summarised per unit from its sorted draws, in the replicates' precision (float32 from JAX):
-    # one contiguous sort gives the quantiles without numpy's partition per quantile, and no
-    # float64 copy of the draws × units array (1.3 s → 0.3 s for 92 draws of 216,000 units).
-    # A slice of units at a time, so the sorted copy and its temporaries stay small.
+    n_draws = thinned.posterior.sizes["chain"] * thinned.posterior.sizes["draw"]
+    # Summarised as the blocks of draws arrive (UnitSummaries), in the replicates' precision
+    # (float32 from JAX): no draws × units array, nor a float64 copy of one.
+    summaries = UnitSummaries(observed, n_draws, ci_prob)
+    kept: list[np.ndarray] = []
+    n_kept = 0
+    for block in replicate_blocks(model, thinned, var, seed, units):
+        summaries.add(block)
+        if n_kept < KEEP_DRAWS:
+            kept.append(block[: KEEP_DRAWS - n_kept].astype(np.float32))
+            n_kept += len(kept[-1])
     tiebreak = np.asarray(np.random.default_rng(seed).uniform(size=n_units))
-    tail = (1.0 - ci_prob) / 2.0
-    columns = ("predicted_mean", "predicted_sd", "predicted_lower", "predicted_upper", "pit")
-    summary = {k: np.empty(n_units) for k in columns}
-    for start in range(0, n_units, PPC_SUMMARY_UNITS):
-        part = slice(start, start + PPC_SUMMARY_UNITS)
-        ordered = np.sort(np.ascontiguousarray(flat[:, part].T), axis=1)
-        obs = observed[part, None]
-        below, ties = (ordered < obs).mean(axis=1), (ordered == obs).mean(axis=1)
-        summary["pit"][part] = below + tiebreak[part] * ties
-        summary["predicted_mean"][part] = ordered.mean(axis=1, dtype=np.float64)
-        summary["predicted_sd"][part] = ordered.std(axis=1, ddof=1)
-        summary["predicted_lower"][part], summary["predicted_upper"][part] = sorted_quantiles(
-            ordered, (tail, 1.0 - tail)
-        )
     table = pd.DataFrame(labels)
     table["observed"] = observed
-    for column in columns:
-        table[column] = summary[column]
-    keep = flat[: min(KEEP_DRAWS, flat.shape[0])].astype(np.float32)
+    for column, values in summaries.table(tiebreak).items():
+        table[column] = values
+    keep = np.concatenate(kept)
     stored = xr.Dataset(
         {var: (("chain", "draw", "obs"), keep[None])},
         coords={"chain": [0], "draw": np.arange(keep.shape[0]), "obs": np.arange(n_units)},
