@@ -10,7 +10,7 @@ import pytest
 
 from screenfit.fitting import fit
 from screenfit.results import predictive
-from screenfit.results.predictive import calibration, covered, ppc_by, sorted_quantiles
+from screenfit.results.predictive import calibration, covered, interpolated_quantile, ppc_by
 from screenfit.simulate import SimulationConfig, simulate_screen
 
 
@@ -68,14 +68,18 @@ def test_unit_summaries_are_the_same_whatever_blocks_the_draws_arrive_in(monkeyp
 
 
 @pytest.mark.parametrize("n_draws", [1, 2, 7, 92])
-def test_sorted_quantiles_match_numpy(n_draws):
+def test_interpolated_quantiles_match_numpy(n_draws):
+    """From all sorted draws, and from the top order statistics alone (``first``)."""
     rng = np.random.default_rng(n_draws)
     draws = rng.standard_normal((50, n_draws)).astype(np.float32)
     draws[:3] = np.round(draws[:3])  # ties
     ordered = np.sort(draws, axis=1)
-    probs = (0.0, 0.05, 0.5, 0.95, 1.0)
-    expected = np.quantile(draws.astype(np.float64), probs, axis=1)
-    for got, want in zip(sorted_quantiles(ordered, probs), expected, strict=True):
+    for p in (0.0, 0.05, 0.5, 0.95, 1.0):
+        want = np.quantile(draws.astype(np.float64), p, axis=1)
+        h = p * (n_draws - 1)
+        np.testing.assert_allclose(interpolated_quantile(ordered, h), want, rtol=1e-12, atol=1e-12)
+        first = int(np.floor(h))
+        got = interpolated_quantile(ordered[:, first:], h, first=first)
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
