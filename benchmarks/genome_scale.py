@@ -99,9 +99,11 @@ _GENOME_CHILD = """
 import json, resource, sys, time
 from screenfit.data.stream import stream_design
 from screenfit.fitting import fit
+from screenfit.inference.memory import configure_process_memory
 from screenfit.inference.samplers import SamplerConfig
 from screenfit.models.registry import get_model
 path, out = sys.argv[1], sys.argv[2]
+configure_process_memory()  # the allocator settings `screenfit fit` runs with
 spec = get_model("gene-by-line")
 t0 = time.perf_counter()
 screen = stream_design(path, spec.covariate_columns)
