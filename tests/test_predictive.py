@@ -105,7 +105,7 @@ def test_replicates_in_jax_follow_pymc_posterior_predictive():
     idata = az.InferenceData(posterior=prior[[rv.name for rv in model.free_RVs]])
     units = NormalUnits.of(model, "lfc")
     assert units is not None and units.shape == (unit.n_groups,)
-    ours = replicated(model, idata, "lfc", 0, units)[0]
+    ours = np.concatenate(list(units.replicate_blocks(idata.posterior, 0)))
     theirs, again = (replicated(model, idata, "lfc", seed)[0] for seed in (0, 1))
     assert ours.shape == theirs.shape == (300, unit.n_groups)
     d_ours, d_pymc = ours - theirs, again - theirs

@@ -127,13 +127,3 @@ class NormalUnits:
         for where, mu, sd in self._blocks(posterior):
             eps = rng.standard_normal((where.stop - where.start, *self.shape), dtype=np.float32)
             yield mu + sd * eps
-
-    def replicate(self, posterior: xr.Dataset, seed: int) -> np.ndarray:
-        """:meth:`replicate_blocks` in one array (chain × draw × unit, float32)."""
-        chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
-        out = np.empty((chains * draws, *self.shape), np.float32)
-        start = 0
-        for block in self.replicate_blocks(posterior, seed):
-            out[start : start + len(block)] = block
-            start += len(block)
-        return out.reshape(chains, draws, *self.shape)

@@ -47,13 +47,9 @@ def _thin_to(idata: az.InferenceData, n_draws: int) -> az.InferenceData:
     return thinned_posterior(idata, max(1, int(np.ceil(total / n_draws))))
 
 
-def replicated(
-    model: pm.Model, idata: az.InferenceData, var: str, seed: int, units: NormalUnits | None = None
-) -> np.ndarray:
-    """One replicate of ``var`` per posterior draw (chain × draw × unit): in JAX for a Normal
-    (``units``, :mod:`screenfit.results.pointwise`), else by :func:`pymc.sample_posterior_predictive`."""
-    if units is not None:
-        return units.replicate(idata.posterior, seed)
+def replicated(model: pm.Model, idata: az.InferenceData, var: str, seed: int) -> np.ndarray:
+    """One replicate of ``var`` per posterior draw (chain × draw × unit), by
+    :func:`pymc.sample_posterior_predictive` (:func:`replicate_blocks` draws a Normal's in JAX)."""
     with warnings.catch_warnings():
         # The only Potential is the Gaussian within-unit term, a function of σ and the data: it
         # does not change the predictive distribution of a unit's mean, so PyMC's warning that
@@ -68,8 +64,9 @@ def replicated(
 def replicate_blocks(
     model: pm.Model, idata: az.InferenceData, var: str, seed: int, units: NormalUnits | None = None
 ) -> Iterator[np.ndarray]:
-    """The replicates of :func:`replicated` as blocks of draws (draws × units, in draw order): a
-    few draws at a time from ``units`` (JAX), all at once from PyMC's sampler."""
+    """One replicate of ``var`` per posterior draw, as blocks of draws (draws × units, in draw
+    order): a few draws at a time from ``units`` in JAX (a Normal, :mod:`screenfit.results.pointwise`),
+    else all at once from :func:`replicated`."""
     if units is not None:
         for block in units.replicate_blocks(idata.posterior, seed):
             yield block.reshape(block.shape[0], -1)
@@ -190,8 +187,7 @@ def predictive_check(
     The per-unit table and a small ``posterior_predictive`` dataset (:data:`KEEP_DRAWS` draws).
     """
     n_units = observed.shape[0]
-    n_draws = int(min(PPC_DRAWS, max(20, PPC_BUDGET // max(n_units, 1))))
-    thinned = _thin_to(idata, n_draws)
+    thinned = _thin_to(idata, int(min(PPC_DRAWS, max(20, PPC_BUDGET // max(n_units, 1)))))
     n_draws = thinned.posterior.sizes["chain"] * thinned.posterior.sizes["draw"]
     # Summarised as the blocks of draws arrive (UnitSummaries), in the replicates' precision
     # (float32 from JAX): no draws × units array, nor a float64 copy of one.
