@@ -314,37 +314,32 @@ def models() -> None:
     Console().print(table)
 
 
+def _learn_or_number(text: str, option: str, what: str, positive: bool, fix: str) -> float | None:
+    """An option that takes a number or ``learn`` (``None``): the number, which must be ≥ 0, or
+    > 0 with ``positive``; else a :class:`ScreenfitInputError` naming ``option`` and ``what``."""
+    if text.strip().lower() == "learn":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value > 0 if positive else value >= 0):
+        raise ScreenfitInputError(f"{option} must be {what} or 'learn', got '{text}'.", fix=fix)
+    return value
+
+
 def _guide_offset_nu(text: str | None) -> float | Literal["learn"] | None:
     """``--guide-offset-nu``: degrees of freedom, or ``learn``; ``None`` (Gaussian offsets) when not given."""
     if text is None:
         return None
-    if text.strip().lower() == "learn":
-        return "learn"
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ScreenfitInputError(
-            f"--guide-offset-nu must be a number of degrees of freedom > 0 or 'learn', got '{text}'.",
-            fix="pass e.g. 3 or learn, or leave it out for Gaussian offsets.",
-        )
-    return value
+    value = _learn_or_number(text, "--guide-offset-nu", "a number of degrees of freedom > 0", True,
+                             "pass e.g. 3 or learn, or leave it out for Gaussian offsets.")  # fmt: skip
+    return "learn" if value is None else value
 
 
 def _screen_delay(text: str) -> float | None:
     """``--screen-delay``: a number of days, or ``learn`` (``None``)."""
-    if text.strip().lower() == "learn":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise ScreenfitInputError(
-            f"--screen-delay must be a number of days ≥ 0 or 'learn', got '{text}'.", fix="pass e.g. 3 or learn."
-        )
-    return value
+    return _learn_or_number(text, "--screen-delay", "a number of days ≥ 0", False, "pass e.g. 3 or learn.")
 
 
 @app.command()
