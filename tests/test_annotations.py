@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from screenfit.cli import app
+from screenfit.data.design import build_design
 from screenfit.data.preprocess import annotated_lines_only
 from screenfit.errors import ScreenfitInputError
 from screenfit.io.annotations import annotate_cell_lines, read_model_annotations
@@ -76,11 +77,16 @@ def test_depmap_reader_joins_a_model_csv_in_the_release_folder(depmap_sample, tm
 
 
 def test_lineage_model_names_unannotated_lines_and_the_fix():
+    """A line without a lineage is pooled in a lineage of its own, named in a note with the way to
+    leave it out instead; the design gives it that lineage."""
     screen = load_example()
     spec = get_model("lineage")
-    with pytest.raises(ScreenfitInputError, match="needs a lineage for every cell line") as err:
+    with pytest.warns(UserWarning, match="lineage of its own") as notes:
         spec.check_screen(screen)
-    assert "ACH-002926" in err.value.message and "--annotated-lines-only" in err.value.message
+    message = str(notes[0].message)
+    assert "ACH-002926" in message and "--annotated-lines-only" in message
+    design = build_design(screen, spec.level(True), spec.covariate_columns)
+    assert "unannotated: ACH-002926" in design.coords["lineage"] and design.line_lineage is not None
     kept = annotated_lines_only(screen)
     spec.check_screen(kept)
     assert "ACH-002926" not in set(kept.table["depmap_id"].astype(str))

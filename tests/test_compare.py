@@ -108,10 +108,11 @@ def test_kfold_by_cell_line_prefers_the_copy_number_model_on_copy_number_toxic_d
     assert comparison.method == "kfold"
 
 
-def test_large_posteriors_keep_the_log_likelihood_only_on_request(tmp_path, monkeypatch):
-    """Above the NetCDF limit the posterior is stored as parameters only (CONVENTIONS.md): by
-    default the log-likelihood is then not computed at all; asked for, it is stored in the Zarr
-    store with the observed data, and ``compare`` reads it back from there."""
+def test_large_posteriors_keep_a_thinned_log_likelihood_so_every_fit_compares(tmp_path, monkeypatch):
+    """Above the NetCDF limit the posterior is stored as Zarr (CONVENTIONS.md): by default the
+    log-likelihood is then thinned to ``LOGLIK_LARGE_BUDGET`` values and stored beside it, so the
+    fit still compares; ``log_likelihood=False`` leaves it out (and compare says how to get it);
+    asked for, it is stored at the full budget, and ``compare`` reads it back from the Zarr store."""
     from screenfit import fitting
     from screenfit.inference.samplers import SamplerConfig
 
@@ -121,12 +122,18 @@ def test_large_posteriors_keep_the_log_likelihood_only_on_request(tmp_path, monk
     assert (tmp_path / "small" / "posterior.nc").is_file()
     assert "log_likelihood" in load_fit(tmp_path / "small").idata.groups()
     monkeypatch.setattr(fitting, "POSTERIOR_VALUES_NETCDF", 1000)
+    monkeypatch.setattr(fitting, "LOGLIK_LARGE_BUDGET", 20_000)
     kw = dict(sampler=sampler, progress=False, predictive=False)
-    auto = fit(screen, "gene-cellline", out=tmp_path / "auto", **kw)
-    assert auto.provenance["timings_s"].get("log_likelihood") is None  # not computed
+    auto = load_fit(fit(screen, "gene-cellline", out=tmp_path / "auto", **kw).out)
     assert (tmp_path / "auto" / "posterior.zarr").is_dir()
+    units = auto.idata.observed_data.sizes["obs"]
+    thinned = auto.idata.log_likelihood["lfc"]
+    assert thinned.sizes["chain"] * thinned.sizes["draw"] * units <= 20_000 < auto.idata.posterior.sizes["draw"] * units
+    assert len(compare_fits([auto, load_fit(tmp_path / "small")]).table) == 2
+    off = fit(screen, "gene-cellline", out=tmp_path / "off", log_likelihood=False, **kw)
+    assert off.provenance["timings_s"].get("log_likelihood") is None  # not computed
     with pytest.raises(ScreenfitInputError, match="--log-likelihood"):
-        compare_fits([load_fit(tmp_path / "auto"), load_fit(tmp_path / "small")])
+        compare_fits([load_fit(tmp_path / "off"), load_fit(tmp_path / "small")])
     asked = [fit(screen, m, out=tmp_path / m, log_likelihood=True, **kw) for m in ("gene-cellline", "seed-m1")]
     loaded = [load_fit(f.out) for f in asked]
     for f in loaded:

@@ -66,7 +66,7 @@ def test_multi_library_recovers_the_scale_and_covers_gene_effects():
 
 def test_library_offsets_are_centred_only_where_the_data_pin_them(depmap_sample):
     from screenfit.data.design import build_design
-    from screenfit.models.terms import library_offsets_are_data_rich
+    from screenfit.models.blocks import library_offsets_are_data_rich
 
     level = ("hugo_symbol", "depmap_id", "library")
     joint = read_depmap_libraries(depmap_sample, ["Avana", "KY"])

@@ -109,7 +109,7 @@ def test_copy_number_model_needs_copy_number(tiny):
 def test_parametrisation_rules_follow_how_well_the_data_pin_each_group():
     """The data-driven centring rules: centred where data pin a group down, non-centred where they do not."""
     from screenfit.data.design import build_design
-    from screenfit.models.terms import genes_varying_across_lines, noise_is_data_rich, quality_is_data_rich
+    from screenfit.models.blocks import genes_varying_across_lines, noise_is_data_rich, quality_is_data_rich
 
     level = ("hugo_symbol", "depmap_id")
     flat, _, _ = simulate_screen(SimulationConfig.additive(n_genes=120, n_cell_lines=30, seed=2))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import errno
 import gc
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -314,6 +315,26 @@ def models() -> None:
     Console().print(table)
 
 
+@app.command()
+def presets(
+    name: Annotated[str | None, typer.Argument(help="Show one preset in full, as a --config TOML file.")] = None,
+) -> None:
+    """List the presets (named model configurations) and the data each is for."""
+    from screenfit.presets import DEPMAP_LINES, PRESETS, get_preset, preset_toml
+
+    if name is not None:
+        Console().print(preset_toml(get_preset(name)), highlight=False, soft_wrap=True, markup=False)
+        return
+    table = Table(title=f"screenfit presets (chosen for a screen unless named; DepMap-like from {DEPMAP_LINES} lines)")
+    for col in ("name", "sampler", "for", "structure + terms"):
+        table.add_column(col)
+    for preset in PRESETS.values():
+        parts = [preset.spec.structure, *(t.key for t in preset.spec.terms)]
+        table.add_row(preset.name, preset.sampler, preset.use_for, " + ".join(parts))
+    Console().print(table)
+    Console().print("`screenfit presets NAME` prints one in full as a --config file; docs/cli.md explains each.")
+
+
 def _learn_or_number(text: str, option: str, what: str, positive: bool, fix: str) -> float | None:
     """An option that takes a number or ``learn`` (``None``): the number, which must be ≥ 0, or
     > 0 with ``positive``; else a :class:`ScreenfitInputError` naming ``option`` and ``what``."""
@@ -342,109 +363,71 @@ def _screen_delay(text: str) -> float | None:
     return _learn_or_number(text, "--screen-delay", "a number of days ≥ 0", False, "pass e.g. 3 or learn.")
 
 
+Hidden = {"hidden": True}
+"""Model and sampler options beyond the front door: they work as always and are listed in
+docs/cli.md; ``--config FILE.toml`` sets any of them."""
+
+
 @app.command()
 def fit(
     screen: Annotated[Path, typer.Argument(help="Screen table written by `screenfit ingest` (or `simulate`).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (`screenfit models`).")] = "gene-cellline",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (also the cache).")] = Path("fit"),
+    preset: Annotated[
+        str | None, typer.Option(help="A preset (`screenfit presets`); default: chosen for the screen.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file (preset + model overrides), or a fit's config.json to rerun it.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="A model by name (`screenfit models`), fitted as named.")
+    ] = None,
     sampler: Annotated[
-        str, typer.Option(help="nutpie, pymc, numpyro, blackjax, svi, advi, fullrank_advi, map.")
-    ] = "nutpie",
+        str | None, typer.Option(help="nutpie, pymc, numpyro, blackjax, svi, advi, fullrank_advi, map.")
+    ] = None,
     draws: Annotated[int | None, typer.Option(help="Draws per chain (default: the model's recommendation).")] = None,
-    tune: Annotated[
-        int | None, typer.Option(help="Tuning steps per chain (default: nutpie 400, 800 low-rank; others 1000).")
-    ] = None,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
-    cores: Annotated[int | None, typer.Option(help="Chains run in parallel (default: min(chains, 2)).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    mass_matrix: Annotated[
-        str, typer.Option(help="nutpie mass matrix: auto (the model's choice), diag or low_rank.")
-    ] = "auto",
-    covariate: Annotated[
-        str | None, typer.Option(help="Cell-line feature for per-gene slopes (e.g. is_mutated).")
-    ] = None,
-    reference_condition: Annotated[
-        str | None, typer.Option(help="condition model: the reference arm (default: vehicle/control/DMSO…).")
-    ] = None,
-    min_difference: Annotated[
-        float, typer.Option(help="condition model: smallest difference in LFC that counts in lfdr and q-values.")
-    ] = 0.1,
-    guide_offsets: Annotated[
-        bool, typer.Option(help="Offset per guide × pDNA batch (the shared error of the reference count).")
-    ] = False,
-    guide_efficacy: Annotated[
-        bool,
-        typer.Option(help="gene-by-line: efficacy per guide scaling its effect (duds); effects per full knockout."),
-    ] = False,
-    cn_column: Annotated[
-        str,
-        typer.Option(help="Copy-number covariate: gene_cn_z (log, z-scaled), cn_excess (min(CN, 10) − 1) or a column."),
-    ] = "gene_cn_z",
-    guide_noise: Annotated[
-        bool, typer.Option(help="Noise scale per guide (guides with few reference reads are noisier).")
-    ] = False,
-    cn_efficacy: Annotated[
-        bool,
-        typer.Option(help="--guide-efficacy: the copy-number term scales with each guide's efficacy (cutting)."),
-    ] = False,
-    guide_offset_nu: Annotated[
-        str | None,
-        typer.Option(
-            help="--guide-offsets: Student-t offsets with these degrees of freedom (e.g. 3), or 'learn' them; "
-            "not Gaussian."
-        ),
-    ] = None,
-    time_course: Annotated[
-        bool,
-        typer.Option(help="gene-by-line: effects grow with days after a screen delay (time courses, 14 vs 21 days)."),
-    ] = False,
-    screen_delay: Annotated[
-        str, typer.Option(help="--time-course: days before a knockout acts, or 'learn' (needs several time points).")
-    ] = "3",
-    reference_days: Annotated[
-        float, typer.Option(help="--time-course: the screen length whose effects are reported.")
-    ] = 21.0,
-    collapse_gene_line: Annotated[
-        bool | None,
-        typer.Option(
-            "--collapse-gene-line/--no-collapse-gene-line",
-            help="gene-by-line: integrate the gene × line effects out of the likelihood (same posterior; "
-            "default: on for --sampler svi).",
-        ),
-    ] = None,
-    genes: Annotated[int | None, typer.Option(help="Deterministic sub-sample of genes.")] = None,
-    cell_lines: Annotated[int | None, typer.Option(help="Deterministic sub-sample of cell lines.")] = None,
-    annotated_lines_only: Annotated[
-        bool, typer.Option(help="Leave out cell lines without a lineage (models that pool by lineage need one).")
-    ] = False,
-    full_likelihood: Annotated[bool, typer.Option(help="Evaluate every row instead of sufficient statistics.")] = False,
     stream: Annotated[
-        bool,
-        typer.Option(help="Read a Parquet screen in batches into gene × line statistics (screens too big for memory)."),
+        bool, typer.Option(help="Read a Parquet screen in batches into gene × line statistics (genome-wide screens).")
     ] = False,
-    ci_prob: Annotated[float, typer.Option(help="Probability of the HDI columns.")] = 0.94,
-    log_likelihood: Annotated[
-        bool | None,
-        typer.Option(
-            "--log-likelihood/--no-log-likelihood",
-            help="Store the pointwise log-likelihood (for `screenfit compare`); default: when the posterior "
-            "with it stays under 50 M values.",
-        ),
-    ] = None,
     cluster: Annotated[
         str | None,
         typer.Option(help="Two-stage sharded fit on Dask: local:N, tcp://SCHEDULER:PORT or slurm:CONFIG.yaml."),
     ] = None,
-    chunk_genes: Annotated[int | None, typer.Option(help="Genes per stage-2 chunk (default: from memory).")] = None,
-    stage1_genes: Annotated[int, typer.Option(help="Genes in stage 1 of a sharded fit.")] = 200,
+    tune: Annotated[int | None, typer.Option(**Hidden)] = None,
+    cores: Annotated[int | None, typer.Option(**Hidden)] = None,
+    mass_matrix: Annotated[str, typer.Option(**Hidden)] = "auto",
+    covariate: Annotated[str | None, typer.Option(**Hidden)] = None,
+    reference_condition: Annotated[str | None, typer.Option(**Hidden)] = None,
+    min_difference: Annotated[float | None, typer.Option(**Hidden)] = None,
+    guide_offsets: Annotated[bool | None, typer.Option("--guide-offsets/--no-guide-offsets", **Hidden)] = None,
+    guide_efficacy: Annotated[bool | None, typer.Option("--guide-efficacy/--no-guide-efficacy", **Hidden)] = None,
+    cn_column: Annotated[str | None, typer.Option(**Hidden)] = None,
+    guide_noise: Annotated[bool | None, typer.Option("--guide-noise/--no-guide-noise", **Hidden)] = None,
+    cn_efficacy: Annotated[bool | None, typer.Option("--cn-efficacy/--no-cn-efficacy", **Hidden)] = None,
+    guide_offset_nu: Annotated[str | None, typer.Option(**Hidden)] = None,
+    time_course: Annotated[bool | None, typer.Option("--time-course/--no-time-course", **Hidden)] = None,
+    screen_delay: Annotated[str | None, typer.Option(**Hidden)] = None,
+    reference_days: Annotated[float | None, typer.Option(**Hidden)] = None,
+    collapse_gene_line: Annotated[
+        bool | None, typer.Option("--collapse-gene-line/--no-collapse-gene-line", **Hidden)
+    ] = None,
+    genes: Annotated[int | None, typer.Option(**Hidden)] = None,
+    cell_lines: Annotated[int | None, typer.Option(**Hidden)] = None,
+    annotated_lines_only: Annotated[bool, typer.Option(**Hidden)] = False,
+    full_likelihood: Annotated[bool, typer.Option(**Hidden)] = False,
+    ci_prob: Annotated[float, typer.Option(**Hidden)] = 0.94,
+    log_likelihood: Annotated[bool | None, typer.Option("--log-likelihood/--no-log-likelihood", **Hidden)] = None,
+    chunk_genes: Annotated[int | None, typer.Option(**Hidden)] = None,
+    stage1_genes: Annotated[int, typer.Option(**Hidden)] = 200,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Fit a model; writes posterior.nc, tables, config, provenance and diagnostics to --out.
+    """Fit the preset chosen for the screen (or --preset, --config, --model); writes posterior,
+    tables, config.json, provenance and diagnostics to --out.
 
-    With --cluster the fit runs in two stages (docs/distributed.md): the shared cell-line
-    parameters on a gene subset, then chunks of genes in parallel on a Dask cluster.
-    Exit code 2 when the fit was written but failed its convergence gate.
+    Exit code 2 when the fit was written but failed its convergence gate. Every model and sampler
+    option (--guide-offsets, --covariate, --time-course, --tune, --ci-prob, …) is in docs/cli.md.
     """
     from screenfit.data import preprocess
     from screenfit.data.screen import Screen
@@ -453,14 +436,25 @@ def fit(
     from screenfit.inference.samplers import SamplerConfig
     from screenfit.models.base import ModelOptions
     from screenfit.models.registry import get_model
+    from screenfit.presets import Configuration, configure, read_config_file
 
-    options = ModelOptions(
+    given = _model_flags(
         covariate=covariate, cn_column=cn_column, reference_condition=reference_condition,
         min_difference=min_difference, guide_offsets=guide_offsets, guide_efficacy=guide_efficacy,
         guide_noise=guide_noise, guide_offset_nu=_guide_offset_nu(guide_offset_nu), cn_efficacy=cn_efficacy,
-        time_course=time_course,
-        screen_delay=_screen_delay(screen_delay), reference_days=reference_days, collapse_gene_line=collapse_gene_line,
+        time_course=time_course, screen_delay=None if screen_delay is None else _screen_delay(screen_delay),
+        reference_days=reference_days, collapse_gene_line=collapse_gene_line,
     )  # fmt: skip
+    if screen_delay is not None and screen_delay.strip().lower() == "learn":
+        given["screen_delay"] = None
+    by_name = model is not None or stream or cluster is not None
+    if by_name and (preset is not None or config is not None):
+        raise ScreenfitInputError(
+            "--model, --stream and --cluster fit a model by name; --preset and --config choose one for you.",
+            fix="drop one of them.",
+        )
+    options = ModelOptions(**given) if by_name else None  # type: ignore[arg-type]
+    named = model or ("gene-by-line" if stream else "gene-cellline")
     data: Screen | StreamedScreen
     if stream:
         clashing = [name for name, on in (("--genes", genes is not None), ("--cell-lines", cell_lines is not None),
@@ -471,7 +465,7 @@ def fit(
                 f"--stream reads the whole file as gene × line statistics; {', '.join(clashing)} cannot apply.",
                 fix="drop those options, or fit without --stream.",
             )
-        data = stream_design(screen, get_model(model, options).covariate_columns)
+        data = stream_design(screen, get_model(named, options).covariate_columns)
     else:
         data = _load(screen)
         if annotated_lines_only:
@@ -480,9 +474,11 @@ def fit(
             data = preprocess.subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
     if mass_matrix not in ("auto", "diag", "low_rank"):
         raise ScreenfitInputError(f"unknown mass matrix '{mass_matrix}'.", fix="pass auto, diag or low_rank.")
+    file_config = read_config_file(config) if config is not None else None
+    method = sampler or (str(file_config["sampler"]) if file_config and file_config.get("sampler") else None)
     cfg = SamplerConfig(
-        method=sampler, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,  # type: ignore[arg-type]
-        mass_matrix=mass_matrix,  # type: ignore[arg-type]
+        method=method or "nutpie", draws=draws, tune=tune, chains=chains, cores=cores,  # type: ignore[arg-type]
+        seed=seed, mass_matrix=mass_matrix,  # type: ignore[arg-type]
     )  # fmt: skip
     if cluster is not None:
         assert isinstance(data, Screen)
@@ -493,15 +489,61 @@ def fit(
             flag = "--full-likelihood" if full_likelihood else "--log-likelihood"
             raise ScreenfitInputError(f"{flag} is not available with --cluster.", fix="drop one of them.")
         result = fit_sharded(
-            data, model, cluster=parse_cluster(cluster), out=out, options=options,
+            data, named, cluster=parse_cluster(cluster), out=out, options=options,
             sampler=cfg, n_stage1_genes=stage1_genes, chunk_genes=chunk_genes, force=force, ci_prob=ci_prob,
             progress=not quiet,
         )  # fmt: skip
     else:
+        target: str | Configuration = named
+        if not by_name:
+            assert isinstance(data, Screen)
+            target = configure(data, preset, file_config, _overrides(given), sampler=method)
+            cfg = SamplerConfig(
+                method=target.sampler, draws=draws, tune=tune, chains=chains, cores=cores,  # type: ignore[arg-type]
+                seed=seed, mass_matrix=mass_matrix,  # type: ignore[arg-type]
+            )  # fmt: skip
         result = run_fit(
-            data, model, options=options, sampler=cfg, out=out, force=force,
-            collapse=not full_likelihood, ci_prob=ci_prob, log_likelihood=log_likelihood, progress=not quiet,
+            data, target, options=options, sampler=cfg, out=out, force=force, collapse=not full_likelihood,
+            ci_prob=ci_prob, log_likelihood=log_likelihood, progress=not quiet,
         )  # fmt: skip
+    _report_fit(result, out, quiet)
+
+
+def _model_flags(**values: object) -> dict[str, object]:
+    """The model options given on the command line (``None``: not given)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _overrides(given: dict[str, object]) -> dict[str, object]:
+    """Model options given on the command line, as overrides of a preset's spec (``[model]``'s form)."""
+    terms: dict[str, object] = {}
+    if "guide_offsets" in given or "guide_offset_nu" in given:
+        terms["guide_offsets"] = {"nu": given.get("guide_offset_nu")} if given.get("guide_offsets", True) else False
+    if "guide_efficacy" in given or "cn_efficacy" in given:
+        on = given.get("guide_efficacy", True)
+        terms["guide_efficacy"] = {"copy_number": bool(given.get("cn_efficacy", False))} if on else False
+    if "guide_noise" in given:
+        terms["guide_noise"] = bool(given["guide_noise"])
+    if "cn_column" in given:
+        terms["copy_number"] = {"column": given["cn_column"]}
+    if "covariate" in given:
+        terms["covariate"] = {"column": given["covariate"]}
+    if given.get("time_course") is not None:
+        settings = {"delay": "learn" if given.get("screen_delay", 3.0) is None else given.get("screen_delay", 3.0),
+                    "reference_days": given.get("reference_days", 21.0)}  # fmt: skip
+        terms["time_course"] = settings if given["time_course"] else False
+    rest: dict[str, object] = {k: given[k] for k in ("reference_condition", "min_difference", "collapse_gene_line")
+                               if k in given}  # fmt: skip
+    return {"terms": terms, **rest} if terms else rest
+
+
+def _report_fit(result, out: Path, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    """Say which preset ran and why, what it left out, and the gate's verdict (exit 2 if failed)."""
+    if result.preset is not None and not result.cached and not quiet:
+        reason = result.config.get("preset_reason") or ""
+        _err().print(f"[bold]preset {result.preset}[/bold] ({reason}): {result.config['model_spec']['structure']}",
+                     highlight=False)  # fmt: skip
+    _print_notes(result.notes, quiet)
     d = result.diagnostics
     where = f"{out} ({'reused from cache' if result.cached else 'new fit'})"
     if result.status == "failed":
@@ -594,6 +636,7 @@ def report(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo_output"),
+    keep_failing: Annotated[bool, typer.Option(help="Fit the cell lines that fail QC too.")] = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -601,14 +644,17 @@ def demo(
     from screenfit.jobs import run_demo
 
     if not quiet:
-        _err().print("Demo: ingest → QC → EDA → fit (copy-number, nutpie) → plots on the bundled DepMap Avana sample")
-    result = run_demo(out, force=force, progress=not quiet)
+        _err().print("Demo: ingest → QC → EDA → fit (the default preset; gene-cellline beside it) → plots → report "
+                     "on the bundled DepMap Avana sample")  # fmt: skip
+    result = run_demo(out, force=force, progress=not quiet, keep_failing=keep_failing)
+    _print_notes(result.notes or [], quiet)
     s = result.qc.summary()
     _done(
         f"Demo done. Screen: {result.screen}\n"
         f"QC: {out / 'qc'} (median per-line AUROC {s['median_auroc']:.3f}, "
         f"{s['failed_cell_lines']} failing lines)\nEDA figures: {out / 'eda'}\n"
-        f"Fit ({result.fit_status}): {result.fit_dir} — strongest dependencies: {', '.join(result.top_genes)}\n"
+        f"Fit (preset {result.preset}, {result.fit_status}): {result.fit_dir} — DepMap layout in "
+        f"{result.fit_dir / 'CRISPRGeneEffect.csv'}; strongest dependencies: {', '.join(result.top_genes)}\n"
         f"Fit plots: {out / 'fit_plots'}\nReport: {result.report} — open it in a browser"
     )
 
@@ -626,7 +672,38 @@ def main() -> None:
     """
     atexit.register(_freeze_collector)
     configure_process_memory()
-    app()
+    with warnings.catch_warnings():
+        _console_warnings()
+        app()
+
+
+#: Warnings of other libraries that a screenfit run meets and that ask nothing of its user, with why.
+THIRD_PARTY_WARNINGS = (
+    # screenfit samples in numba (nutpie) and JAX (SVI), which bring their own BLAS; PyTensor's C
+    # backend only evaluates small graphs (log-likelihoods of unit means, PyMC's checks).
+    (r"PyTensor could not link to a BLAS", UserWarning),
+    # ArviZ 0.23 announces its 1.0 refactor once a day; screenfit pins ArviZ < 0.24.
+    (r"\s*ArviZ is undergoing a major refactor", FutureWarning),
+)
+
+
+def _console_warnings() -> None:
+    """The console of a CLI run: third-party notices in :data:`THIRD_PARTY_WARNINGS` are not shown;
+    screenfit's own warnings are notes, each shown once; anything else is shown as Python shows it."""
+    for message, category in THIRD_PARTY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+    shown: set[str] = set()
+    python_show = warnings.showwarning
+    package = Path(__file__).resolve().parent
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if not Path(filename).resolve().is_relative_to(package):
+            python_show(message, category, filename, lineno, file, line)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            _err().print(f"[dim]•[/dim] {message}", highlight=False, soft_wrap=True)
+
+    warnings.showwarning = show
 
 
 def _freeze_collector() -> None:

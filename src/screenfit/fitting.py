@@ -50,6 +50,8 @@ from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.collapsed import EPSILON
 from screenfit.models.registry import get_model
+from screenfit.models.spec import ModelSpec
+from screenfit.presets import Configuration, configure
 from screenfit.results.depmap import depmap_tables
 from screenfit.results.pointwise import NormalUnits
 from screenfit.results.predictive import calibration, ppc_by, predictive_check, thinned_posterior
@@ -57,6 +59,10 @@ from screenfit.results.tables import CI_PROB, build_tables
 
 LOGLIK_BUDGET = 50_000_000
 """Most pointwise log-likelihood values stored (units × draws); above it draws are thinned."""
+LOGLIK_LARGE_BUDGET = 20_000_000
+"""Most values of the log-likelihood stored by default beside a posterior too large for
+``posterior.nc``: thinned further, so that every fit can be compared (PSIS-LOO then warns where
+its fewer draws leave Pareto k high) without doubling the fit folder's size."""
 POSTERIOR_VALUES_NETCDF = 50_000_000
 """Posteriors with more values than this are written as ``posterior.zarr`` (parameters and
 sampler statistics only) instead of ``posterior.nc`` (CONVENTIONS.md)."""
@@ -98,6 +104,17 @@ class FitResult:
     def options(self) -> dict[str, object]:
         """The model options the fit was made with (covariate, copy-number column, threshold)."""
         return dict(self.config.get("options") or {})  # type: ignore[call-overload]
+
+    @property
+    def preset(self) -> str | None:
+        """The preset the fit's model came from (``None`` for a model named by hand)."""
+        value = self.config.get("preset")
+        return None if value is None else str(value)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the preset left out for this screen, and why."""
+        return [str(n) for n in self.config.get("preset_notes") or []]  # type: ignore[attr-defined]
 
     @property
     def gene_effects(self) -> pd.DataFrame:
@@ -159,7 +176,8 @@ def fit_config(
         "data_source": screen.source, "data_notes": list(screen.notes), "data_summary": screen.summary(),
         "screenfit_version": screenfit.__version__, "model_revision": spec.revision, **extra,
     }  # fmt: skip
-    config["hash"] = fit_hash({k: v for k, v in config.items() if k not in ("data_source", "data_notes")})
+    unhashed = ("data_source", "data_notes", "preset_reason", "preset_notes")
+    config["hash"] = fit_hash({k: v for k, v in config.items() if k not in unhashed})
     return config
 
 
@@ -261,9 +279,9 @@ def loglik_stored(idata: az.InferenceData, n_units: int) -> bool:
     return n_params + n_units * n_draws <= POSTERIOR_VALUES_NETCDF
 
 
-def _thin(idata: az.InferenceData, n_points: int) -> az.InferenceData:
+def _thin(idata: az.InferenceData, n_points: int, budget: int = LOGLIK_BUDGET) -> az.InferenceData:
     draws = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
-    step = max(1, int(np.ceil(n_points * draws / LOGLIK_BUDGET)))
+    step = max(1, int(np.ceil(n_points * draws / budget)))
     return thinned_posterior(idata, step)
 
 
@@ -342,13 +360,13 @@ def gaussian_unit_loglik(
 
 
 def unit_log_likelihood(
-    spec: ScreenModel, idata: az.InferenceData, ev: EvaluationUnits
+    spec: ScreenModel, idata: az.InferenceData, ev: EvaluationUnits, budget: int = LOGLIK_BUDGET
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """Pointwise log-likelihood per unit (one guide in one cell line) and the unit-level observed data.
 
     Gaussian models are evaluated on the unit-level design (exact, with the within-unit term);
     count models sum their replicate rows per unit. Draws are thinned to stay within
-    ``LOGLIK_BUDGET`` values.
+    ``budget`` values.
     """
     unit = ev.unit
     labels = _unit_labels(unit)
@@ -356,7 +374,7 @@ def unit_log_likelihood(
         unit_index = pd.MultiIndex.from_arrays([labels[GUIDE], labels[LINE]])
         codes = unit_index.get_indexer(pd.MultiIndex.from_arrays([ev.labels[GUIDE], ev.labels[LINE]]))
         n_units = unit.n_groups
-        thinned = _thin(idata, ev.design.n_groups)
+        thinned = _thin(idata, ev.design.n_groups, budget)
         rows = pm.compute_log_likelihood(thinned, model=ev.model, extend_inferencedata=False, progressbar=False)
         values = rows[ev.var].values  # chain, draw, row
         # Sum each unit's replicate rows with a sparse (units × rows) indicator.
@@ -365,7 +383,7 @@ def unit_log_likelihood(
         flat = values.reshape(-1, n_rows)
         ll = np.asarray(indicator @ flat.T).T.reshape(*values.shape[:2], n_units)
     else:
-        thinned = _thin(idata, unit.n_groups)
+        thinned = _thin(idata, unit.n_groups, budget)
         ll = gaussian_unit_loglik(spec, unit, ev.model, thinned, ev.normal)
     coords = {"obs": np.arange(unit.n_groups)}
     observed = xr.Dataset(
@@ -418,14 +436,49 @@ def load_fit(folder: str | Path) -> FitResult:
     return FitResult(str(config["model"]), diagnostics, tables, config, provenance, folder, cached=True)
 
 
+def resolve_model(
+    screen: Screen | StreamedScreen,
+    model: str | ModelSpec | ScreenModel | Configuration | None,
+    preset: str | None,
+    config: dict[str, object] | None,
+    options: ModelOptions | None,
+    sampler: SamplerConfig | None,
+) -> tuple[Screen | StreamedScreen, ScreenModel, SamplerConfig | None, Configuration | None]:
+    """The screen, model and sampler a fit runs, and the preset configuration they came from (or ``None``).
+
+    With ``model=None`` the preset is resolved on the screen (:func:`~screenfit.presets.configure`),
+    or ``model`` is such a resolved configuration (whose screen is fitted); a streamed screen,
+    whose rows are not read, has no preset yet: it fits gene-by-line.
+    """
+    if isinstance(model, Configuration):
+        return model.screen, model.spec.build(), sampler or SamplerConfig(method=model.sampler), model  # type: ignore[arg-type]
+    if model is None and options is None and isinstance(screen, Screen):
+        chosen = configure(screen, preset, config, sampler=sampler.method if sampler is not None else None)
+        sampler = sampler or SamplerConfig(method=chosen.sampler)  # type: ignore[arg-type]
+        return chosen.screen, chosen.spec.build(), sampler, chosen
+    if preset is not None or config is not None:
+        raise ScreenfitInputError(
+            "a preset or configuration sets the model; it cannot be combined with a model named by hand.",
+            fix="pass either model/options or preset/config.",
+        )
+    if isinstance(model, ScreenModel):
+        return screen, model, sampler, None
+    if isinstance(model, ModelSpec):
+        return screen, model.build(), sampler, None
+    return screen, get_model(model or ("gene-by-line" if isinstance(screen, StreamedScreen) else "gene-cellline"),
+                             options), sampler, None  # fmt: skip
+
+
 # PyTensor records, on every graph node it creates, the stack of the code that created it (for
 # error messages); screenfit's models and PyMC's rewrites create tens of thousands, and reading
 # the stack cost 0.5–1 s of a 17 s fit at 300 genes × 60 lines (measured). Off within a fit.
 @pytensor.config.change_flags(traceback__limit=0)
 def fit(
     screen: Screen | StreamedScreen,
-    model: str | ScreenModel = "gene-cellline",
+    model: str | ModelSpec | ScreenModel | Configuration | None = None,
     *,
+    preset: str | None = None,
+    config: dict[str, object] | None = None,
     options: ModelOptions | None = None,
     sampler: SamplerConfig | None = None,
     out: str | Path | None = None,
@@ -445,13 +498,19 @@ def fit(
         The validated screen, or a screen streamed from Parquet
         (:func:`~screenfit.data.stream.stream_design`) for gene × cell-line models.
     model
-        Registry name (``screenfit models`` lists them), or a model instance (whose
-        parametrisation decisions, if already made, are kept).
+        ``None`` (default): the preset chosen for the screen (:func:`~screenfit.presets.choose_preset`),
+        or ``preset``, with ``config``'s overrides; config.json records which and why. Else a
+        :class:`~screenfit.presets.Configuration`, a :class:`~screenfit.models.spec.ModelSpec`,
+        a registry name (``screenfit models``) with
+        ``options``, or a model instance (whose parametrisation decisions, if made, are kept).
+    preset, config
+        A preset's name (``screenfit presets``), and overrides in a configuration file's form
+        (:func:`~screenfit.presets.read_config_file`); only with ``model=None``.
     options
-        Model options (covariate, copy-number column, dependency threshold); ignored when
-        ``model`` is an instance.
+        Model options of a model named by registry name; ignored when ``model`` is an instance.
     sampler
-        Method and settings; default nutpie NUTS, 4 chains, seed 0, the model's recommended draws.
+        Method and settings; default the preset's method (nutpie NUTS for a named model), 4
+        chains, seed 0, the model's recommended draws.
     out
         Output folder; reused when it holds a fit with the same hash, an error when it holds
         another fit (unless ``force``), and written atomically otherwise.
@@ -463,18 +522,18 @@ def fit(
         Convergence-gate thresholds.
     log_likelihood
         Compute and store the pointwise (per guide × cell line) log-likelihood for model
-        comparison. Default (``None``): when the posterior with it stays under
-        :data:`POSTERIOR_VALUES_NETCDF` values and so is stored in ``posterior.nc``
-        (CONVENTIONS.md: larger posteriors are stored as parameters only, the log-likelihood on
-        request); never for streamed screens, whose guide-level rows are not read. ``True``
-        stores it whatever the size (in ``posterior.zarr`` above the limit).
+        comparison. Default (``None``): yes, thinned to :data:`LOGLIK_BUDGET` values, or to
+        :data:`LOGLIK_LARGE_BUDGET` beside a posterior too large for ``posterior.nc`` (then in
+        ``posterior.zarr``), so that every fit can be compared; never for streamed screens,
+        whose guide-level rows are not read. ``True`` stores it at :data:`LOGLIK_BUDGET`
+        whatever the size; ``False`` leaves it out.
     predictive
         Run posterior predictive checks (tables ``ppc_*``, a few replicated data sets in the
         posterior); default: yes, except for streamed screens.
     progress
         Show the sampler's progress bar.
     """
-    spec = model if isinstance(model, ScreenModel) else get_model(model, options)
+    screen, spec, sampler, chosen = resolve_model(screen, model, preset, config, options, sampler)
     streamed = isinstance(screen, StreamedScreen)
     if isinstance(screen, StreamedScreen):
         check_streamed(spec, screen, collapse, bool(log_likelihood or predictive))
@@ -489,7 +548,14 @@ def fit(
     if not 0 < ci_prob < 1:
         raise ScreenfitInputError(f"ci_prob must be between 0 and 1, got {ci_prob}.", fix="pass e.g. --ci-prob 0.94.")
     level = spec.level(collapse)
-    config = fit_config(screen, spec, sampler, level, ci_prob, log_likelihood=loglik_request, predictive=predictive)
+    described = (
+        chosen.to_dict()
+        if chosen is not None
+        else {"model_spec": ModelSpec.from_options(spec.name, spec.options).to_dict()}
+    )
+    config = fit_config(
+        screen, spec, sampler, level, ci_prob, log_likelihood=loglik_request, predictive=predictive, **described
+    )
     out_path = Path(out) if out is not None else None
     if out_path is not None and cache_state(out_path, str(config["hash"]), force) == "hit":
         return load_fit(out_path)
@@ -525,10 +591,11 @@ def fit(
         if loglik_request or predictive:
             assert isinstance(screen, Screen)
             ev = evaluation_units(spec, screen, design)
-        log_likelihood = loglik_request is True or (loglik_request == "auto" and loglik_stored(idata, ev.unit.n_groups))
+        log_likelihood = bool(loglik_request)
         if log_likelihood:
             t1 = time.perf_counter()
-            loglik, observed = unit_log_likelihood(spec, idata, ev)
+            large = loglik_request == "auto" and not loglik_stored(idata, ev.unit.n_groups)
+            loglik, observed = unit_log_likelihood(spec, idata, ev, LOGLIK_LARGE_BUDGET if large else LOGLIK_BUDGET)
             idata.add_groups({"log_likelihood": loglik, "observed_data": observed})
             timings["log_likelihood"] = time.perf_counter() - t1
         if predictive:

@@ -67,19 +67,32 @@ class DemoResult:
     fit_status: str
     top_genes: list[str]
     report: Path
+    preset: str | None = None
+    notes: list[str] | None = None
 
 
-DEMO_MODEL = "copy-number"
 DEMO_BASELINE = "gene-cellline"
-"""The demo also fits this model without copy number, so the report compares the two."""
+"""The simpler model the demo also fits (gene effects and a line offset), so the report compares the two."""
 
 
-def run_demo(out: Path, force: bool = False, progress: bool = True) -> DemoResult:
-    """Ingest the bundled Avana sample, run QC and EDA, fit two models, plot, compare and report.
+def passing_lines_only(screen: Screen, qc: QCResult) -> Screen:
+    """The screen without the cell lines that fail QC, named in a note (the screen itself when all pass)."""
+    lines = qc.cell_lines
+    failing = sorted(lines.loc[~lines["passes"], "depmap_id"].astype(str))
+    if not failing:
+        return screen
+    kept = screen.table[~screen.table["depmap_id"].astype(str).isin(failing)]
+    return screen.with_table(kept, f"left out {len(failing)} cell line(s) that fail QC: {', '.join(failing)}")
 
-    ``fit/`` holds the copy-number model (the demo's main fit), ``fit_baseline/`` gene-cellline;
-    ``report.html`` compares them. Everything lands under the folder ``out``, written atomically
-    as one folder.
+
+def run_demo(out: Path, force: bool = False, progress: bool = True, keep_failing: bool = False) -> DemoResult:
+    """Ingest the bundled Avana sample, run QC and EDA, fit the default preset and a simpler model,
+    plot, compare and report.
+
+    Lines that fail QC are left out of the fits (with a note) unless ``keep_failing``. ``fit/``
+    holds the preset chosen for the screen (the demo's main fit, with the DepMap-layout
+    ``CRISPRGeneEffect.csv``), ``fit_baseline/`` gene-cellline; ``report.html`` compares them.
+    Everything lands under the folder ``out``, written atomically as one folder.
     """
     from screenfit.fitting import fit
     from screenfit.plots.catalogue import write_fit_plots
@@ -91,14 +104,17 @@ def run_demo(out: Path, force: bool = False, progress: bool = True) -> DemoResul
         write_table(screen.table, tmp / "screen.parquet", metadata={"notes": list(screen.notes)})
         qc = write_qc(screen, tmp / "qc")
         eda = write_eda(screen, tmp / "eda")
-        result = fit(screen, DEMO_MODEL, out=tmp / "fit", progress=progress)
-        baseline = fit(screen, DEMO_BASELINE, out=tmp / "fit_baseline", progress=progress)
+        fitted = screen if keep_failing else passing_lines_only(screen, qc)
+        result = fit(fitted, out=tmp / "fit", progress=progress)
+        baseline = fit(fitted, DEMO_BASELINE, out=tmp / "fit_baseline", progress=progress)
         write_fit_plots(result, tmp / "fit_plots")
         write_report([result, baseline], tmp / "report.html", qc=read_qc_folder(tmp / "qc"),
                      title="screenfit demo: DepMap Avana sample")  # fmt: skip
     eda = EDAFigures({k: out / "eda" / v.name for k, v in eda.written.items()}, eda.skipped)
     top = result.gene_effects.sort_values("mean")["hugo_symbol"].astype(str).head(10).tolist()
-    return DemoResult(out, out / "screen.parquet", qc, eda, out / "fit", result.status, top, out / "report.html")
+    notes = [n for n in fitted.notes if n not in screen.notes] + result.notes
+    return DemoResult(out, out / "screen.parquet", qc, eda, out / "fit", result.status, top, out / "report.html",
+                      result.preset, notes)  # fmt: skip
 
 
 def write_comparison(

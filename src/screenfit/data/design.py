@@ -85,7 +85,7 @@ class Design:
 
         Both :func:`build_design` and the streamed design order gene × line groups that way, so a
         complete screen is a grid, and per-group gathers become reshapes and broadcasts
-        (:func:`screenfit.models.terms.per_group`). Computed once per design (a pass over every
+        (:func:`screenfit.models.blocks.per_group`). Computed once per design (a pass over every
         group; each term of a model asks).
         """
         if GENE not in self.index or LINE not in self.index or set(self.level) != {GENE, LINE}:
@@ -257,6 +257,27 @@ def prepare_covariates(screen: Screen, columns: Sequence[str], cn_max: float = C
     return out
 
 
+UNANNOTATED = "unannotated: "
+"""Prefix of the lineage a cell line without one is given in a design: its own (:func:`own_lineage_where_missing`)."""
+
+
+def own_lineage_where_missing(t: pd.DataFrame) -> pd.DataFrame:
+    """``t`` with each cell line that has no lineage given one of its own, where others have one.
+
+    A line alone in its lineage is pooled with no other line (its lineage effect rests on the
+    prior), which assumes nothing about where it belongs. Tables with every lineage, or none,
+    are returned as they are.
+    """
+    if LINEAGE not in t.columns:
+        return t
+    missing = t[LINEAGE].isna()
+    if not missing.any() or missing.all():
+        return t
+    filled = t.copy(deep=False)
+    filled[LINEAGE] = t[LINEAGE].astype(object).where(~missing, UNANNOTATED + t[LINE].astype(str))
+    return filled
+
+
 def build_design(
     screen: Screen, level: Sequence[str], covariates: Sequence[str] = (), count_columns: bool = False
 ) -> Design:
@@ -267,6 +288,7 @@ def build_design(
     """
     level = tuple(level)
     t = prepare_covariates(screen, covariates)
+    t = own_lineage_where_missing(t)
     coords: dict[str, list[str]] = {}
     for col in (GENE, LINE, GUIDE, LINEAGE, CONDITION, LIBRARY, PDNA_BATCH):
         if col in t.columns and t[col].notna().all():

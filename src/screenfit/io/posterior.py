@@ -57,7 +57,12 @@ def write_posterior_zarr(idata: az.InferenceData, path: str | Path) -> None:
             ds = getattr(idata, group).copy()  # shallow: own encodings, same (lazy) data
             for var in ds.variables.values():
                 var.encoding.pop("chunks", None)  # keep the chunks of the lazily read source
-            ds.to_zarr(str(path), group=group, mode="w" if first else "a")
+            # Labels as variable-length strings: Zarr v3 specifies those, not NumPy's fixed-width ones.
+            text = [name for name, var in ds.variables.items() if var.dtype.kind == "U"]
+            ds = ds.assign({name: ds[name].astype(object) for name in text if name in ds.data_vars})
+            ds = ds.assign_coords({name: ds[name].astype(object) for name in text if name in ds.coords})
+            # Not consolidated: Zarr v3 has no consolidated metadata in its specification.
+            ds.to_zarr(str(path), group=group, mode="w" if first else "a", consolidated=False)
             first = False
 
 
@@ -66,5 +71,5 @@ def read_posterior_zarr(path: str | Path) -> az.InferenceData:
     groups = {}
     for group in ZARR_GROUPS:
         if (Path(path) / group).is_dir():
-            groups[group] = xr.open_zarr(str(path), group=group)
+            groups[group] = xr.open_zarr(str(path), group=group, consolidated=False)
     return az.InferenceData(**groups)

@@ -25,19 +25,15 @@ from screenfit.data.screen import Screen
 from screenfit.data.stream import StreamedScreen
 from screenfit.errors import ScreenfitInputError
 from screenfit.inference.samplers import SamplerConfig
+from screenfit.models.blocks import cn_slopes, noise_is_data_rich, on_grid, per_group, slopes_are_data_rich
 from screenfit.models.collapsed import CollapsedEffects, columns_to_lines, segment_sum
 from screenfit.models.efficacy import EffectUnits, declare_efficacy, full_knockout
 from screenfit.models.guide_grid import GuideGrid, guide_grid
-from screenfit.models.terms import cn_slopes, noise_is_data_rich, on_grid, per_group, slopes_are_data_rich
+from screenfit.models.terms.guide_offsets import LEARN
+from screenfit.models.terms.time_course import REFERENCE_DAYS, SCREEN_DELAY
 from screenfit.models.time_sums import TimeSums, time_sums
 
 Observed = Literal["lfc", "counts"]
-LEARN = "learn"
-"""The value of an option learnt from the screen instead of fixed (``guide_offset_nu``)."""
-#: Chronos' screen delay (days before a knockout acts); its reference fit of Avana has 3.0 for every gene.
-SCREEN_DELAY = 3.0
-#: Screen length (days) whose effects a time-course fit reports: DepMap's Avana screens.
-REFERENCE_DAYS = 21.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,8 @@ class ModelOptions:
     cn_column
         Copy-number covariate of models with a copy-number term: the seed's ``gene_cn_z``
         (default) or ``cn_excess = min(gene_cn, 10) − 1`` (both computed from ``gene_cn`` when
-        absent), or any numeric column.
+        absent), or any numeric column. ``None`` leaves the term out of models whose copy number
+        is optional (``cn_optional``: gene-by-line and its lineage form), for screens without it.
     dependency_threshold
         Effects below this count as a dependency in ``prob_lt_threshold`` / probability of
         dependency columns.
@@ -113,7 +110,7 @@ class ModelOptions:
     """
 
     covariate: str | None = None
-    cn_column: str = "gene_cn_z"
+    cn_column: str | None = "gene_cn_z"
     dependency_threshold: float = -0.5
     reference_condition: str | None = None
     min_difference: float = 0.1
@@ -154,13 +151,15 @@ class ScreenModel(ABC):
     mean_level: ClassVar[tuple[str, ...]] = (GENE, LINE)
     noise_by: ClassVar[str | None] = None
     uses_cn: ClassVar[bool] = False
+    #: Whether the copy-number term may be left out (``options.cn_column=None``).
+    cn_optional: ClassVar[bool] = False
     needs_lineage: ClassVar[bool] = False
     gene_effect: ClassVar[str] = "gene_effect"
     gene_line_effect: ClassVar[str | None] = None
     location_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
     recommended_draws: ClassVar[int] = 1000
     #: Whether :meth:`grid_likelihood` broadcasts the gene and line terms of the mean on the grid
-    #: (:func:`~screenfit.models.terms.on_grid`) instead of materialising each as a full grid.
+    #: (:func:`~screenfit.models.blocks.on_grid`) instead of materialising each as a full grid.
     grid_broadcast: ClassVar[bool] = True
     #: The unit of the pointwise log-likelihood and predictive checks (one guide in one line;
     #: models with more structure per line, e.g. conditions, split it further).
@@ -185,6 +184,8 @@ class ScreenModel(ABC):
         self._guide_offsets_by_batch: bool | None = None
         #: Whether some line has several time points (set by :meth:`check_screen` with ``time_course``).
         self._days_within_line = False
+        #: Whether some line was screened against several pDNA batches (set by :meth:`check_screen`).
+        self._batches_within_line = False
         #: During :meth:`build`: whether it builds the evaluation form, and the effects it integrates out.
         self.evaluating = False
         self._collapsed: CollapsedEffects | None = None
@@ -247,15 +248,18 @@ class ScreenModel(ABC):
         return self.centred_groups[term]
 
     def cn_term(self, design: Design) -> pt.TensorVariable:
-        """The copy-number slopes term, parametrised by the data (see ``terms.cn_slopes``)."""
+        """The copy-number slopes term, parametrised by the data (see ``blocks.cn_slopes``); zeros
+        when the model leaves copy number out (``options.cn_column=None``)."""
         column = self.options.cn_column
+        if column is None:
+            return pt.constant(np.zeros(design.n_groups))
         centred = self.centred("cn_slope", lambda: slopes_are_data_rich(design, column))
         return cn_slopes(design, column, centred)
 
     @property
     def covariate_columns(self) -> tuple[str, ...]:
         """Per-group covariates the design must carry for this model."""
-        cols = [self.options.cn_column] if self.uses_cn else []
+        cols = [self.options.cn_column] if self.has_cn and self.options.cn_column else []
         if self.options.covariate:
             cols.append(self.options.covariate)
         if self.options.time_course:
@@ -263,16 +267,35 @@ class ScreenModel(ABC):
         return tuple(cols)
 
     @property
+    def has_cn(self) -> bool:
+        """Whether this model's mean has a copy-number term (``uses_cn``, not left out by ``cn_column=None``)."""
+        return self.uses_cn and self.options.cn_column is not None
+
+    @property
     def evaluation_level(self) -> tuple[str, ...]:
-        """The unit of the pointwise log-likelihood: ``unit_level``, split by time point in a time course."""
-        return (*self.unit_level, DAYS) if self._days_within_line else self.unit_level
+        """The unit of the pointwise log-likelihood: ``unit_level``, split by pDNA batch where a line
+        was screened against several (each batch's reference count is its own measurement, and guide
+        offsets per batch need it) and by time point in a time course. Screen-derived, so every model
+        of one screen has the same units."""
+        level = (*self.unit_level, PDNA_BATCH) if self._batches_within_line else self.unit_level
+        return (*level, DAYS) if self._days_within_line else level
 
     def check_screen(self, screen: Screen) -> None:
         """Raise a clear error when the screen lacks what the model needs (or the options do not apply)."""
-        if self.options.cn_efficacy and not (self.options.guide_efficacy and self.uses_cn):
+        t = screen.table
+        self._batches_within_line = PDNA_BATCH in t.columns and bool(
+            (t.groupby(LINE, observed=True)[PDNA_BATCH].nunique() > 1).any()
+        )
+        if self.uses_cn and self.options.cn_column is None and not self.cn_optional:
+            raise ScreenfitInputError(
+                f"model '{self.name}' is built around its copy-number term; it needs a copy-number column.",
+                file=screen.source,
+                fix="give a copy-number column (gene_cn_z, cn_excess), or fit gene-cellline instead.",
+            )
+        if self.options.cn_efficacy and not (self.options.guide_efficacy and self.has_cn):
             raise ScreenfitInputError(
                 "--cn-efficacy scales the copy-number term by each guide's efficacy: it needs --guide-efficacy "
-                f"and a model with a copy-number term ('{self.name}' {'has' if self.uses_cn else 'has none'}).",
+                f"and a model with a copy-number term ('{self.name}' {'has' if self.has_cn else 'has none'}).",
                 file=screen.source,
                 fix="add --guide-efficacy (gene-by-line, gene-by-line-lineage), or drop --cn-efficacy.",
             )
@@ -332,13 +355,10 @@ class ScreenModel(ABC):
             t = screen.table
             missing = sorted(t.loc[t["lineage"].isna(), "depmap_id"].astype(str).unique())
             if missing:
-                raise ScreenfitInputError(
-                    f"model '{self.name}' needs a lineage for every cell line; {len(missing)} have none.",
-                    file=screen.source,
-                    column="lineage",
-                    rows=missing,
-                    fix="annotate them (`--annotations Model.csv` at ingest), or leave them out with "
-                    "`screenfit fit --annotated-lines-only`.",
+                warnings.warn(
+                    f"{screen.source}: {len(missing)} cell line(s) without a lineage, each pooled in a lineage of "
+                    f"its own: {', '.join(missing)}. To leave them out instead: --annotated-lines-only.",
+                    stacklevel=3,
                 )
 
     def check_time_points(self, screen: Screen) -> None:
@@ -584,7 +604,7 @@ class ScreenModel(ABC):
         """Noise SD: one ``σ ~ HalfNormal(1)``, or one per ``noise_by`` level, ``log σ_c ~ N(μ, τ)``.
 
         Per-line noise is centred when each line's residual spread is measured more precisely
-        than the lines differ (:func:`~screenfit.models.terms.noise_is_data_rich`), non-centred
+        than the lines differ (:func:`~screenfit.models.blocks.noise_is_data_rich`), non-centred
         otherwise. On the Avana sample (883 genes per line) the non-centred form left ``μ`` at
         R-hat 1.14 / bulk ESS 22 in gene-by-line: each ``σ_c`` is pinned by thousands of rows, so
         ``μ`` and every ``z_c`` had to move together.

@@ -13,7 +13,7 @@ from screenfit.data.design import CONDITION, GENE, GUIDE, LINE, Design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.base import ModelOptions, ScreenModel
-from screenfit.models.terms import gene_intercepts, line_offsets, reference_first
+from screenfit.models.blocks import gene_intercepts, line_offsets, reference_first
 
 #: Names taken as the reference condition when none is given (case-insensitive).
 REFERENCE_NAMES = ("vehicle", "control", "dmso", "untreated", "mock", "ctrl")

@@ -6,7 +6,7 @@ import pytensor.tensor as pt
 
 from screenfit.data.design import GENE, LINE, Design
 from screenfit.models.base import ScreenModel
-from screenfit.models.terms import gene_intercepts, line_offsets, per_group
+from screenfit.models.blocks import gene_intercepts, line_offsets, per_group
 
 
 class CopyNumber(ScreenModel):

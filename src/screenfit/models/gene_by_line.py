@@ -10,9 +10,9 @@ from screenfit.data.design import GENE, LINE, Design
 from screenfit.data.screen import Screen
 from screenfit.data.stream import StreamedScreen
 from screenfit.models.base import ScreenModel
+from screenfit.models.blocks import gene_intercepts, genes_varying_across_lines, per_group, quality_is_data_rich
 from screenfit.models.collapsed import CollapsedEffects
 from screenfit.models.efficacy import EffectUnits
-from screenfit.models.terms import gene_intercepts, genes_varying_across_lines, per_group, quality_is_data_rich
 
 
 class GeneByLine(ScreenModel):
@@ -24,7 +24,7 @@ class GeneByLine(ScreenModel):
     ``log τ_g ~ N(μ_τ, s_τ)``, ``μ_τ ~ N(log 0.1, 1)``, ``s_τ ~ HalfNormal(1)``;
     ``log q ~ ZeroSumNormal(σ_q)`` over lines, ``σ_q ~ HalfNormal(0.3)`` (screen quality, mean 1
     on the log scale; centred when each line's quality is measured more precisely than lines
-    differ — :func:`~screenfit.models.terms.quality_is_data_rich` — as on the Avana sample, where
+    differ — :func:`~screenfit.models.blocks.quality_is_data_rich` — as on the Avana sample, where
     the non-centred ``log q_c = σ_q w_c`` left ``σ_q`` at bulk ESS 85; non-centred otherwise);
     ``log σ_c ~ N(μ_σ, τ_σ)``; ``α_g``, ``κ_c`` as in copy-number.
 
@@ -38,6 +38,7 @@ class GeneByLine(ScreenModel):
     name = "gene-by-line"
     title = "gene × cell-line effects pooled to the gene mean, screen quality, copy number, line noise"
     uses_cn = True
+    cn_optional = True
     noise_by = LINE
     efficacy_scaled = True
     collapsible = True

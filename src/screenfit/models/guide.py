@@ -7,7 +7,7 @@ import pytensor.tensor as pt
 
 from screenfit.data.design import GUIDE, LINE, Design
 from screenfit.models.base import ScreenModel
-from screenfit.models.terms import gene_intercepts, line_offsets
+from screenfit.models.blocks import gene_intercepts, line_offsets
 
 
 class Guide(ScreenModel):

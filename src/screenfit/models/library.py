@@ -12,7 +12,7 @@ from screenfit.data.design import GENE, GUIDE, LIBRARY, LINE, Design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.base import ModelOptions, ScreenModel
-from screenfit.models.terms import gene_intercepts, library_offsets_are_data_rich, line_offsets, reference_first
+from screenfit.models.blocks import gene_intercepts, library_offsets_are_data_rich, line_offsets, reference_first
 
 
 def reference_library(lines_per_library: dict[str, int]) -> str:

@@ -37,13 +37,17 @@ MODELS: dict[str, type[ScreenModel]] = {
 }
 
 
-def get_model(name: str, options: ModelOptions | None = None) -> ScreenModel:
-    """Instantiate a registered model by name; unknown names get the list of known ones."""
+def model_class(name: str) -> type[ScreenModel]:
+    """The registered model class of ``name``; unknown names get the list of known ones."""
     try:
-        cls = MODELS[name]
+        return MODELS[name]
     except KeyError:
         raise ScreenfitInputError(
             f"unknown model '{name}'. Known models: {', '.join(MODELS)}.",
             fix="pick one of those (`screenfit models` describes them).",
         ) from None
-    return cls(options)
+
+
+def get_model(name: str, options: ModelOptions | None = None) -> ScreenModel:
+    """Instantiate a registered model by name; unknown names get the list of known ones."""
+    return model_class(name)(options)
