@@ -96,12 +96,13 @@ def test_bad_fit_requests_exit_1(screen_file, tmp_path):
 @pytest.mark.slow
 def test_interrupted_write_leaves_nothing_that_looks_complete(screen_file, tmp_path, monkeypatch):
     import screenfit.fitting as fitting
+    import screenfit.io.fit_folder as fit_folder
     from screenfit.io.tables import read_long_table
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fitting, "write_table", boom)
+    monkeypatch.setattr(fit_folder, "write_table", boom)
     out = tmp_path / "fit"
     with pytest.raises(KeyboardInterrupt):
         fitting.fit(

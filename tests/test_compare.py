@@ -113,16 +113,17 @@ def test_large_posteriors_keep_a_thinned_log_likelihood_so_every_fit_compares(tm
     log-likelihood is then thinned to ``LOGLIK_LARGE_BUDGET`` values and stored beside it, so the
     fit still compares; ``log_likelihood=False`` leaves it out (and compare says how to get it);
     asked for, it is stored at the full budget, and ``compare`` reads it back from the Zarr store."""
-    from screenfit import fitting
+    from screenfit.evaluate import loglik
     from screenfit.inference.samplers import SamplerConfig
+    from screenfit.io import fit_folder
 
     screen, _, _ = simulate_screen(SimulationConfig(n_genes=8, n_cell_lines=6, seed=4))
     sampler = SamplerConfig(method="svi")
     fit(screen, "gene-cellline", sampler=sampler, out=tmp_path / "small", progress=False)
     assert (tmp_path / "small" / "posterior.nc").is_file()
     assert "log_likelihood" in load_fit(tmp_path / "small").idata.groups()
-    monkeypatch.setattr(fitting, "POSTERIOR_VALUES_NETCDF", 1000)
-    monkeypatch.setattr(fitting, "LOGLIK_LARGE_BUDGET", 20_000)
+    monkeypatch.setattr(fit_folder, "POSTERIOR_VALUES_NETCDF", 1000)
+    monkeypatch.setattr(loglik, "LOGLIK_LARGE_BUDGET", 20_000)
     kw = dict(sampler=sampler, progress=False, predictive=False)
     auto = load_fit(fit(screen, "gene-cellline", out=tmp_path / "auto", **kw).out)
     assert (tmp_path / "auto" / "posterior.zarr").is_dir()

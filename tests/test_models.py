@@ -614,11 +614,11 @@ def test_unit_log_likelihood_is_the_sum_of_its_rows_gaussian_densities(tiny, nam
     import arviz as az
     import pymc as pm
 
-    import screenfit.fitting
-    from screenfit.fitting import _unit_labels, gaussian_unit_loglik
+    import screenfit.evaluate.loglik
+    from screenfit.evaluate.loglik import _unit_labels, gaussian_unit_loglik
 
     if backend == "pymc":
-        monkeypatch.setattr(screenfit.fitting.NormalUnits, "of", classmethod(lambda cls, model, var: None))
+        monkeypatch.setattr(screenfit.evaluate.loglik.NormalUnits, "of", classmethod(lambda cls, model, var: None))
     else:
         pytest.importorskip("jax")
 

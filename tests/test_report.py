@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from screenfit.fitting import load_fit
+from screenfit.io.fit_folder import load_fit
 from screenfit.report import build_report, write_report
 from screenfit.results.readouts import copy_number_curve, covariate_effects, ranked_dependencies, screen_quality
 
@@ -27,6 +27,7 @@ def test_report_is_self_contained_and_has_every_section(report_file):
     assert not re.search(r'(src|href)="(https?:)?//', text)  # nothing fetched from a network
     for section in ('id="data"', 'id="qc"', 'id="comparison"', 'id="fit-0"', 'id="fit-1"'):
         assert section in text
+    assert text.index('id="dependencies"') < text.index('id="data"') < text.index('id="fit-0"')  # biology first
     assert "κ_c ~ N(μ_κ, σ_κ)" in text  # the copy-number model's equations
     assert text.count("data:image/png;base64,") >= 6
     assert 'data-search-id="gene-search"' in text
@@ -115,3 +116,54 @@ def test_report_renders_in_chromium_and_gene_search_finds_a_gene(report_file, br
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def _gene_line_fit():
+    """A fit's tables as a gene × line model writes them: two common essentials, one selective gene, one inert."""
+    import numpy as np
+    import pandas as pd
+
+    from screenfit.inference.diagnostics import Diagnostics
+    from screenfit.io.fit_folder import FitResult
+
+    genes, lines = ["ESS1", "ESS2", "SEL", "INERT"], [f"ACH-{i:06d}" for i in range(6)]
+    effect = {"ESS1": [-2.0] * 6, "ESS2": [-3.0] * 6, "SEL": [-2.5, -2.2, 0, 0, 0, 0], "INERT": [0.0] * 6}
+    rows = [{"hugo_symbol": g, "depmap_id": c, "mean": effect[g][i], "hdi_lower": effect[g][i] - 0.4,
+             "hdi_upper": effect[g][i] + 0.4} for g in genes for i, c in enumerate(lines)]  # fmt: skip
+    effects = pd.DataFrame(rows)
+    calls = pd.DataFrame({"hugo_symbol": genes, "n_dependent_lines": [6, 6, 2, 0],
+                          "fraction_dependent": [1, 1, 1 / 3, 0], "median_effect": [-2, -3, 0, 0],
+                          "common_essential": [True, True, False, False],
+                          "strongly_selective": [False, False, True, False]})  # fmt: skip
+    means = effects.groupby("hugo_symbol", as_index=False)[["mean", "hdi_lower", "hdi_upper"]].mean()
+    gene_effects = means.assign(sd=0.2, prob_lt_threshold=np.where(means["mean"] < -0.5, 1.0, 0.0))
+    diagnostics = Diagnostics.from_dict({"status": "approximate", "method": "svi", "problems": []})
+    tables = {"gene_cell_line_effects": effects, "gene_calls": calls, "gene_line_means": means,
+              "gene_effects": gene_effects}  # fmt: skip
+    config = {"ci_prob": 0.94, "options": {"dependency_threshold": -0.5}}
+    return FitResult("gene-by-line", diagnostics, tables, config, {})
+
+
+def test_dependencies_lead_with_common_essentials_and_selective_genes():
+    """The report's first section answers what a biologist asks: the common essentials, strongest
+    first, and the selective genes with their most dependent line — never an inert gene."""
+    from screenfit.plots.readouts import selective_heatmap
+    from screenfit.results.readouts import common_essentials, selective_dependencies
+
+    fit = _gene_line_fit()
+    common = common_essentials(fit)
+    assert common["hugo_symbol"].tolist() == ["ESS2", "ESS1"]
+    selective = selective_dependencies(fit)
+    assert selective["hugo_symbol"].tolist() == ["SEL"]
+    assert selective.loc[0, "most_dependent_line"] == "ACH-000000" and selective.loc[0, "mean"] == -2.5
+    heatmap = selective_heatmap(fit)
+    assert heatmap is not None
+    marks = [c for c in heatmap.axes[0].collections if len(c.get_offsets())]
+    assert sum(len(c.get_offsets()) for c in marks) == 2  # the two dependent lines of SEL
+    from screenfit.report import _dependencies_section, _Page
+
+    page = _Page()
+    _dependencies_section(page, "gene-by-line", fit)
+    text = "\n".join(page.parts)
+    assert "Common essentials" in text and "Selective dependencies" in text and "INERT" not in text
+    assert text.count("data:image/png;base64,") == 1

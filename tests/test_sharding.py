@@ -22,9 +22,9 @@ from screenfit.cli import app
 from screenfit.cluster import ClusterSpec, connect, parse_cluster
 from screenfit.data.design import GENE, build_design
 from screenfit.errors import ScreenfitInputError
-from screenfit.fitting import load_fit
 from screenfit.inference.diagnostics import Diagnostics, GateThresholds
 from screenfit.inference.samplers import SamplerConfig
+from screenfit.io.fit_folder import load_fit
 from screenfit.io.tables import write_screen
 from screenfit.models.registry import get_model
 from screenfit.sharding import (

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import screenfit.fitting as fitting
 import screenfit.inference.samplers as samplers
+import screenfit.io.fit_folder as fit_folder
 from screenfit.cli import app
 from screenfit.data.design import GENE, LINE, build_design
 from screenfit.data.stream import stream_design
@@ -115,7 +115,7 @@ def test_streamed_svi_fit_matches_in_memory_and_writes_zarr_when_large(sim_file,
     # Force the large-posterior path: draws streamed to Zarr in blocks, posterior.zarr written.
     monkeypatch.setattr(samplers, "STREAM_BYTES", 1000)
     monkeypatch.setattr(samplers, "SVI_DRAW_BLOCK_VALUES", 50_000)
-    monkeypatch.setattr(fitting, "POSTERIOR_VALUES_NETCDF", 1000)
+    monkeypatch.setattr(fit_folder, "POSTERIOR_VALUES_NETCDF", 1000)
     out = tmp_path / "fit"
     result = CliRunner().invoke(
         app, ["fit", str(path), "--stream", "--model", "gene-by-line", "--sampler", "svi", "--out", str(out), "-q"]

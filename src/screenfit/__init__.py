@@ -39,8 +39,8 @@ __version__ = "0.1.0"
 # so reading, QC and the CLI's other verbs stay quick.
 _LAZY = {
     "fit": "screenfit.fitting",
-    "load_fit": "screenfit.fitting",
-    "FitResult": "screenfit.fitting",
+    "load_fit": "screenfit.io.fit_folder",
+    "FitResult": "screenfit.io.fit_folder",
     "SamplerConfig": "screenfit.inference.samplers",
     "ModelOptions": "screenfit.models.base",
     "MODELS": "screenfit.models.registry",

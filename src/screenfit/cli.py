@@ -573,7 +573,7 @@ def plot(
     The same figures the report shows; a figure whose model has nothing to show is skipped.
     Figures of a fit that failed its gate are stamped NOT CONVERGED.
     """
-    from screenfit.fitting import load_fit
+    from screenfit.io.fit_folder import load_fit
     from screenfit.plots.catalogue import write_fit_plots
 
     written = write_fit_plots(load_fit(fit_dir), out, force=force)
@@ -619,7 +619,7 @@ def report(
     force: Force = False,
 ) -> None:
     """One self-contained HTML report: data, QC, models, diagnostics, comparison, PPC, readouts, tables."""
-    from screenfit.fitting import load_fit
+    from screenfit.io.fit_folder import load_fit
     from screenfit.report import read_qc_folder, write_report
 
     fits = [load_fit(d) for d in fit_dirs]
@@ -684,6 +684,8 @@ THIRD_PARTY_WARNINGS = (
     (r"PyTensor could not link to a BLAS", UserWarning),
     # ArviZ 0.23 announces its 1.0 refactor once a day; screenfit pins ArviZ < 0.24.
     (r"\s*ArviZ is undergoing a major refactor", FutureWarning),
+    # ArviZ 0.23's matplotlib backend calls normalize_kwargs the deprecated way (plots).
+    (r"Passing a dict or None as alias_mapping", DeprecationWarning),
 )
 
 

@@ -8,33 +8,28 @@ hash matches.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import socket
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 import arviz as az
-import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor
-import xarray as xr
-from scipy import sparse
 
 import screenfit
-from screenfit.data.design import CONDITION, GENE, GUIDE, LINE, LINEAGE, Design, build_design
+from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE, build_design
 from screenfit.data.screen import Screen
 from screenfit.data.stream import STREAM_LEVEL, StreamedScreen
 from screenfit.errors import ScreenfitInputError
-from screenfit.inference.cache import CONFIG, cache_state, fit_hash
+from screenfit.evaluate import loglik as evaluate
+from screenfit.evaluate.loglik import evaluation_units, unit_log_likelihood
+from screenfit.inference.cache import cache_state, fit_hash
 from screenfit.inference.diagnostics import (
-    Diagnostics,
     GateThresholds,
     check_mcmc,
     check_optimiser,
@@ -44,88 +39,15 @@ from screenfit.inference.diagnostics import (
 )
 from screenfit.inference.memory import release_free_memory
 from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, n_elements, run_sampler
-from screenfit.io.atomic import atomic_path
-from screenfit.io.posterior import read_posterior_zarr, write_posterior, write_posterior_zarr
-from screenfit.io.tables import write_table
+from screenfit.io.fit_folder import FitResult, load_fit, write_fit
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.collapsed import EPSILON
 from screenfit.models.registry import get_model
 from screenfit.models.spec import ModelSpec
 from screenfit.presets import Configuration, configure
 from screenfit.results.depmap import depmap_tables
-from screenfit.results.pointwise import NormalUnits
-from screenfit.results.predictive import calibration, ppc_by, predictive_check, thinned_posterior
+from screenfit.results.predictive import calibration, ppc_by, predictive_check
 from screenfit.results.tables import CI_PROB, build_tables
-
-LOGLIK_BUDGET = 50_000_000
-"""Most pointwise log-likelihood values stored (units × draws); above it draws are thinned."""
-LOGLIK_LARGE_BUDGET = 20_000_000
-"""Most values of the log-likelihood stored by default beside a posterior too large for
-``posterior.nc``: thinned further, so that every fit can be compared (PSIS-LOO then warns where
-its fewer draws leave Pareto k high) without doubling the fit folder's size."""
-POSTERIOR_VALUES_NETCDF = 50_000_000
-"""Posteriors with more values than this are written as ``posterior.zarr`` (parameters and
-sampler statistics only) instead of ``posterior.nc`` (CONVENTIONS.md)."""
-POSTERIOR_ZARR = "posterior.zarr"
-
-
-@dataclass
-class FitResult:
-    """A fit: status and diagnostics, labelled tables, configuration, and the posterior.
-
-    ``idata`` is loaded from ``posterior.nc`` on first use when the fit came from the cache.
-    """
-
-    model: str
-    diagnostics: Diagnostics
-    tables: dict[str, pd.DataFrame]
-    config: dict[str, object]
-    provenance: dict[str, object]
-    out: Path | None = None
-    cached: bool = False
-    _idata: az.InferenceData | None = field(default=None, repr=False)
-
-    @property
-    def status(self) -> str:
-        """``converged``, ``approximate`` or ``failed``."""
-        return self.diagnostics.status
-
-    @property
-    def idata(self) -> az.InferenceData:
-        """The posterior as ArviZ InferenceData."""
-        if self._idata is None:
-            if self.out is None:
-                raise ScreenfitInputError("this fit has no posterior in memory or on disk.")
-            zarr = self.out / POSTERIOR_ZARR
-            self._idata = read_posterior_zarr(zarr) if zarr.is_dir() else az.from_netcdf(self.out / "posterior.nc")
-        return self._idata
-
-    @property
-    def options(self) -> dict[str, object]:
-        """The model options the fit was made with (covariate, copy-number column, threshold)."""
-        return dict(self.config.get("options") or {})  # type: ignore[call-overload]
-
-    @property
-    def preset(self) -> str | None:
-        """The preset the fit's model came from (``None`` for a model named by hand)."""
-        value = self.config.get("preset")
-        return None if value is None else str(value)
-
-    @property
-    def notes(self) -> list[str]:
-        """What the preset left out for this screen, and why."""
-        return [str(n) for n in self.config.get("preset_notes") or []]  # type: ignore[attr-defined]
-
-    @property
-    def gene_effects(self) -> pd.DataFrame:
-        """One row per gene: mean, sd, HDI bounds, P(effect < threshold)."""
-        return self.tables["gene_effects"]
-
-    def table(self, name: str) -> pd.DataFrame:
-        """A result table by its file stem; unknown names list the available ones."""
-        if name not in self.tables:
-            raise ScreenfitInputError(f"no table '{name}' in this fit; it has {', '.join(self.tables)}.")
-        return self.tables[name]
 
 
 def _versions() -> dict[str, str]:
@@ -187,10 +109,9 @@ def compile_key(config: dict[str, object], spec: ScreenModel, var_names: Sequenc
     fields = ("model", "options", "observed", "likelihood_level", "data_hash", "screenfit_version", "model_revision")
     payload: dict[str, object] = {k: config[k] for k in fields}
     payload["class"] = f"{type(spec).__module__}.{type(spec).__qualname__}"
-    payload["parametrisation"] = spec.parametrisation
-    payload["centred_groups"] = {k: sorted(v) for k, v in spec.centred_groups.items()}
+    payload["plan"] = spec.plan.to_dict()
     # Anything else set on the instance (a user's override of a class attribute) changes the graph too.
-    skip = {"options", "parametrisation", "centred_groups"}
+    skip = {"options", "plan"}
     payload["instance"] = {k: repr(v) for k, v in sorted(vars(spec).items()) if k not in skip}
     payload["variables"] = list(var_names)
     return fit_hash(payload)
@@ -265,175 +186,6 @@ def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, ev
             file=screen.source,
             fix="fit without them (leave log_likelihood and predictive unset, or False), or load the screen in memory.",
         )
-
-
-def loglik_stored(idata: az.InferenceData, n_units: int) -> bool:
-    """Whether the posterior with the pointwise log-likelihood of ``n_units`` units stays under
-    :data:`POSTERIOR_VALUES_NETCDF` values, so that it is stored in ``posterior.nc`` by default.
-
-    Above it the posterior is stored as parameters only (CONVENTIONS.md); the log-likelihood
-    was computed and then left out, ~1 s of a 300-gene × 60-line SVI fit for nothing.
-    """
-    n_params = sum(int(v.size) for v in idata.posterior.data_vars.values())
-    n_draws = _thin(idata, n_units).posterior.sizes["draw"] * idata.posterior.sizes["chain"]
-    return n_params + n_units * n_draws <= POSTERIOR_VALUES_NETCDF
-
-
-def _thin(idata: az.InferenceData, n_points: int, budget: int = LOGLIK_BUDGET) -> az.InferenceData:
-    draws = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
-    step = max(1, int(np.ceil(n_points * draws / budget)))
-    return thinned_posterior(idata, step)
-
-
-def _label_columns(design: Design) -> tuple[str, ...]:
-    return (GUIDE, GENE, LINE, CONDITION) if CONDITION in design.index else (GUIDE, GENE, LINE)
-
-
-def _unit_labels(design: Design) -> dict[str, np.ndarray]:
-    return {col: np.asarray(design.coords[col])[design.index[col]] for col in _label_columns(design)}
-
-
-def _unit_categories(design: Design) -> dict[str, pd.Categorical]:
-    """The units' labels as categoricals of the design's codes: the predictive-check table's
-    label columns without a string per unit (216,000 units of a 300 × 60 time course: 77 MB of
-    text arrays and Python strings at the fit's peak; measured)."""
-    return {col: pd.Categorical.from_codes(design.index[col], categories=design.coords[col])
-            for col in _label_columns(design)}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class EvaluationUnits:
-    """The model and design on which a fit is evaluated: per unit (guide × line) or, for counts, per row."""
-
-    unit: Design
-    model: pm.Model
-    design: Design
-    var: str
-    observed: np.ndarray
-    labels: dict[str, pd.Categorical]
-    normal: NormalUnits | None
-    """``var``'s mean and SD in JAX, for a Gaussian model where JAX is installed (else ``None``)."""
-
-
-def evaluation_units(spec: ScreenModel, screen: Screen, design: Design) -> EvaluationUnits:
-    """Gaussian models are rebuilt on the unit-level design; count models on their row-level one.
-
-    ``unit`` is always the guide × line design of the LFC (the observed data stored with the fit).
-    """
-    unit = build_design(screen, spec.evaluation_level, spec.covariate_columns)
-    if spec.observed == "counts":
-        assert design.counts is not None
-        evaluation = spec.build(design, evaluation=True)
-        return EvaluationUnits(
-            unit, evaluation, design, "counts_final", design.counts["counts_final"], _unit_categories(design), None
-        )
-    model = spec.build(unit, evaluation=True)
-    return EvaluationUnits(unit, model, unit, "lfc", unit.y_mean, _unit_categories(unit), NormalUnits.of(model, "lfc"))
-
-
-def gaussian_unit_loglik(
-    spec: ScreenModel, unit: Design, model: pm.Model, idata: az.InferenceData, normal: NormalUnits | None = None
-) -> np.ndarray:
-    """Full log-likelihood (chain × draw × unit) of each unit of an LFC model built on ``unit``.
-
-    PyMC's log-likelihood of the unit means plus the within-unit term
-    (:meth:`ScreenModel.unit_loglik_correction`) with each draw's noise SD; in one compiled JAX
-    graph over blocks of draws where JAX is installed (:mod:`screenfit.results.pointwise`;
-    ``normal``: that graph, already made for ``model``).
-    """
-    if unit.level == spec.evaluation_level:
-        normal = normal or NormalUnits.of(model, "lfc")
-        if normal is not None:
-            return normal.unit_loglik(idata.posterior, unit.n, unit.y_mean, unit.y_ss)
-    ll = pm.compute_log_likelihood(idata, model=model, var_names=["lfc"], extend_inferencedata=False, progressbar=False)
-    values = ll["lfc"].values
-    chains, draws = values.shape[:2]
-    names = ["sigma" if spec.noise_by is None else "sigma_line"] + (["guide_noise"] if spec.options.guide_noise else [])
-    post = idata.posterior
-    per_draw = {name: post[name].values.reshape(chains * draws, *post[name].shape[2:]) for name in names}
-    correction = spec.unit_loglik_correction(unit, per_draw)
-    if correction is None:
-        return values
-    correction = correction.reshape(chains, draws, -1)
-    correction += values  # in place (float32, as stored): one draws × units array fewer
-    return correction
-
-
-def unit_log_likelihood(
-    spec: ScreenModel, idata: az.InferenceData, ev: EvaluationUnits, budget: int = LOGLIK_BUDGET
-) -> tuple[xr.Dataset, xr.Dataset]:
-    """Pointwise log-likelihood per unit (one guide in one cell line) and the unit-level observed data.
-
-    Gaussian models are evaluated on the unit-level design (exact, with the within-unit term);
-    count models sum their replicate rows per unit. Draws are thinned to stay within
-    ``budget`` values.
-    """
-    unit = ev.unit
-    labels = _unit_labels(unit)
-    if spec.observed == "counts":
-        unit_index = pd.MultiIndex.from_arrays([labels[GUIDE], labels[LINE]])
-        codes = unit_index.get_indexer(pd.MultiIndex.from_arrays([ev.labels[GUIDE], ev.labels[LINE]]))
-        n_units = unit.n_groups
-        thinned = _thin(idata, ev.design.n_groups, budget)
-        rows = pm.compute_log_likelihood(thinned, model=ev.model, extend_inferencedata=False, progressbar=False)
-        values = rows[ev.var].values  # chain, draw, row
-        # Sum each unit's replicate rows with a sparse (units × rows) indicator.
-        n_rows = values.shape[2]
-        indicator = sparse.csr_matrix((np.ones(n_rows), (codes, np.arange(n_rows))), shape=(n_units, n_rows))
-        flat = values.reshape(-1, n_rows)
-        ll = np.asarray(indicator @ flat.T).T.reshape(*values.shape[:2], n_units)
-    else:
-        thinned = _thin(idata, unit.n_groups, budget)
-        ll = gaussian_unit_loglik(spec, unit, ev.model, thinned, ev.normal)
-    coords = {"obs": np.arange(unit.n_groups)}
-    observed = xr.Dataset(
-        {"lfc_mean": ("obs", unit.y_mean), "n": ("obs", unit.n), "lfc_ss": ("obs", unit.y_ss),
-         **{col: ("obs", values) for col, values in labels.items()}},
-        coords=coords,
-    )  # fmt: skip
-    sample_coords = {d: thinned.posterior[d].values for d in ("chain", "draw")}
-    pointwise = ll.astype(np.float32, copy=False)
-    loglik = xr.Dataset({"lfc": (("chain", "draw", "obs"), pointwise)}, coords={**sample_coords, **coords})
-    return loglik, observed
-
-
-def write_fit(result: FitResult, idata: az.InferenceData, out: Path, force: bool) -> None:
-    """Write a fit folder atomically; ``config.json`` last, so a folder with it is complete."""
-    t0 = time.perf_counter()
-    ci_prob = result.config["ci_prob"]
-    with atomic_path(out, force=force) as tmp:
-        tmp.mkdir()
-        n_values = sum(int(v.size) for g in idata.groups() for v in getattr(idata, g).data_vars.values())
-        meta = {"model": result.model, "ci_prob": ci_prob, "status": result.status}
-        # The posterior is written in another thread while the tables are (NetCDF's and Arrow's
-        # writers leave Python's lock while they write): 0.9 → 0.6 s at 300 genes × 60 lines.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            if n_values > POSTERIOR_VALUES_NETCDF:
-                posterior = pool.submit(write_posterior_zarr, idata, tmp / POSTERIOR_ZARR)
-            else:
-                posterior = pool.submit(write_posterior, idata, tmp / "posterior.nc")
-            for stem, table in result.tables.items():
-                write_table(table, tmp / f"{stem}.parquet", metadata=meta)
-            posterior.result()
-        (tmp / "diagnostics.json").write_text(json.dumps(result.diagnostics.to_dict(), indent=2, default=str) + "\n")
-        result.provenance["timings_s"]["write"] = time.perf_counter() - t0  # type: ignore[index]
-        (tmp / "provenance.json").write_text(json.dumps(result.provenance, indent=2, default=str) + "\n")
-        # config.json last: a folder with config.json is a complete fit.
-        (tmp / CONFIG).write_text(json.dumps(result.config, indent=2, default=str) + "\n")
-
-
-def load_fit(folder: str | Path) -> FitResult:
-    """Load a fit written by :func:`fit` (tables eagerly, the posterior on first use)."""
-    folder = Path(folder)
-    if not (folder / CONFIG).is_file():
-        raise ScreenfitInputError(
-            "not a screenfit fit folder (no config.json).", file=folder, fix="pass the --out of a fit."
-        )
-    config = json.loads((folder / CONFIG).read_text())
-    diagnostics = Diagnostics.from_dict(json.loads((folder / "diagnostics.json").read_text()))
-    provenance = json.loads((folder / "provenance.json").read_text())
-    tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
-    return FitResult(str(config["model"]), diagnostics, tables, config, provenance, folder, cached=True)
 
 
 def resolve_model(
@@ -579,9 +331,9 @@ def fit(
         else:
             diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
         parametrisation: dict[str, object] = {
-            k: ("centred" if v else "non-centred") for k, v in spec.parametrisation.items()
+            k: ("centred" if v else "non-centred") for k, v in spec.plan.parametrisation.items()
         }
-        parametrisation.update({k: {"centred": sorted(v)} for k, v in spec.centred_groups.items()})
+        parametrisation.update({k: {"centred": sorted(v)} for k, v in spec.plan.centred_groups.items()})
         config["parametrisation"] = parametrisation
         # Keep the draws and the sampler's statistics only: screenfit adds its own unit-level
         # observed data, log-likelihood and predictive groups (VI's idata already has row-level ones).
@@ -594,8 +346,9 @@ def fit(
         log_likelihood = bool(loglik_request)
         if log_likelihood:
             t1 = time.perf_counter()
-            large = loglik_request == "auto" and not loglik_stored(idata, ev.unit.n_groups)
-            loglik, observed = unit_log_likelihood(spec, idata, ev, LOGLIK_LARGE_BUDGET if large else LOGLIK_BUDGET)
+            large = loglik_request == "auto" and not evaluate.loglik_stored(idata, ev.unit.n_groups)
+            budget = evaluate.LOGLIK_LARGE_BUDGET if large else evaluate.LOGLIK_BUDGET
+            loglik, observed = unit_log_likelihood(spec, idata, ev, budget)
             idata.add_groups({"log_likelihood": loglik, "observed_data": observed})
             timings["log_likelihood"] = time.perf_counter() - t1
         if predictive:

@@ -130,8 +130,8 @@ def write_comparison(
     K-fold refits each fit's model (with its options and sampler) on the screen ``data``, which
     must be the one the fits were made on.
     """
-    from screenfit.fitting import load_fit
     from screenfit.inference.samplers import SamplerConfig
+    from screenfit.io.fit_folder import load_fit
     from screenfit.io.tables import read_long_table
     from screenfit.kfold import compare_kfold
     from screenfit.models.base import ModelOptions

@@ -22,7 +22,7 @@ from scipy.special import logsumexp
 from screenfit.data.design import LINE, Design, build_design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
-from screenfit.fitting import gaussian_unit_loglik
+from screenfit.evaluate.loglik import gaussian_unit_loglik
 from screenfit.inference.diagnostics import GateThresholds, check_mcmc
 from screenfit.inference.samplers import SamplerConfig, run_sampler
 from screenfit.models.base import ModelOptions, ScreenModel

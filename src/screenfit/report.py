@@ -1,10 +1,10 @@
 """``screenfit report``: one self-contained HTML page for one or more fits of a screen.
 
 The page needs no network: figures are embedded PNGs, tables are JSON rendered by a small
-script shipped in the package (sortable, searchable), and the styles are inline. It shows the
-data summary, QC (when a QC folder is given), each model's equations and diagnostics — with a
-loud banner when a fit failed its convergence gate — the model comparison, posterior
-predictive checks, the biological readouts and the gene-effect tables.
+script shipped in the package (sortable, searchable), and the styles are inline. It leads with
+the dependencies (common essentials, selective ones with a heatmap), then the data and QC, the
+model comparison, and each model's equations and diagnostics — with a loud banner when a fit
+failed its convergence gate — posterior predictive checks, readouts and gene-effect tables.
 """
 
 from __future__ import annotations
@@ -27,19 +27,22 @@ from matplotlib.figure import Figure
 
 import screenfit
 from screenfit.errors import ScreenfitInputError
-from screenfit.fitting import FitResult
 from screenfit.io.atomic import atomic_path
+from screenfit.io.fit_folder import FitResult
 from screenfit.models.registry import get_model
 from screenfit.plots.catalogue import fit_figures
 from screenfit.plots.checks import compare_figure
 from screenfit.plots.figures import DPI
+from screenfit.plots.readouts import selective_heatmap
 from screenfit.results.comparison import Comparison, compare_fits, fit_labels
 from screenfit.results.readouts import (
+    common_essentials,
     covariate_effects,
     guide_efficacy,
     ranked_dependencies,
     reference_summary,
     screen_quality,
+    selective_dependencies,
     with_reference_sets,
 )
 
@@ -53,6 +56,8 @@ FIGURE_CAPTIONS = {
     "guide_efficacy": "Guide offsets from their gene's effect: weak guides of essential genes stand out.",
     "screen_quality": "Per-cell-line parameters: screen quality, noise, offsets, copy-number slopes.",
     "dependencies": "The strongest gene × cell-line dependencies.",
+    "selective": "Selective dependencies across the screened lines: colour is each gene × line effect; a dot marks "
+    "a line whose interval lies wholly below the dependency threshold, a ring one whose interval still reaches it.",
 }
 
 
@@ -151,6 +156,32 @@ def _banner(result: FitResult, name: str) -> str:
             f"{d.divergences} divergences)."
         )
     return f'<div class="banner {result.status}">{html.escape(text)}</div>'
+
+
+def _dependencies_section(page: _Page, name: str, result: FitResult) -> None:
+    """What a biologist asks first: the strongest common-essential and selective dependencies of the
+    main fit (the first with gene × line effects), with their intervals and a heatmap."""
+    prob = float(result.config["ci_prob"])  # type: ignore[arg-type]
+    page.add(f'<section id="dependencies"><h2>Dependencies ({html.escape(name)})</h2>')
+    if result.status != "converged":
+        page.add(f"<p class='meta'>From a fit whose status is <b>{html.escape(result.status)}</b>.</p>")
+    common, selective = common_essentials(result), selective_dependencies(result)
+    if common is None or selective is None:
+        page.add(f"<p>Strongest dependencies (gene effects, {prob:.0%} HDI):</p>")
+        page.table(ranked_dependencies(result))
+        page.add("</section>")
+        return
+    page.add(f"<h3>Common essentials</h3><p>{len(common)} strongest genes that most lines depend on: the gene's "
+             f"mean effect over the screened lines with its {prob:.0%} HDI, the share of lines dependent "
+             "(P(dependency) &gt; 0.5) and the median effect on DepMap's scale (CRISPRGeneEffect).</p>")  # fmt: skip
+    page.static_table(common)
+    page.add(f"<h3>Selective dependencies</h3><p>Genes some lines depend on and others do not: the most dependent "
+             f"line's effect with its {prob:.0%} HDI, and how many lines depend.</p>")  # fmt: skip
+    page.static_table(selective)
+    heatmap = selective_heatmap(result)
+    if heatmap is not None:
+        page.add(_figure(_png(heatmap), FIGURE_CAPTIONS["selective"]))
+    page.add("</section>")
 
 
 def _data_section(page: _Page, fits: Sequence[FitResult], qc: QCFolder | None) -> None:
@@ -263,7 +294,8 @@ def build_report(fits: Sequence[FitResult], qc: QCFolder | None = None, title: s
     names = fit_labels(fits)
     page = _Page()
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    links = ['<a href="#data">Data</a>', '<a href="#qc">QC</a>']
+    main = next((i for i, f in enumerate(fits) if "gene_calls" in f.tables), 0)
+    links = ['<a href="#dependencies">Dependencies</a>', '<a href="#data">Data</a>', '<a href="#qc">QC</a>']
     if len(fits) > 1:
         links.append('<a href="#comparison">Comparison</a>')
     links += [f'<a href="#fit-{i}">{html.escape(n)}</a>' for i, n in enumerate(names)]
@@ -272,6 +304,7 @@ def build_report(fits: Sequence[FitResult], qc: QCFolder | None = None, title: s
     for name, result in zip(names, fits, strict=True):
         if result.status != "converged":
             page.add(_banner(result, name))
+    _dependencies_section(page, names[main], fits[main])
     _data_section(page, fits, qc)
     if len(fits) > 1:
         _comparison_section(page, fits)

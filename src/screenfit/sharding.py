@@ -40,11 +40,12 @@ from screenfit.data.design import GENE, GUIDE, Design, build_design
 from screenfit.data.preprocess import stable_pick
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
-from screenfit.fitting import FitResult, fit, fit_config, load_fit, provenance, result_tables, write_fit
+from screenfit.fitting import fit, fit_config, provenance, result_tables
 from screenfit.inference.cache import CONFIG, cache_state, fit_hash
 from screenfit.inference.diagnostics import Diagnostics, GateThresholds, check_mcmc
 from screenfit.inference.samplers import SamplerConfig, run_sampler
 from screenfit.io.atomic import atomic_path
+from screenfit.io.fit_folder import FitResult, load_fit, write_fit
 from screenfit.io.posterior import write_posterior
 from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel

@@ -86,7 +86,7 @@ class GeneByLine(ScreenModel):
                 return pm.Normal("gene_line_effect", centre, tau[:, None], dims=(GENE, LINE))
             return self.collapse(CollapsedEffects.declare(
                 centre, tau, (len(genes), len(design.coords[LINE])), "gene_line_effect"))  # fmt: skip
-        centred = self.centred_subset("gene_line_effect", lambda: genes_varying_across_lines(design))
+        centred = self.plan.centred_subset("gene_line_effect", lambda: genes_varying_across_lines(design))
         is_c = np.isin(genes, sorted(centred))
         model = pm.modelcontext(None)
         if not is_c.any():
@@ -130,7 +130,7 @@ class GeneByLine(ScreenModel):
         if not self.options.collapse_gene_line:
             theta = pm.Deterministic("gene_line_effect", theta, dims=(GENE, LINE))
         sd_q = pm.HalfNormal("screen_quality_sd", 0.3)
-        if self.centred("screen_quality", lambda: quality_is_data_rich(design)):
+        if self.plan.centred("screen_quality", lambda: quality_is_data_rich(design)):
             log_q = pm.ZeroSumNormal("screen_quality_log", sigma=sd_q, dims=LINE)
         else:
             log_q = sd_q * pm.ZeroSumNormal("screen_quality_z", sigma=1.0, dims=LINE)

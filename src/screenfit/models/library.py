@@ -86,7 +86,7 @@ class MultiLibrary(ScreenModel):
         # on a two-library simulation without offsets); on Avana + KY (σ_λ ≈ 0.25, each offset pinned by
         # the data) the non-centred form left the KY scale at R-hat 1.024 / bulk ESS 192.
         ref_code = libraries.index(ref)
-        if self.centred("library_gene_offset", lambda: library_offsets_are_data_rich(design, ref_code)):
+        if self.plan.centred("library_gene_offset", lambda: library_offsets_are_data_rich(design, ref_code)):
             lam = pm.ZeroSumNormal("library_gene_offset", sigma=sd, dims=(GENE, LIBRARY), n_zerosum_axes=1)
         else:
             z = pm.ZeroSumNormal("library_gene_offset_z", sigma=1.0, dims=(GENE, LIBRARY), n_zerosum_axes=1)

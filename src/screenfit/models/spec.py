@@ -12,19 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.terms import (
     TERMS,
     CopyNumber,
-    Covariate,
     GuideEfficacy,
-    GuideNoise,
-    GuideOffsets,
     Term,
-    TimeCourse,
     term_from_settings,
+    terms_from_options,
 )
 
 if TYPE_CHECKING:
@@ -139,30 +136,17 @@ class ModelSpec:
 
         o = options or ModelOptions()
         model = model_class(structure)
-        terms: list[Term] = []
-        if o.guide_offsets:
-            terms.append(GuideOffsets(o.guide_offset_nu))
-        elif o.guide_offset_nu is not None:
+        if o.guide_offset_nu is not None and not o.guide_offsets:
             raise ScreenfitInputError(
                 "guide_offset_nu sets the guide offsets' tails, but guide_offsets is off.",
                 fix="turn guide_offsets on, or leave guide_offset_nu out.",
             )
-        if model.uses_cn and o.cn_column is not None:
-            terms.append(CopyNumber(o.cn_column))
-        if o.guide_efficacy:
-            terms.append(GuideEfficacy(copy_number=o.cn_efficacy))
-        elif o.cn_efficacy:
+        if o.cn_efficacy and not o.guide_efficacy:
             raise ScreenfitInputError(
                 "cn_efficacy scales the copy-number term by each guide's efficacy, but guide_efficacy is off.",
                 fix="turn guide_efficacy on, or leave cn_efficacy out.",
             )
-        if o.guide_noise:
-            terms.append(GuideNoise())
-        if o.covariate:
-            terms.append(Covariate(o.covariate))
-        if o.time_course:
-            delay: float | Literal["learn"] = "learn" if o.screen_delay is None else o.screen_delay
-            terms.append(TimeCourse(delay, o.reference_days))
+        terms = terms_from_options(o, model.uses_cn)
         return cls(
             structure, tuple(terms), o.dependency_threshold, o.reference_condition, o.min_difference,
             o.collapse_gene_line,

@@ -8,8 +8,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from screenfit.fitting import FitResult
 from screenfit.io.atomic import atomic_path
+from screenfit.io.fit_folder import FitResult
 from screenfit.plots.checks import ppc_figure, ppc_groups_figure
 from screenfit.plots.figures import save_png
 from screenfit.plots.posterior import forest_figure, trace_figure

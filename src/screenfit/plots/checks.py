@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from screenfit.fitting import FitResult
+from screenfit.io.fit_folder import FitResult
 from screenfit.plots.figures import new_figure, stamp
 from screenfit.results.comparison import Comparison
 from screenfit.results.predictive import calibration

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from screenfit.io.atomic import atomic_path
 
 if TYPE_CHECKING:
-    from screenfit.fitting import FitResult
+    from screenfit.io.fit_folder import FitResult
 
 DPI = 130
 

@@ -11,21 +11,31 @@ import matplotlib
 matplotlib.use("Agg")  # headless: figures are only ever written to files
 from matplotlib.figure import Figure
 
-from screenfit.fitting import FitResult
 from screenfit.inference.diagnostics import reported_variables
+from screenfit.io.fit_folder import FitResult
 from screenfit.models.registry import get_model
 from screenfit.plots.figures import stamp
 
 MAX_FOREST_GENES = 60
 
 
+#: Gene effects drawn in the trace plot: the strongest dependencies (all genes' traces are unreadable).
+TRACE_GENES = 5
+
+
 def trace_figure(result: FitResult) -> Figure:
-    """Trace plot (compact) of the gene effects and the scalar hyperparameters."""
+    """Trace plot of the strongest dependencies' effects and up to six scalar hyperparameters."""
     spec = get_model(result.model)
     post = result.idata.posterior
     scalars = [v for v in reported_variables(result.idata) if post[v].ndim == 2][:6]
-    axes = az.plot_trace(result.idata, var_names=[spec.gene_effect, *scalars], compact=True, show=False)
+    genes = result.gene_effects.sort_values("mean")["hugo_symbol"].astype(str).head(TRACE_GENES).tolist()
+    axes = az.plot_trace(
+        result.idata, var_names=[spec.gene_effect, *scalars], coords={"hugo_symbol": genes}, compact=True,
+        figsize=(10, 1.9 * (1 + len(scalars))), show=False,
+    )  # fmt: skip
+    axes[0, 0].set_title(f"{spec.gene_effect} ({len(genes)} strongest)")
     fig = axes.ravel()[0].figure
+    fig.set_layout_engine("constrained")
     stamp(fig, result)
     return fig
 

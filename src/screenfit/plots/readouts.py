@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from screenfit.fitting import FitResult
+from screenfit.io.fit_folder import FitResult
 from screenfit.plots.figures import new_figure, stamp
-from screenfit.results.readouts import copy_number_curve, guide_efficacy, screen_quality
+from screenfit.results.readouts import copy_number_curve, guide_efficacy, screen_quality, selective_dependencies
 
 N_LABELLED_GUIDES = 8
 
@@ -86,5 +86,38 @@ def dependencies_figure(result: FitResult, n_genes: int = 30, n_lines: int = 40)
     ax.set_xticks(np.arange(len(lines)), lines, fontsize=6, rotation=90)
     fig.colorbar(im, ax=ax, label="gene effect (posterior mean)")
     ax.set_title(f"strongest dependencies ({len(genes)} genes × {len(lines)} lines)", fontsize=10)
+    stamp(fig, result)
+    return fig
+
+
+def selective_heatmap(result: FitResult, top: int = 20) -> Figure | None:
+    """Gene × line effects of the strongest selective dependencies: colour is the posterior mean, a
+    dot marks a line whose interval lies wholly below the dependency threshold (confidently
+    dependent), a ring one whose interval still reaches above it; ``None`` without selective genes."""
+    table = selective_dependencies(result, top=top)
+    effects = result.tables.get("gene_cell_line_effects")
+    if table is None or effects is None or table.empty:
+        return None
+    genes = table["hugo_symbol"].astype(str).tolist()
+    sub = effects[effects["hugo_symbol"].astype(str).isin(genes)]
+    mean = sub.pivot(index="hugo_symbol", columns="depmap_id", values="mean").reindex(genes)
+    upper = sub.pivot(index="hugo_symbol", columns="depmap_id", values="hdi_upper").reindex(genes)
+    lower = sub.pivot(index="hugo_symbol", columns="depmap_id", values="hdi_lower").reindex(genes)
+    threshold = float(result.options.get("dependency_threshold", -0.5))  # type: ignore[arg-type]
+    fig = new_figure(max(6.0, 0.22 * mean.shape[1] + 2.5), 0.32 * len(genes) + 1.8)
+    ax = fig.subplots()
+    limit = float(np.nanmax(np.abs(mean.to_numpy())))
+    image = ax.imshow(mean.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    rows, cols = np.nonzero((upper < threshold).to_numpy())
+    ax.scatter(cols, rows, s=9, color="black", label=f"interval below {threshold:g}")
+    rows, cols = np.nonzero(((lower < threshold) & (upper >= threshold)).to_numpy())
+    ax.scatter(cols, rows, s=9, facecolors="none", edgecolors="black", linewidths=0.6, label="interval spans it")
+    ax.set_yticks(range(len(genes)), genes, fontsize=8)
+    ax.set_xticks(range(mean.shape[1]), [str(c) for c in mean.columns], rotation=90, fontsize=6)
+    ax.set_title(f"selective dependencies: effect per line ({float(result.config['ci_prob']):.0%} HDI marks)",  # type: ignore[arg-type]
+                 fontsize=10)  # fmt: skip
+    fig.colorbar(image, ax=ax, label="gene effect (posterior mean)", shrink=0.8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=8)
+    fig.set_layout_engine("constrained")
     stamp(fig, result)
     return fig

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from screenfit.errors import ScreenfitInputError
-from screenfit.fitting import FitResult
+from screenfit.io.fit_folder import FitResult
 
 K_BAD_SHARE = 0.01
 """Above this share of units with high Pareto k, the LOO estimate itself is called unreliable."""

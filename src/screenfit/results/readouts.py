@@ -17,7 +17,7 @@ import pandas as pd
 
 from screenfit.data.design import GENE, LINE, LINEAGE
 from screenfit.data.genes import match_symbols
-from screenfit.fitting import FitResult
+from screenfit.io.fit_folder import FitResult
 from screenfit.reference import essential_sets
 from screenfit.results.tables import hdi_bounds, summarize
 
@@ -154,3 +154,33 @@ def screen_quality(result: FitResult) -> pd.DataFrame | None:
     wide.columns = [f"{p}_{stat}" for stat, p in wide.columns]
     order = [f"{p}_{stat}" for p in present for stat in ("mean", "sd")]
     return wide[order].reset_index()
+
+
+#: Genes shown in each of the report's leading dependency tables.
+TOP_DEPENDENCIES = 15
+
+
+def common_essentials(result: FitResult, top: int = TOP_DEPENDENCIES) -> pd.DataFrame | None:
+    """The strongest dependencies shared by (nearly) every line: ``gene_calls``' common essentials
+    with the gene's mean effect over the lines and its interval (``gene_line_means``), strongest
+    first; ``None`` for fits without gene × line effects."""
+    calls, means = result.tables.get("gene_calls"), result.tables.get("gene_line_means")
+    if calls is None or means is None:
+        return None
+    common = calls[calls["common_essential"]].merge(means[[GENE, "mean", "hdi_lower", "hdi_upper"]], on=GENE)
+    cols = [GENE, "mean", "hdi_lower", "hdi_upper", "fraction_dependent", "median_effect"]
+    return common.sort_values("mean")[cols].head(top).reset_index(drop=True)
+
+
+def selective_dependencies(result: FitResult, top: int = TOP_DEPENDENCIES) -> pd.DataFrame | None:
+    """Strongly selective dependencies (``gene_calls``): per gene, its most dependent line's effect
+    with its interval and how many lines depend on it, strongest first; ``None`` without gene × line
+    effects."""
+    calls, effects = result.tables.get("gene_calls"), result.tables.get("gene_cell_line_effects")
+    if calls is None or effects is None:
+        return None
+    selective = calls.loc[calls["strongly_selective"], [GENE, "n_dependent_lines", "fraction_dependent"]]
+    strongest = effects.sort_values("mean").drop_duplicates(GENE)[[GENE, LINE, "mean", "hdi_lower", "hdi_upper"]]
+    table = selective.merge(strongest, on=GENE).rename(columns={LINE: "most_dependent_line"})
+    cols = [GENE, "most_dependent_line", "mean", "hdi_lower", "hdi_upper", "n_dependent_lines", "fraction_dependent"]
+    return table.sort_values("mean")[cols].head(top).reset_index(drop=True)

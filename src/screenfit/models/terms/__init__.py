@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import fields
+from typing import TYPE_CHECKING, Literal
 
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.terms.base import Term
@@ -18,9 +19,36 @@ from screenfit.models.terms.guide_noise import GuideNoise
 from screenfit.models.terms.guide_offsets import GuideOffsets
 from screenfit.models.terms.time_course import TimeCourse
 
+if TYPE_CHECKING:
+    from screenfit.models.base import ModelOptions
+
 TERMS: dict[str, type[Term]] = {
     cls.key: cls for cls in (GuideOffsets, GuideEfficacy, GuideNoise, CopyNumber, Covariate, TimeCourse)
 }
+
+
+def terms_from_options(options: ModelOptions, uses_cn: bool) -> tuple[Term, ...]:
+    """The terms the flat options switch on (for a structure with a copy-number term: ``uses_cn``).
+
+    The translation table of the old option names: every option of a term maps to that term's
+    settings; options that refine a term that is off are ignored here (a
+    :class:`~screenfit.models.spec.ModelSpec` refuses them, and so does a model's screen check).
+    """
+    terms: list[Term] = []
+    if options.guide_offsets:
+        terms.append(GuideOffsets(options.guide_offset_nu))
+    if uses_cn and options.cn_column is not None:
+        terms.append(CopyNumber(options.cn_column))
+    if options.guide_efficacy:
+        terms.append(GuideEfficacy(copy_number=options.cn_efficacy))
+    if options.guide_noise:
+        terms.append(GuideNoise())
+    if options.covariate:
+        terms.append(Covariate(options.covariate))
+    if options.time_course:
+        delay: float | Literal["learn"] = "learn" if options.screen_delay is None else options.screen_delay
+        terms.append(TimeCourse(delay, options.reference_days))
+    return tuple(terms)
 
 
 def term_from_settings(key: str, settings: Mapping[str, object] | None = None) -> Term:
@@ -49,4 +77,5 @@ __all__ = [
     "Term",
     "TimeCourse",
     "term_from_settings",
+    "terms_from_options",
 ]

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, ClassVar
 from screenfit.models.terms.base import Term
 
 if TYPE_CHECKING:
+    import pytensor.tensor as pt
+
+    from screenfit.data.design import Design
     from screenfit.models.base import ScreenModel
 
 #: Columns computed from ``gene_cn`` when the screen lacks them (data/design.py).
@@ -44,3 +47,10 @@ class CopyNumber(Term):
 
     def options(self) -> dict[str, object]:
         return {"cn_column": self.column}
+
+    def declare(self, design: Design, centred: bool) -> pt.TensorVariable:
+        """``κ_c · cn_gc`` at each group, the slopes centred or not
+        (:func:`~screenfit.models.blocks.cn_slopes`; the model decides by the data and keeps it)."""
+        from screenfit.models.blocks import cn_slopes
+
+        return cn_slopes(design, self.column, centred)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, ClassVar
 from screenfit.models.terms.base import Term
 
 if TYPE_CHECKING:
+    import pytensor.tensor as pt
+
     from screenfit.models.base import ScreenModel
 
 
@@ -39,3 +41,10 @@ class GuideEfficacy(Term):
 
     def options(self) -> dict[str, object]:
         return {"guide_efficacy": True, "cn_efficacy": self.copy_number}
+
+    def declare(self) -> pt.TensorVariable:
+        """Declare the efficacies and the median guide's absolute efficacy in the model being built;
+        return ``e_s`` in the likelihood's coordinates (:func:`~screenfit.models.efficacy.declare_efficacy`)."""
+        from screenfit.models.efficacy import declare_efficacy
+
+        return declare_efficacy()

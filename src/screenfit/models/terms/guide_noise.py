@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, ClassVar
 from screenfit.models.terms.base import Term, lfc_with_default_noise
 
 if TYPE_CHECKING:
+    import pytensor.tensor as pt
+
     from screenfit.models.base import ScreenModel
 
 
@@ -33,3 +35,16 @@ class GuideNoise(Term):
 
     def options(self) -> dict[str, object]:
         return {"guide_noise": True}
+
+    def declare(self) -> pt.TensorVariable:
+        """Declare each guide's scale ``λ_s`` (dims ``sgrna``) in the model being built. The scales
+        multiply the line's noise SD; their geometric mean, which trades against the lines' SDs,
+        is pinned by the thousands of guides' prior (its prior SD is ``τ_λ/√guides``)."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        from screenfit.data.design import GUIDE
+
+        spread = pm.HalfNormal("guide_noise_sd", 0.5)
+        z = pm.Normal("guide_noise_z", 0.0, 1.0, dims=GUIDE)
+        return pm.Deterministic("guide_noise", pt.exp(spread * z), dims=GUIDE)

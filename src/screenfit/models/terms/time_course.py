@@ -10,6 +10,9 @@ from screenfit.errors import ScreenfitInputError
 from screenfit.models.terms.base import Term
 
 if TYPE_CHECKING:
+    import pytensor.tensor as pt
+
+    from screenfit.data.design import Design
     from screenfit.models.base import ScreenModel
 
 #: Chronos' screen delay (days before a knockout acts).
@@ -61,3 +64,29 @@ class TimeCourse(Term):
     def options(self) -> dict[str, object]:
         delay = None if self.delay == "learn" else float(self.delay)
         return {"time_course": True, "screen_delay": delay, "reference_days": float(self.reference_days)}
+
+    def delay_variable(self, first_day: float) -> pt.TensorVariable | float:
+        """``δ``: the fixed delay, or learnt, ``δ ~ Uniform(0, first_day)`` (declared in the model being built)."""
+        import pymc as pm
+
+        if self.delay == "learn":
+            return pm.Uniform("screen_delay", 0.0, first_day)
+        return float(self.delay)
+
+    def factor(self, design: Design) -> pt.TensorVariable:
+        """Per group, the share of a ``reference_days``-day screen's effect reached at day ``t``:
+        ``f(t) = (t − δ) / (t_ref − δ)``.
+
+        A knockout acts ``δ`` days after infection and then slows growth at a constant rate, so
+        the LFC of a gene effect grows linearly with the days after the delay — the growth model
+        of Chronos, whose gene effect is that rate. A learnt ``δ`` is pinned where a line is read
+        at several times (the effects' ratio between two time points is ``(t₁ − δ)/(t₂ − δ)``).
+        """
+        import pytensor.tensor as pt
+
+        days = design.covariates["days"]
+        t_ref = float(self.reference_days)
+        delay = self.delay_variable(float(days.min()))
+        if isinstance(delay, float):
+            return pt.constant((days - delay) / (t_ref - delay))
+        return (pt.constant(days) - delay) / (t_ref - delay)
