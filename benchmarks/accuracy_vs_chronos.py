@@ -150,7 +150,11 @@ def naive_effects(screen) -> pd.DataFrame:
     return wide.sub(wide.median(axis=1), axis=0)
 
 
+DEFAULT = "default"
+"""The variant that runs ``screenfit fit`` with no model option: the preset chosen for the screen."""
+
 VARIANTS = {
+    DEFAULT: [],
     "plain": [],
     "guide-offsets": ["--guide-offsets"],
     "svi": ["--sampler", "svi"],
@@ -197,7 +201,7 @@ offsets' degrees of freedom instead of fixing them at 3 (``--guide-offset-nu lea
 variants add ``--time-course`` with a learnt screen delay: each time point of a replicate is fitted
 as such (the ``longitudinal`` regime), as Chronos fits them."""
 VARIANTS.update({f"{name}-uncollapsed": [*args, "--no-collapse-gene-line"] for name, args in list(VARIANTS.items())
-                 if not name.startswith("counts")})  # fmt: skip
+                 if not name.startswith("counts") and name != DEFAULT})  # fmt: skip
 """Every variant also ``-uncollapsed``: SVI fits integrate the gene × line effects out of the likelihood
 by default (``--collapse-gene-line``, docs/models.md); these keep them as parameters, as before."""
 MODELS = {name: "gene-by-line-lineage"
@@ -249,7 +253,8 @@ def screenfit_rows(
     fit_dir = case / f"fit_gene_by_line_{variant}"
     cli = str(Path(sys.executable).parent / "screenfit")
     model = MODELS.get(variant, "gene-by-line")
-    args = ["--model", model, "--out", str(fit_dir), "--ci-prob", "0.9", "--quiet", "--force"]
+    chosen = [] if variant == DEFAULT else ["--model", model]  # the default: the preset screenfit picks
+    args = [*chosen, "--out", str(fit_dir), "--ci-prob", "0.9", "--quiet", "--force"]
     # An empty compiled-code cache for every run: a fit of new data compiles its XLA programs
     # (JAX's persistent cache is keyed by them, data included), and so does Chronos' TensorFlow;
     # rerunning a case would otherwise time a warm cache (4–5 s less at 300 × 60).
@@ -258,6 +263,8 @@ def screenfit_rows(
                               env={"SCREENFIT_CACHE_DIR": cache})  # fmt: skip
     fit = load_fit(fit_dir)
     label = f"screenfit {model}" + ("" if variant == "plain" else f" + {variant}")
+    if variant == DEFAULT:
+        label = f"screenfit default (preset {fit.preset}: {fit.config['model_spec']['structure']})"  # type: ignore[index]
     # The gene level is scored on the mean over the screened lines: for gene × line models their
     # ``gene_line_means`` (that mean's own posterior), for the ``counts`` model its gene effects.
     gene_level_table = "gene_line_means" if "gene_line_means" in fit.tables else "gene_effects"

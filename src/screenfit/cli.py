@@ -31,6 +31,7 @@ from screenfit.inference.memory import configure_process_memory
 
 if TYPE_CHECKING:
     from screenfit.data.screen import Screen
+    from screenfit.data.stream import StreamedScreen
 
 
 class _UserErrorsExit1(TyperGroup):
@@ -429,53 +430,39 @@ def fit(
     Exit code 2 when the fit was written but failed its convergence gate. Every model and sampler
     option (--guide-offsets, --covariate, --time-course, --tune, --ci-prob, …) is in docs/cli.md.
     """
-    from screenfit.data import preprocess
     from screenfit.data.screen import Screen
-    from screenfit.data.stream import StreamedScreen, stream_design
     from screenfit.fitting import fit as run_fit
     from screenfit.inference.samplers import SamplerConfig
     from screenfit.models.base import ModelOptions
-    from screenfit.models.registry import get_model
     from screenfit.presets import Configuration, configure, read_config_file
 
     given = _model_flags(
         covariate=covariate, cn_column=cn_column, reference_condition=reference_condition,
         min_difference=min_difference, guide_offsets=guide_offsets, guide_efficacy=guide_efficacy,
         guide_noise=guide_noise, guide_offset_nu=_guide_offset_nu(guide_offset_nu), cn_efficacy=cn_efficacy,
-        time_course=time_course, screen_delay=None if screen_delay is None else _screen_delay(screen_delay),
-        reference_days=reference_days, collapse_gene_line=collapse_gene_line,
+        time_course=time_course, reference_days=reference_days, collapse_gene_line=collapse_gene_line,
     )  # fmt: skip
-    if screen_delay is not None and screen_delay.strip().lower() == "learn":
-        given["screen_delay"] = None
+    if screen_delay is not None:
+        given["screen_delay"] = _screen_delay(screen_delay)  # None: learnt
     by_name = model is not None or stream or cluster is not None
     if by_name and (preset is not None or config is not None):
         raise ScreenfitInputError(
             "--model, --stream and --cluster fit a model by name; --preset and --config choose one for you.",
             fix="drop one of them.",
         )
-    options = ModelOptions(**given) if by_name else None  # type: ignore[arg-type]
-    named = model or ("gene-by-line" if stream else "gene-cellline")
-    data: Screen | StreamedScreen
-    if stream:
-        clashing = [name for name, on in (("--genes", genes is not None), ("--cell-lines", cell_lines is not None),
-                    ("--annotated-lines-only", annotated_lines_only), ("--cluster", cluster is not None),
-                    ("--full-likelihood", full_likelihood)) if on]  # fmt: skip
-        if clashing:
-            raise ScreenfitInputError(
-                f"--stream reads the whole file as gene × line statistics; {', '.join(clashing)} cannot apply.",
-                fix="drop those options, or fit without --stream.",
-            )
-        data = stream_design(screen, get_model(named, options).covariate_columns)
-    else:
-        data = _load(screen)
-        if annotated_lines_only:
-            data = preprocess.annotated_lines_only(data)
-        if genes is not None or cell_lines is not None:
-            data = preprocess.subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
     if mass_matrix not in ("auto", "diag", "low_rank"):
         raise ScreenfitInputError(f"unknown mass matrix '{mass_matrix}'.", fix="pass auto, diag or low_rank.")
+    options = ModelOptions(**given) if by_name else None  # type: ignore[arg-type]
+    named = model or ("gene-by-line" if stream else "gene-cellline")
+    data = _fit_data(screen, named, options, stream, genes, cell_lines, annotated_lines_only, cluster,
+                     full_likelihood, seed)  # fmt: skip
     file_config = read_config_file(config) if config is not None else None
     method = sampler or (str(file_config["sampler"]) if file_config and file_config.get("sampler") else None)
+    target: str | Configuration = named
+    if not by_name:
+        assert isinstance(data, Screen)
+        target = configure(data, preset, file_config, _overrides(given), sampler=method)
+        method = target.sampler
     cfg = SamplerConfig(
         method=method or "nutpie", draws=draws, tune=tune, chains=chains, cores=cores,  # type: ignore[arg-type]
         seed=seed, mass_matrix=mass_matrix,  # type: ignore[arg-type]
@@ -494,19 +481,38 @@ def fit(
             progress=not quiet,
         )  # fmt: skip
     else:
-        target: str | Configuration = named
-        if not by_name:
-            assert isinstance(data, Screen)
-            target = configure(data, preset, file_config, _overrides(given), sampler=method)
-            cfg = SamplerConfig(
-                method=target.sampler, draws=draws, tune=tune, chains=chains, cores=cores,  # type: ignore[arg-type]
-                seed=seed, mass_matrix=mass_matrix,  # type: ignore[arg-type]
-            )  # fmt: skip
         result = run_fit(
             data, target, options=options, sampler=cfg, out=out, force=force, collapse=not full_likelihood,
             ci_prob=ci_prob, log_likelihood=log_likelihood, progress=not quiet,
         )  # fmt: skip
     _report_fit(result, out, quiet)
+
+
+def _fit_data(
+    path: Path, model: str, options: object, stream: bool, genes: int | None, cell_lines: int | None,
+    annotated_lines_only: bool, cluster: str | None, full_likelihood: bool, seed: int,
+) -> Screen | StreamedScreen:  # fmt: skip
+    """The screen a fit reads: streamed into gene × line statistics, or loaded and filtered."""
+    from screenfit.data import preprocess
+    from screenfit.data.stream import stream_design
+    from screenfit.models.registry import get_model
+
+    if stream:
+        clashing = [name for name, on in (("--genes", genes is not None), ("--cell-lines", cell_lines is not None),
+                    ("--annotated-lines-only", annotated_lines_only), ("--cluster", cluster is not None),
+                    ("--full-likelihood", full_likelihood)) if on]  # fmt: skip
+        if clashing:
+            raise ScreenfitInputError(
+                f"--stream reads the whole file as gene × line statistics; {', '.join(clashing)} cannot apply.",
+                fix="drop those options, or fit without --stream.",
+            )
+        return stream_design(path, get_model(model, options).covariate_columns)  # type: ignore[arg-type]
+    data = _load(path)
+    if annotated_lines_only:
+        data = preprocess.annotated_lines_only(data)
+    if genes is not None or cell_lines is not None:
+        data = preprocess.subsample(data, n_genes=genes, n_cell_lines=cell_lines, seed=seed)
+    return data
 
 
 def _model_flags(**values: object) -> dict[str, object]:
@@ -686,6 +692,9 @@ THIRD_PARTY_WARNINGS = (
     (r"\s*ArviZ is undergoing a major refactor", FutureWarning),
     # ArviZ 0.23's matplotlib backend calls normalize_kwargs the deprecated way (plots).
     (r"Passing a dict or None as alias_mapping", DeprecationWarning),
+    # PSIS-LOO's Pareto-k warning: the comparison says the same in words, per model and line
+    # (results/comparison.pareto_k_message), with what to do.
+    (r"Estimated shape parameter of Pareto distribution", UserWarning),
 )
 
 

@@ -22,7 +22,7 @@ import pymc as pm
 import pytensor
 
 import screenfit
-from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE, build_design
+from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE, Design, build_design
 from screenfit.data.screen import Screen
 from screenfit.data.stream import STREAM_LEVEL, StreamedScreen
 from screenfit.errors import ScreenfitInputError
@@ -188,6 +188,30 @@ def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, ev
         )
 
 
+def _evaluate(
+    spec: ScreenModel, screen: Screen, design: Design, idata: az.InferenceData, loglik_request: bool | str,
+    predictive: bool, ci_prob: float, seed: int, timings: dict[str, float],
+) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """Add the pointwise log-likelihood (thinned to its budget) and the posterior predictive draws to
+    ``idata``; return the predictive-check tables. The evaluation model is dropped on return."""
+    ev = evaluation_units(spec, screen, design)
+    if loglik_request:
+        t1 = time.perf_counter()
+        large = loglik_request == "auto" and not evaluate.loglik_stored(idata, ev.unit.n_groups)
+        budget = evaluate.LOGLIK_LARGE_BUDGET if large else evaluate.LOGLIK_BUDGET
+        loglik, observed = unit_log_likelihood(spec, idata, ev, budget)
+        idata.add_groups({"log_likelihood": loglik, "observed_data": observed})
+        timings["log_likelihood"] = time.perf_counter() - t1
+    if not predictive:
+        return {}
+    t1 = time.perf_counter()
+    ppc, replicated = predictive_check(ev.model, idata, ev.var, ev.observed, ev.labels, ci_prob, seed, ev.normal)
+    idata.add_groups({"posterior_predictive": replicated})
+    timings["predictive"] = time.perf_counter() - t1
+    return {"ppc_units": ppc, "ppc_calibration": calibration(ppc), "ppc_cell_lines": ppc_by(ppc, LINE),
+            "ppc_genes": ppc_by(ppc, GENE)}  # fmt: skip
+
+
 def resolve_model(
     screen: Screen | StreamedScreen,
     model: str | ModelSpec | ScreenModel | Configuration | None,
@@ -342,28 +366,9 @@ def fit(
         checks: dict[str, pd.DataFrame] = {}
         if loglik_request or predictive:
             assert isinstance(screen, Screen)
-            ev = evaluation_units(spec, screen, design)
-        log_likelihood = bool(loglik_request)
-        if log_likelihood:
-            t1 = time.perf_counter()
-            large = loglik_request == "auto" and not evaluate.loglik_stored(idata, ev.unit.n_groups)
-            budget = evaluate.LOGLIK_LARGE_BUDGET if large else evaluate.LOGLIK_BUDGET
-            loglik, observed = unit_log_likelihood(spec, idata, ev, budget)
-            idata.add_groups({"log_likelihood": loglik, "observed_data": observed})
-            timings["log_likelihood"] = time.perf_counter() - t1
-        if predictive:
-            t1 = time.perf_counter()
-            ppc, replicated = predictive_check(
-                ev.model, idata, ev.var, ev.observed, ev.labels, ci_prob, sampler.seed, ev.normal
-            )
-            idata.add_groups({"posterior_predictive": replicated})
-            checks = {"ppc_units": ppc, "ppc_calibration": calibration(ppc),
-                      "ppc_cell_lines": ppc_by(ppc, LINE), "ppc_genes": ppc_by(ppc, GENE)}  # fmt: skip
-            timings["predictive"] = time.perf_counter() - t1
+            checks = _evaluate(spec, screen, design, idata, loglik_request, predictive, ci_prob, sampler.seed, timings)
         # The models (their graphs and compiled functions) and designs are not needed past here.
         del pm_model, design
-        if loglik_request or predictive:
-            del ev
         release_free_memory()  # the evaluation's and predictive checks' arrays (inference/memory.py)
         # Evaluated at the likelihood's draws above; summarised and stored as reported from here
         # on (effects per full knockout where they differ: models/efficacy.py).
