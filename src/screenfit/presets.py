@@ -216,20 +216,8 @@ def configure(
     if not isinstance(model, Mapping):
         raise ScreenfitInputError("'model' in the configuration must be a table.", fix="see docs/cli.md.")
     spec = ModelSpec.from_dict(overrides or {}, ModelSpec.from_dict(model, spec))
-    if spec.model_class().needs_lineage:
-        notes += unannotated_lines_note(screen)
     method = sampler or str(config.get("sampler") or chosen.sampler)
     return Configuration(spec, method, screen, chosen.name, reason, tuple(notes))
-
-
-def unannotated_lines_note(screen: Screen) -> list[str]:
-    """A note naming the lines a lineage-pooled model gives a lineage of their own (none if all have one)."""
-    t = screen.table
-    missing = t[LINEAGE].isna()
-    if not missing.any():
-        return []
-    lines = sorted(t.loc[missing, LINE].astype(str).unique())
-    return [f"{len(lines)} cell line(s) without a lineage, each pooled in a lineage of its own: {', '.join(lines)}"]
 
 
 def _columns(screen: Screen) -> set[str]:
