@@ -33,36 +33,36 @@ def check_screen(model: ScreenModel, screen: Screen) -> None:
         )
     if model.options.cn_efficacy and not (model.options.guide_efficacy and model.has_cn):
         raise ScreenfitInputError(
-            "--cn-efficacy scales the copy-number term by each guide's efficacy: it needs --guide-efficacy "
+            "cn_efficacy scales the copy-number term by each guide's efficacy: it needs guide_efficacy "
             f"and a model with a copy-number term ('{model.name}' {'has' if model.has_cn else 'has none'}).",
             file=screen.source,
-            fix="add --guide-efficacy (gene-by-line, gene-by-line-lineage), or drop --cn-efficacy.",
+            fix="turn guide_efficacy on (gene-by-line, gene-by-line-lineage), or cn_efficacy off.",
         )
     if model.options.guide_efficacy and not model.efficacy_scaled:
         raise ScreenfitInputError(
             f"model '{model.name}' has no effect term a guide's efficacy could scale.",
             file=screen.source,
-            fix="fit gene-by-line with --guide-efficacy, or fit this model without it.",
+            fix="fit gene-by-line with guide_efficacy, or this model without it.",
         )
     if model.options.collapse_gene_line and not model.collapsible:
         raise ScreenfitInputError(
             f"model '{model.name}' has no gene × line effects to integrate out.",
             file=screen.source,
-            fix="fit gene-by-line or gene-by-line-lineage with --collapse-gene-line, or this model without it.",
+            fix="fit gene-by-line or gene-by-line-lineage with collapse_gene_line, or this model without it.",
         )
     if model.options.guide_noise and (model.observed != "lfc" or model.keeps_own_noise):
         raise ScreenfitInputError(
             f"model '{model.name}' keeps its own noise model (read counts' negative binomial, or the "
-            "seed notebook's priors); --guide-noise scales the noise of the other LFC models.",
+            "seed notebook's priors); guide_noise scales the noise of the other LFC models.",
             file=screen.source,
-            fix="fit an LFC model (e.g. gene-by-line) with --guide-noise, or this model without it.",
+            fix="fit an LFC model (e.g. gene-by-line) with guide_noise, or this model without it.",
         )
     nu = model.options.guide_offset_nu
     if nu is not None and (not model.options.guide_offsets or not (nu == LEARN or float(nu) > 0)):
         raise ScreenfitInputError(
-            f"--guide-offset-nu {nu} needs --guide-offsets and a positive number of degrees of freedom.",
+            f"guide_offset_nu {nu} needs guide_offsets and a positive number of degrees of freedom.",
             file=screen.source,
-            fix="add --guide-offsets and give --guide-offset-nu a value above 0 (e.g. 3) or 'learn', or leave it out.",
+            fix="turn guide_offsets on and give guide_offset_nu a value above 0 (e.g. 3) or 'learn', or leave it out.",
         )
     check_time_points(model, screen)
     if model.observed == "counts" and not screen.has("counts_initial", "counts_final"):
@@ -108,7 +108,7 @@ def check_time_points(model: ScreenModel, screen: Screen) -> None:
         if several:
             warnings.warn(
                 f"{screen.source}: some cell lines were read at several time points (column 'days'); "
-                "without --time-course they are fitted as replicates of one effect.",
+                "without a time course they are fitted as replicates of one effect.",
                 stacklevel=3,
             )
         return
@@ -117,31 +117,31 @@ def check_time_points(model: ScreenModel, screen: Screen) -> None:
         raise ScreenfitInputError(
             f"model '{model.name}' has no effect term a time course could scale.",
             file=screen.source,
-            fix="fit gene-by-line or gene-by-line-lineage with --time-course, or this model without it.",
+            fix="fit gene-by-line or gene-by-line-lineage with a time course, or this model without it.",
         )
     if DAYS not in t.columns:
         raise ScreenfitInputError(
-            "--time-course needs the days each sample was grown, but the screen has no 'days' column.",
+            "a time course needs the days each sample was grown, but the screen has no 'days' column.",
             file=screen.source,
             column=DAYS,
-            fix="ingest with a sequence map or sample sheet that has days, or fit without --time-course.",
+            fix="ingest with a sequence map or sample sheet that has days, or fit without a time course.",
         )
     days = pd.to_numeric(t[DAYS], errors="coerce")
     delay = 0.0 if opts.screen_delay is None else opts.screen_delay
     bad = days.isna() | (days <= delay)
     if bad.any():
         raise ScreenfitInputError(
-            f"--time-course needs every sample read after the screen delay ({delay:g} days); "
+            f"a time course needs every sample read after the screen delay ({delay:g} days); "
             f"{int(bad.sum())} rows have days missing or ≤ {delay:g}.",
             file=screen.source,
             column=DAYS,
             rows=[int(i) + 1 for i in np.flatnonzero(bad.to_numpy())],
-            fix="fill in the days, drop those samples, or lower --screen-delay.",
+            fix="fill in the days, drop those samples, or lower the screen delay.",
         )
     if opts.reference_days <= delay:
         raise ScreenfitInputError(
-            f"--reference-days ({opts.reference_days:g}) must be after the screen delay ({delay:g}).",
-            fix="pass a longer --reference-days (DepMap's Avana screens: 21).",
+            f"reference_days ({opts.reference_days:g}) must be after the screen delay ({delay:g}).",
+            fix="give a longer reference_days (DepMap's Avana screens: 21).",
         )
     model.plan.days_within_line = several
     if opts.screen_delay is None and not model.plan.days_within_line:
@@ -149,5 +149,5 @@ def check_time_points(model: ScreenModel, screen: Screen) -> None:
             "learning the screen delay needs a cell line read at two or more time points; every line here has one.",
             file=screen.source,
             column=DAYS,
-            fix=f"fix the delay (--screen-delay {SCREEN_DELAY:g}, Chronos' default).",
+            fix=f"fix the delay (screen_delay {SCREEN_DELAY:g}, Chronos' default).",
         )
