@@ -535,8 +535,11 @@ def _overrides(given: dict[str, object]) -> dict[str, object]:
     if "covariate" in given:
         terms["covariate"] = {"column": given["covariate"]}
     if given.get("time_course") is not None:
-        settings = {"delay": "learn" if given.get("screen_delay", 3.0) is None else given.get("screen_delay", 3.0),
-                    "reference_days": given.get("reference_days", 21.0)}  # fmt: skip
+        settings: dict[str, object] = {}  # what is not given keeps TimeCourse's defaults
+        if "screen_delay" in given:
+            settings["delay"] = "learn" if given["screen_delay"] is None else given["screen_delay"]
+        if "reference_days" in given:
+            settings["reference_days"] = given["reference_days"]
         terms["time_course"] = settings if given["time_course"] else False
     rest: dict[str, object] = {k: given[k] for k in ("reference_condition", "min_difference", "collapse_gene_line")
                                if k in given}  # fmt: skip

@@ -10,7 +10,7 @@ terms and options (never of command-line flags), and turns into the engine's fla
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -105,10 +105,7 @@ class ModelSpec:
 
     def without(self, kind: type[Term]) -> ModelSpec:
         """This spec without its term of this kind (and, for copy number, without efficacy's coupling to it)."""
-        terms = [t for t in self.terms if not isinstance(t, kind)]
-        if kind is CopyNumber:
-            terms = [GuideEfficacy(copy_number=False) if isinstance(t, GuideEfficacy) else t for t in terms]
-        return replace(self, terms=tuple(terms))
+        return replace(self, terms=_uncoupled(t for t in self.terms if not isinstance(t, kind)))
 
     def options(self) -> ModelOptions:
         """The engine's flat options for this spec."""
@@ -209,9 +206,14 @@ class ModelSpec:
                 terms.pop(key, None)
             else:
                 terms[key] = term_from_settings(key, {} if value is True else value)  # type: ignore[arg-type]
-        efficacy = terms.get(GuideEfficacy.key)
-        if CopyNumber.key not in terms and isinstance(efficacy, GuideEfficacy) and efficacy.copy_number:
-            terms[GuideEfficacy.key] = GuideEfficacy(copy_number=False)  # nothing left to couple to
         rest = {k: v for k, v in data.items() if k not in ("structure", "terms")}
         structure = str(data.get("structure", base.structure))
-        return replace(base, structure=structure, terms=tuple(terms.values()), **rest)  # type: ignore[arg-type]
+        return replace(base, structure=structure, terms=_uncoupled(terms.values()), **rest)  # type: ignore[arg-type]
+
+
+def _uncoupled(terms: Iterable[Term]) -> tuple[Term, ...]:
+    """``terms`` with guide efficacy no longer coupled to copy number where no copy-number term is left."""
+    terms = tuple(terms)
+    if any(isinstance(t, CopyNumber) for t in terms):
+        return terms
+    return tuple(GuideEfficacy(copy_number=False) if isinstance(t, GuideEfficacy) else t for t in terms)
