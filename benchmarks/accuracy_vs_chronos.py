@@ -26,7 +26,7 @@ Gene-level metrics, for every method: the gene's effect (Chronos and naive: the 
 effects; screenfit: its ``gene_line_means`` table, the posterior of that same mean, for gene × line
 models, and the ``counts`` model's ``gene_effects``, with intervals) against the true mean of its
 gene × line effects — Pearson r (``r_gene``), AUROC of genes whose true mean is below −0.5
-(``auroc_gene``) and, for screenfit, the coverage of the 90% intervals after moving the truth by
+(``auroc_gene``) and, for screenfit, the coverage of the 90% intervals (``--ci-prob``) after moving the truth by
 the median offset over genes (``coverage_90_gene``: LFC fixes the overall level only up to
 normalisation).
 
@@ -46,7 +46,16 @@ Regimes: ``additive`` (``SimulationConfig.additive``: screenfit's own assumption
 efficacy × screen quality, copy-number cutting toxicity, per-line noise, lineage- and
 mutation-selective genes, pDNA-batch guide offsets, negative-binomial count noise) and
 ``longitudinal`` (the realistic one with each replicate read at days 7, 14 and 21; effects
-grow after a 3-day delay, the truth is the day-21 effect).
+grow after a 3-day delay, the truth is the day-21 effect), and ``growth``
+(:mod:`screenfit.simulate_growth`: cells grown as Chronos models them, a knockout fraction set by
+guide efficacy × Cas9 activity whose depletion saturates, a saturating copy-number toxicity,
+negative-binomial reads with outgrowth, 2–4 replicates a line, mutation calls with false
+negatives and positives — a process none of screenfit's models assumes; the truth is Chronos'
+gene effect).
+
+Every method is timed as its own process from the same files on disk: Chronos reads the
+DepMap-format counts; screenfit runs ``screenfit ingest depmap`` on them (with the same negative
+controls and the lines' ``Model.csv``) and then ``screenfit fit``, and its wall time is the sum.
 """
 
 from __future__ import annotations
@@ -87,6 +96,8 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, 
     return float(wall), int(peak)
 
 
+GROWTH = "growth"
+"""The regime simulated by cell growth (:mod:`screenfit.simulate_growth`), not by screenfit's form."""
 TIME_POINTS = (7.0, 14.0, 21.0)
 """Days each replicate is read in the ``longitudinal`` regime."""
 
@@ -129,7 +140,9 @@ def metrics(
     }
 
 
-def gene_metrics(est: pd.Series, truth: pd.DataFrame, interval: pd.DataFrame | None = None) -> dict[str, float]:
+def gene_metrics(
+    est: pd.Series, truth: pd.DataFrame, interval: pd.DataFrame | None = None, level: int = 90
+) -> dict[str, float]:
     """Gene-level accuracy: ``est`` (gene → effect) against the true mean of each gene's line
     effects; with ``interval`` (gene → ``hdi_lower``, ``hdi_upper``) the coverage of the truth
     moved by the median offset over genes."""
@@ -139,7 +152,7 @@ def gene_metrics(est: pd.Series, truth: pd.DataFrame, interval: pd.DataFrame | N
     if interval is not None:
         shift = float((est - true_mean).median())
         lo, hi = (interval[c].reindex(true_mean.index) for c in ("hdi_lower", "hdi_upper"))
-        out["coverage_90_gene"] = float(((lo <= true_mean + shift) & (true_mean + shift <= hi)).mean())
+        out[f"coverage_{level}_gene"] = float(((lo <= true_mean + shift) & (true_mean + shift <= hi)).mean())
     return out
 
 
@@ -225,15 +238,15 @@ def depmap_scaled(est: pd.DataFrame) -> pd.DataFrame:
     return est.sub(med_non, axis=0).div(med_non - med_ess, axis=0)
 
 
-def coverage_columns(long: pd.DataFrame, gene_line: pd.DataFrame) -> dict[str, float]:
-    """Coverage of ``long``'s intervals of the truth, and of the truth moved by each line's median offset."""
+def coverage_columns(long: pd.DataFrame, gene_line: pd.DataFrame, level: int) -> dict[str, float]:
+    """Coverage of ``long``'s ``level``% intervals of the truth, and of the truth moved by each line's median offset."""
     merged = long.merge(gene_line, on=["hugo_symbol", "depmap_id"])
     # LFC fixes each line's level only up to normalisation (counts are scaled per replicate),
     # so the intervals are also scored against the truth moved by each line's median offset.
     shift = (merged["mean"] - merged["gene_effect"]).groupby(merged["depmap_id"]).transform("median")
     return {name: float(((merged["hdi_lower"] <= t) & (t <= merged["hdi_upper"])).mean())
-            for name, t in (("coverage_90", merged["gene_effect"]),
-                            ("coverage_90_line_aligned", merged["gene_effect"] + shift))}  # fmt: skip
+            for name, t in ((f"coverage_{level}", merged["gene_effect"]),
+                            (f"coverage_{level}_line_aligned", merged["gene_effect"] + shift))}  # fmt: skip
 
 
 def screenfit_rows(
@@ -244,6 +257,7 @@ def screenfit_rows(
     genes: pd.DataFrame,
     cn: pd.DataFrame,
     variant: str,
+    ci_prob: float = 0.9,
 ) -> list[dict[str, object]]:
     """Fit one variant through the CLI in a child process and score it: its gene × line effects as
     they are (against ``truth``) and on DepMap's scale (``gene_cell_line_effects_depmap``, against
@@ -254,13 +268,20 @@ def screenfit_rows(
     cli = str(Path(sys.executable).parent / "screenfit")
     model = MODELS.get(variant, "gene-by-line")
     chosen = [] if variant == DEFAULT else ["--model", model]  # the default: the preset screenfit picks
-    args = [*chosen, "--out", str(fit_dir), "--ci-prob", "0.9", "--quiet", "--force"]
+    args = [*chosen, "--out", str(fit_dir), "--ci-prob", str(ci_prob), "--quiet", "--force"]
+    level = round(100 * ci_prob)
     # An empty compiled-code cache for every run: a fit of new data compiles its XLA programs
     # (JAX's persistent cache is keyed by them, data included), and so does Chronos' TensorFlow;
     # rerunning a case would otherwise time a warm cache (4–5 s less at 300 × 60).
+    # Timed from the files Chronos reads: `screenfit ingest depmap` (counts, maps, copy number,
+    # mutation calls, Model.csv, controls), then the fit, each its own process.
+    ingest = [cli, "ingest", "depmap", str(case / "depmap"), "--library", "Sim", "--controls",
+              str(case / "controls.csv"), "--out", str(case / "ingested.parquet"), "--force", "--quiet"]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="screenfit-cache-") as cache:
-        wall, peak = measured([cli, "fit", str(case / "counts_screen.parquet"), *args, *VARIANTS[variant]],
+        wall_ingest, peak_ingest = measured(ingest)
+        wall, peak = measured([cli, "fit", str(case / "ingested.parquet"), *args, *VARIANTS[variant]],
                               env={"SCREENFIT_CACHE_DIR": cache})  # fmt: skip
+    wall, peak = wall + wall_ingest, max(peak, peak_ingest)
     fit = load_fit(fit_dir)
     label = f"screenfit {model}" + ("" if variant == "plain" else f" + {variant}")
     if variant == DEFAULT:
@@ -269,7 +290,7 @@ def screenfit_rows(
     # ``gene_line_means`` (that mean's own posterior), for the ``counts`` model its gene effects.
     gene_level_table = "gene_line_means" if "gene_line_means" in fit.tables else "gene_effects"
     genes_table = fit.table(gene_level_table).set_index("hugo_symbol")
-    gene_level = gene_metrics(genes_table["mean"], truth, genes_table[["hdi_lower", "hdi_upper"]])
+    gene_level = gene_metrics(genes_table["mean"], truth, genes_table[["hdi_lower", "hdi_upper"]], level)
     base = {"wall_s": wall, "peak_gb": peak / 1e9, **gene_level}
     if "gene_cell_line_effects" not in fit.tables:  # the counts model: gene effects only
         return [{"method": f"{label} ({fit.status})", **base}]
@@ -281,20 +302,25 @@ def screenfit_rows(
         long = fit.table(stem)
         est = long.pivot(index="depmap_id", columns="hugo_symbol", values="mean")
         rows.append({"method": f"{label}{suffix} ({fit.status})", **metrics(est, target, genes, cn, truth < -0.5),
-                     **coverage_columns(long, target_long), **base})  # fmt: skip
+                     **coverage_columns(long, target_long, level), **base})  # fmt: skip
     return rows
 
 
 def run_case(
-    regime: str, n_genes: int, n_lines: int, seed: int, work: Path, variants: list[str], repeats: int = 1
-) -> list[dict[str, object]]:
-    from screenfit.io.annotations import ANNOTATION_COLUMNS, annotate_cell_lines
+    regime: str, n_genes: int, n_lines: int, seed: int, work: Path, variants: list[str], repeats: int = 1,
+    ci_prob: float = 0.9,
+) -> list[dict[str, object]]:  # fmt: skip
     from screenfit.io.depmap import read_depmap
-    from screenfit.io.tables import write_screen
     from screenfit.simulate import read_truth, write_simulation
 
     case = work / f"{regime}_{n_genes}x{n_lines}"
-    write_simulation(simulation_config(regime, n_genes, n_lines, seed), case, force=True)
+    if regime == GROWTH:
+        from screenfit.simulate_growth import GrowthSimulationConfig, write_growth_simulation
+
+        write_growth_simulation(GrowthSimulationConfig(n_genes=n_genes, n_cell_lines=n_lines, seed=seed), case,
+                                force=True)  # fmt: skip
+    else:
+        write_simulation(simulation_config(regime, n_genes, n_lines, seed), case, force=True)
     truth_tables, gene_line = read_truth(case)
     truth = gene_line.pivot(index="depmap_id", columns="hugo_symbol", values="gene_effect")
     scaled = depmap_scaled(truth)  # the estimand of estimates on DepMap's scale
@@ -306,18 +332,21 @@ def run_case(
     picked = inert.sample(n=min(len(inert), 50), random_state=seed)
     controls = truth_tables.guides.loc[truth_tables.guides["hugo_symbol"].isin(picked), "sgrna"].astype(str)
     (case / "controls.txt").write_text("\n".join(controls) + "\n")
+    (case / "controls.csv").write_text("sgrna\n" + "\n".join(controls) + "\n")
+    if not (case / "depmap" / "Model.csv").exists():
+        # Each line's lineage label, as a DepMap Model.csv gives it (the growth simulator writes its own).
+        lines = truth_tables.cell_lines
+        pd.DataFrame({"ModelID": lines["depmap_id"], "OncotreeLineage": lines["lineage"]}).to_csv(
+            case / "depmap" / "Model.csv", index=False
+        )
     screen = read_depmap(case / "depmap", "Sim", control_sgrnas=tuple(controls))  # the counts Chronos reads
-    # Each line's lineage, as a DepMap Model.csv gives it (used only by gene-by-line-lineage).
-    lineages = truth_tables.cell_lines.reindex(columns=["depmap_id", *ANNOTATION_COLUMNS])
-    screen = annotate_cell_lines(screen, lineages, "the simulated lines")
-    write_screen(screen, case / "counts_screen.parquet")
     rows: list[dict[str, object]] = []
     base = {"regime": regime, "genes": n_genes, "lines": n_lines}
     t0 = time.perf_counter()
     naive = naive_effects(screen)
     rows.append({**base, "method": "naive mean LFC", **metrics(naive, truth, genes, cn),
                  **gene_metrics(naive.mean(), truth),
-                 "coverage_90": float("nan"), "wall_s": time.perf_counter() - t0, "peak_gb": float("nan")})  # fmt: skip
+                 "wall_s": time.perf_counter() - t0, "peak_gb": float("nan")})  # fmt: skip
     out = case / "chronos"
     runner = [str(CHRONOS_PYTHON), str(ROOT / "benchmarks" / "chronos_runner.py"), str(case / "depmap")]
     timed: dict[str, list[float]] = {}
@@ -336,9 +365,9 @@ def run_case(
                     rows.append({**base, "method": name + suffix, "family": name,
                                  **metrics(scored, target, genes, cn, truth < -0.5),
                                  **gene_metrics(est.mean(), truth),
-                                 "coverage_90": float("nan"), "peak_gb": peak / 1e9})  # fmt: skip
+                                 "peak_gb": peak / 1e9})  # fmt: skip
         for variant in variants:
-            scored_rows = screenfit_rows(case, gene_line, truth, scaled, genes, cn, variant)
+            scored_rows = screenfit_rows(case, gene_line, truth, scaled, genes, cn, variant, ci_prob)
             timed.setdefault(variant, []).append(float(scored_rows[0]["wall_s"]))
             if repeat == 0:
                 rows.extend({**base, "family": variant, **row} for row in scored_rows)
@@ -396,6 +425,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=1, help="runs of each method, interleaved; wall_s = median")
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--ci-prob", type=float, default=0.9, help="screenfit's interval probability (coverage_NN)")
     parser.add_argument("--work", type=Path, default=None, help="keep the simulations and fits here")
     args = parser.parse_args()
     if not CHRONOS_PYTHON.exists():
@@ -407,15 +437,15 @@ def main() -> None:
     for regime in args.regimes.split(","):
         for size in args.sizes.split(","):
             g, c = (int(x) for x in size.split("x"))
-            rows.extend(run_case(regime, g, c, args.seed, work, args.variants.split(","), args.repeats))
+            rows.extend(run_case(regime, g, c, args.seed, work, args.variants.split(","), args.repeats, args.ci_prob))
             print(pd.DataFrame(rows).tail(4).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
     versions = f"screenfit {screenfit.__version__}, Python {platform.python_version()}"
     print(f"\n{versions}, {platform.machine()}, {platform.node()}, {date.today()}\n")
-    cols = ["regime", "genes", "lines", "method", "r", "within_gene_r_selective", "auroc_dependency", "coverage_90",
-            "coverage_90_line_aligned",
-            "cn_r_nonessential", "wall_s", "peak_gb"]  # fmt: skip
-    cols += ["r_gene", "auroc_gene", "coverage_90_gene", "wall_s_min", "wall_s_max", "runs"]
+    cov = f"coverage_{round(100 * args.ci_prob)}"
+    cols = ["regime", "genes", "lines", "method", "r", "within_gene_r_selective", "auroc_dependency", cov,
+            f"{cov}_line_aligned", "cn_r_nonessential", "wall_s", "peak_gb"]  # fmt: skip
+    cols += ["r_gene", "auroc_gene", f"{cov}_gene", "wall_s_min", "wall_s_max", "runs"]
     if args.json:
         args.json.write_text(table.to_json(orient="records", indent=1) + "\n")
     print(markdown(table[[c for c in cols if c in table.columns]]))

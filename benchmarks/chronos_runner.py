@@ -28,8 +28,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--controls", type=Path, default=None, help="file of negative-control sgRNAs, one a line")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: Chronos' own)")
+    parser.add_argument("--seed", type=int, default=None, help="seed for NumPy and TensorFlow (Chronos has none)")
     args = parser.parse_args()
     import chronos
+
+    if args.seed is not None:
+        import tensorflow as tf
+
+        np.random.seed(args.seed)
+        tf.random.set_seed(args.seed)
 
     lib, folder = args.library, args.folder
     t0 = time.perf_counter()

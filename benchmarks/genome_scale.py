@@ -45,6 +45,14 @@ def _coverage(table: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float]:
     return float(np.corrcoef(merged["mean"], t)[0, 1]), float(inside)
 
 
+def _aligned_coverage(table: pd.DataFrame, truth: pd.DataFrame) -> float:
+    """Coverage of the truth moved by the median offset of the estimates: LFC fixes the overall
+    level only up to normalisation (counts are scaled per replicate)."""
+    merged = table.merge(truth[["hugo_symbol", "depmap_id", "gene_effect"]], on=["hugo_symbol", "depmap_id"])
+    t = merged["gene_effect"] + float((merged["mean"] - merged["gene_effect"]).median())
+    return float(((merged["hdi_lower"] <= t) & (t <= merged["hdi_upper"])).mean())
+
+
 def subsample(genes: int, lines: int, seed: int) -> dict:
     """NUTS, SVI and plain ADVI on one simulated screen small enough for NUTS."""
     import pymc as pm
@@ -148,14 +156,19 @@ def _child(code: str, *args: str) -> dict:
     return json.loads(lines[-1])
 
 
-def genome(genes: int, lines: int, work: Path, reference_steps: int) -> dict:
-    """Simulate (or reuse) the genome-scale screen, fit it by streamed SVI, time plain ADVI per step."""
+def genome(genes: int, lines: int, work: Path, reference_steps: int, additive: bool = False) -> dict:
+    """Simulate (or reuse) the genome-scale screen, fit it by streamed SVI, time plain ADVI per step.
+
+    ``additive``: the simulator's additive regime, whose truth is the streamed model's own
+    estimand (the default regime scales each effect by screen quality × guide efficacy, which
+    plain gene-by-line does not model, so its intervals are not meant to cover that truth)."""
     from screenfit.simulate import SimulationConfig, write_simulation
 
     sim = work / "sim"
     t0 = time.perf_counter()
     if not (sim / "screen.parquet").is_file():
-        write_simulation(SimulationConfig(n_genes=genes, n_cell_lines=lines, seed=0), sim, write_counts=False)
+        make = SimulationConfig.additive if additive else SimulationConfig
+        write_simulation(make(n_genes=genes, n_cell_lines=lines, seed=0), sim, write_counts=False)
     simulate_s = time.perf_counter() - t0
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result = _child(_GENOME_CHILD, str(sim / "screen.parquet"), str(work / "fit"))
@@ -166,6 +179,7 @@ def genome(genes: int, lines: int, work: Path, reference_steps: int) -> dict:
         truth = pd.read_parquet(sim / "truth" / "gene_cell_line.parquet", columns=["hugo_symbol", "depmap_id",
                                                                                    "gene_effect"])  # fmt: skip
         result["r_truth"], result["coverage_94"] = _coverage(table, truth)
+        result["coverage_94_aligned"] = _aligned_coverage(table, truth)
     result["reference"] = _child(_REFERENCE_CHILD, str(sim / "screen.parquet"), str(reference_steps))
     result["children_peak_rss_gib_max"] = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 2**20
     return {"genes": genes, "lines": lines, **result}
@@ -183,6 +197,7 @@ def main() -> None:
     parser.add_argument("--skip-subsample", action="store_true")
     parser.add_argument("--skip-genome", action="store_true")
     parser.add_argument("--reference-steps", type=int, default=None)
+    parser.add_argument("--additive", action="store_true", help="simulate the additive regime (the model's own)")
     parser.add_argument("--work", type=Path, default=Path("benchmarks/.genome"), help="simulated screen and fit")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -216,7 +231,7 @@ def main() -> None:
         print()
     if not args.skip_genome:
         args.work.mkdir(parents=True, exist_ok=True)
-        g = genome(*big, work=args.work, reference_steps=steps)
+        g = genome(*big, work=args.work, reference_steps=steps, additive=args.additive)
         results["genome"] = g
         print(f"## Genome scale: {big[0]:,} genes × {big[1]:,} lines × 4 guides × 2 replicates\n")
         if "error" in g:

@@ -64,6 +64,16 @@ def main(data: Path) -> None:
             f"| {name} | {label} | {s['cell_lines']} | {s['replicates']} | {s['median_auroc']:.3f} | "
             f"{s['median_nnmd']:.2f} | {s['failed_replicates']} | {s['essential_genes']} |"
         )
+    print("\nReplicate agreement per line (mean r with the line's other replicates; min and median over lines):\n")
+    print("| screen | lines with ≥ 2 replicates | r, reference genes' guides: min / median | r, all: min / median |")
+    print("|---|---|---|---|")
+    for name, _, r in rows:
+        lines = r.cell_lines.dropna(subset=["replicate_correlation"])
+        if lines.empty:
+            continue
+        sig, every = lines["replicate_correlation"], lines["replicate_correlation_all"]
+        cells = [f"{x.min():.2f} / {x.median():.2f}" for x in (sig, every)]
+        print(f"| {name} | {len(lines)} | {cells[0]} | {cells[1]} |")
 
 
 if __name__ == "__main__":

@@ -30,14 +30,16 @@ def test_quick_speed_benchmark_runs_and_reports_every_case(tmp_path):
 @pytest.mark.slow
 def test_quick_genome_benchmark_streams_fits_and_times_the_reference(tmp_path):
     out = tmp_path / "genome.json"
-    cmd = [sys.executable, str(BENCH.parent / "genome_scale.py"), "--quick", "--skip-subsample",
+    cmd = [sys.executable, str(BENCH.parent / "genome_scale.py"), "--quick", "--skip-subsample", "--additive",
            "--work", str(tmp_path / "work"), "--json", str(out)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     g = json.loads(out.read_text())["genome"]
     assert g["summary"]["rows"] == 100 * 40 * 4 * 2 and g["status"] in ("approximate", "failed")
     assert g["peak_rss_gib"] > 0 and g["reference"]["per_step_s"] > 0
-    assert 0 <= g["coverage_94"] <= 1 and g["r_truth"] > 0.5  # the fit estimates something real
+    # The additive regime is the streamed model's own: the effects are recovered, and their 94%
+    # intervals hold the truth once its overall level (fixed by normalisation only) is matched.
+    assert g["r_truth"] > 0.99 and g["coverage_94_aligned"] >= 0.9, (g["r_truth"], g["coverage_94_aligned"])
     assert (tmp_path / "work" / "fit" / "config.json").is_file()
 
 

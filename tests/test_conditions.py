@@ -99,18 +99,19 @@ def test_cli_fit_writes_the_condition_table(tmp_path):
     from screenfit.cli import app
     from screenfit.io.tables import write_screen
 
-    screen, _ = simulate_condition_screen(SimulationConfig.additive(n_genes=8, n_cell_lines=6, seed=5))
+    cfg = SimulationConfig.additive(n_genes=60, n_cell_lines=12, n_replicates=4, noise_sd=0.6, seed=5)
+    screen, _ = simulate_condition_screen(cfg)
     renamed = screen.with_table(screen.table.assign(condition=screen.table["condition"].map({"vehicle": "DMSO-0"})))
     renamed = renamed.with_table(renamed.table.assign(condition=renamed.table["condition"].fillna("drug")))
     path = tmp_path / "screen.parquet"
     write_screen(renamed, path)
     out = tmp_path / "fit"
-    args = ["fit", str(path), "--model", "condition", "--out", str(out), "--quiet", "--draws", "300"]
+    args = ["fit", str(path), "--model", "condition", "--out", str(out), "--quiet"]
     refused = CliRunner().invoke(app, args)
     assert refused.exit_code == 1 and "--reference-condition" in refused.output
     done = CliRunner().invoke(app, [*args, "--reference-condition", "DMSO-0", "--min-difference", "0.2"])
-    assert done.exit_code in (0, 2), done.output
+    assert done.exit_code == 0, done.output
     table = pd.read_csv(out / "condition_effects.csv")
-    assert set(table["reference"]) == {"DMSO-0"} and len(table) == 8
+    assert set(table["reference"]) == {"DMSO-0"} and len(table) == 60
     assert {"lfsr", "lfdr", "qvalue", "prob_difference", "hdi_lower", "hdi_upper"} <= set(table.columns)
     assert (out / "condition_parameters.csv").exists()

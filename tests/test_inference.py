@@ -86,6 +86,7 @@ def test_variational_means_within_half_a_posterior_sd_of_nuts(small_additive, me
     assert ((table["mean"] - nuts["mean"]).abs() <= 0.5 * nuts["sd"]).all()
     ratio = table["sd"] / nuts["sd"]
     # SDs are reported, not required to match: mean-field ADVI is known to understate them.
+    print("RATIO", method, ratio.min(), ratio.median(), ratio.max())
     assert ratio.between(0.2, 5.0).all(), ratio.describe()
 
 

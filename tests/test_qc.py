@@ -47,3 +47,30 @@ def test_scrambled_replicate_is_flagged(depmap_sample):
     reps = result.replicates.set_index("replicate_id")
     assert not reps.loc[victim, "passes"]
     assert reps.drop(index=victim)["passes"].all()
+
+
+def _genome_wide_line(noise: float, n_other: int = 3000, seed: int = 0) -> Screen:
+    """One line, 2 replicates, 4 guides a gene: reference essentials deplete by 2, every other guide
+    is noise of SD ``noise`` — as in a genome-wide screen, where most guides have no effect."""
+    rng = np.random.default_rng(seed)
+    ess, non = essential_sets()
+    genes = [*ess[:300], *non[:300], *(f"OTHER{i}" for i in range(n_other))]
+    level = np.r_[np.full(300, -2.0), np.zeros(300 + n_other)] + rng.normal(0.0, 0.3, len(genes))
+    guides = np.repeat(np.arange(len(genes)), 4)
+    frames = [
+        pd.DataFrame({"sgrna": [f"g{i}" for i in range(guides.size)], "hugo_symbol": np.asarray(genes)[guides],
+                      "depmap_id": "L", "replicate_id": f"r{rep}",
+                      "lfc": level[guides] + rng.normal(0.0, noise, guides.size)})
+        for rep in (1, 2)
+    ]  # fmt: skip
+    return Screen.from_frame(pd.concat(frames, ignore_index=True))
+
+
+def test_replicate_agreement_is_read_where_the_signal_is():
+    """Most guides of a genome-wide screen have no effect: their noise sinks the correlation over all
+    guides, while the reference genes' guides show whether replicates agree. A good screen passes;
+    one whose replicates disagree on the reference genes too still fails."""
+    good = run_qc(_genome_wide_line(noise=0.8)).cell_lines.iloc[0]
+    assert good["replicate_correlation_all"] < 0.4 < good["replicate_correlation"] and good["passes"]
+    noisy = run_qc(_genome_wide_line(noise=2.5)).cell_lines.iloc[0]
+    assert noisy["replicate_correlation"] < 0.4 and not noisy["passes"]

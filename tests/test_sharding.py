@@ -26,6 +26,7 @@ from screenfit.inference.diagnostics import Diagnostics, GateThresholds
 from screenfit.inference.samplers import SamplerConfig
 from screenfit.io.fit_folder import load_fit
 from screenfit.io.tables import write_screen
+from screenfit.models.base import ModelOptions
 from screenfit.models.registry import get_model
 from screenfit.sharding import (
     ChunkTask,
@@ -48,6 +49,9 @@ SAMPLER = SamplerConfig(draws=400, tune=400, chains=2, seed=5)
 # This file tests the decomposition and the machinery, not convergence at 400 draws: a lax gate.
 LAX = GateThresholds(max_rhat=1.05, min_ess_bulk=100, min_ess_tail=100)
 MODEL = "gene-by-line"
+# Without the copy-number slope, whose spread over 12 lines is a funnel that 400 draws do not
+# resolve: the sharded fits here converge, so a test can require it.
+OPTIONS = ModelOptions(cn_column=None)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +73,8 @@ def client():
 def sharded(screen, client, tmp_path_factory):
     out = tmp_path_factory.mktemp("sharded") / "fit"
     result = fit_sharded(
-        screen, MODEL, cluster=client, out=out, sampler=SAMPLER, n_stage1_genes=12, chunk_genes=10,
+        screen, MODEL, cluster=client, out=out, options=OPTIONS, sampler=SAMPLER,
+        n_stage1_genes=12, chunk_genes=10,
         thresholds=LAX, keep_checkpoints=True, progress=False,
     )  # fmt: skip
     return result, out
@@ -147,7 +152,8 @@ def test_sharded_fit_has_every_gene_and_the_layout_of_a_fit(screen, sharded):
     assert sorted(result.gene_effects["hugo_symbol"]) == genes
     shards = result.tables["shards"]
     assert list(shards["chunk"]) == ["chunk-0000", "chunk-0001", "chunk-0002"] and shards["n_genes"].sum() == 30
-    assert result.status in ("converged", "failed") and (out / "config.json").is_file()
+    assert result.status == "converged", result.diagnostics.problems
+    assert (out / "config.json").is_file()
     matrix = result.tables["gene_effect_matrix"]
     assert matrix.shape[0] == 12 and matrix.shape[1] >= 30
     loaded = load_fit(out)
@@ -166,7 +172,7 @@ def test_sharded_fit_has_every_gene_and_the_layout_of_a_fit(screen, sharded):
 def test_sharded_equals_one_machine_stage2(screen, sharded):
     """Same fixed stage-1 parameters: the chunks on Dask and one in-process stage-2 fit of all genes agree."""
     result, out = sharded
-    spec = get_model(MODEL)
+    spec = get_model(MODEL, OPTIONS)
     design = build_design(screen, spec.level(True), spec.covariate_columns)
     model = spec.build(design)
     stage1 = load_fit(checkpoint_folder(out) / "stage1")
@@ -195,7 +201,8 @@ def test_rerun_resumes_from_checkpoints(screen, client, sharded, tmp_path):
     target = checkpoint_folder(tmp_path / "resumed")
     shutil.copytree(checkpoint_folder(out), target)
     resumed = fit_sharded(
-        screen, MODEL, cluster=client, out=tmp_path / "resumed", sampler=SAMPLER, n_stage1_genes=12, chunk_genes=10,
+        screen, MODEL, cluster=client, out=tmp_path / "resumed", options=OPTIONS, sampler=SAMPLER,
+        n_stage1_genes=12, chunk_genes=10,
         thresholds=LAX, progress=False,
     )  # fmt: skip
     assert resumed.tables["shards"]["resumed"].all()
@@ -222,11 +229,13 @@ def test_killed_worker_loses_no_chunk(screen, client, tmp_path):
     killer = threading.Thread(target=kill_one_busy_worker)
     killer.start()
     result = fit_sharded(
-        screen, MODEL, cluster=client, out=tmp_path / "fit", sampler=SAMPLER, n_stage1_genes=12, chunk_genes=10,
+        screen, MODEL, cluster=client, out=tmp_path / "fit", options=OPTIONS, sampler=SAMPLER,
+        n_stage1_genes=12, chunk_genes=10,
         thresholds=LAX, progress=False,
     )  # fmt: skip
     killer.join()
     assert killed, "no worker was killed mid-chunk"
+    assert result.status == "converged", result.diagnostics.problems
     assert sorted(result.gene_effects["hugo_symbol"]) == sorted(screen.table[GENE].astype(str).unique())
     assert len(result.tables["shards"]) == 3
     client.wait_for_workers(2, timeout=60)
@@ -240,14 +249,12 @@ def test_cli_cluster(screen, tmp_path):
     bad = runner.invoke(app, ["fit", str(data), "--cluster", "spark://x", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "--cluster" in bad.output
     args = ["fit", str(data), "--model", "gene-cellline", "--cluster", "local:1", "--stage1-genes", "10",
-            "--chunk-genes", "15", "--draws", "500", "--tune", "500", "--chains", "2", "--out", str(tmp_path / "fit"),
+            "--chunk-genes", "15", "--draws", "1000", "--tune", "1000", "--chains", "4", "--out", str(tmp_path / "fit"),
             "--quiet"]  # fmt: skip
     r = runner.invoke(app, args)
-    assert r.exit_code in (0, 2), r.output
+    assert r.exit_code == 0, r.output
     fitted = load_fit(tmp_path / "fit")
     assert len(fitted.tables["shards"]) == 2 and fitted.config["sharded"]["cluster"] == "local:1"
-    if r.exit_code == 2:
-        assert "chunk-" in r.output or "stage 1" in r.output
 
 
 def _sharded_vs_joint(n_genes: int, n_lines: int, tmp_path, client) -> None:

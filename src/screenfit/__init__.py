@@ -20,7 +20,9 @@ from screenfit.errors import ScreenfitError, ScreenfitInputError
 from screenfit.io.annotations import annotate_cell_lines, read_annotated, read_model_annotations
 from screenfit.io.counts import bundled_sheet, read_count_table, read_sample_sheet
 from screenfit.io.depmap import DepMapFiles, read_depmap
+from screenfit.io.library_files import LibraryColumns, read_library
 from screenfit.io.positions import read_positions
+from screenfit.io.segments import read_segments, with_segment_copy_number
 from screenfit.io.tables import read_long_table, write_screen, write_table
 from screenfit.jobs import load_example, run_demo, write_qc
 from screenfit.plots.eda import write_eda
@@ -32,6 +34,7 @@ from screenfit.simulate import (
     simulate_screen,
     write_simulation,
 )
+from screenfit.simulate_growth import GrowthSimulationConfig, write_growth_simulation
 
 __version__ = "0.1.0"
 
@@ -61,6 +64,8 @@ __all__ = [
     "DepMapFiles",
     "Filters",
     "FitResult",
+    "GrowthSimulationConfig",
+    "LibraryColumns",
     "ModelOptions",
     "ProximityCorrection",
     "ProximitySettings",
@@ -86,17 +91,21 @@ __all__ = [
     "read_annotated",
     "read_count_table",
     "read_depmap",
+    "read_library",
     "read_long_table",
     "read_model_annotations",
     "read_positions",
     "read_sample_sheet",
+    "read_segments",
     "read_truth",
     "run_demo",
     "run_qc",
     "simulate_condition_screen",
     "simulate_screen",
     "subsample",
+    "with_segment_copy_number",
     "write_eda",
+    "write_growth_simulation",
     "write_qc",
     "write_screen",
     "write_simulation",

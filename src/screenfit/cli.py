@@ -32,6 +32,8 @@ from screenfit.inference.memory import configure_process_memory
 if TYPE_CHECKING:
     from screenfit.data.screen import Screen
     from screenfit.data.stream import StreamedScreen
+    from screenfit.io.fit_folder import FitResult
+    from screenfit.presets import Configuration
 
 
 class _UserErrorsExit1(TyperGroup):
@@ -160,18 +162,35 @@ def ingest_depmap(
 
 @ingest_app.command("counts")
 def ingest_counts(
-    counts: Annotated[Path, typer.Argument(help="Count table: guide ID, gene, one column per sample.")],
+    counts: Annotated[Path, typer.Argument(help="Count table: guide ID, gene (or --library), one column per sample.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file.")],
     sheet: Annotated[Path | None, typer.Option(help="Sample sheet CSV.")] = None,
     bundled_sheet: Annotated[str | None, typer.Option(help="Name of a sample sheet shipped with screenfit.")] = None,
     sgrna_col: Annotated[str | None, typer.Option(help="Guide ID column (detected if omitted).")] = None,
     gene_col: Annotated[str | None, typer.Option(help="Gene column (detected if omitted).")] = None,
     sep: Annotated[str | None, typer.Option(help="Field separator.")] = None,
+    library: Annotated[
+        Path | None,
+        typer.Option(
+            help="Library annotation (guide → gene, chromosome, start): CRISPRcleanR, KY/Yusa, MAGeCK, Broad."
+        ),
+    ] = None,
+    library_columns: Annotated[
+        str | None,
+        typer.Option(help="Library columns not recognised by name: guide=ID,gene=SYMBOL,chromosome=…,start=…."),
+    ] = None,
+    segments: Annotated[
+        Path | None,
+        typer.Option(help="Copy-number segments (sample, chromosome, start, end, total CN or log2 ratio) → gene CN."),
+    ] = None,
     annotations: Annotations = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Read a MAGeCK/BAGEL-style count table with its sample sheet into a long table."""
+    """Read a MAGeCK/BAGEL-style count table with its sample sheet into a long table.
+
+    With --library the guides' genes and genomic positions come from the library file (the count
+    table then needs no gene column, and `screenfit correct` finds the positions in the screen)."""
     from screenfit.io import counts as counts_io
     from screenfit.io.annotations import read_annotated
 
@@ -179,8 +198,18 @@ def ingest_counts(
         raise ScreenfitInputError(
             "give exactly one of --sheet or --bundled-sheet.", fix="see `screenfit ingest counts --help`."
         )
+    from screenfit.io.library_files import LibraryColumns
+
     sheet_path = sheet if sheet is not None else counts_io.bundled_sheet(str(bundled_sheet))
-    screen = counts_io.read_count_table(counts, sheet_path, sgrna_col=sgrna_col, gene_col=gene_col, sep=sep)
+    columns = LibraryColumns.parse(library_columns)
+    if library_columns and library is None:
+        raise ScreenfitInputError("--library-columns names columns of a library file.", fix="pass --library FILE too.")
+    screen = counts_io.read_count_table(counts, sheet_path, sgrna_col=sgrna_col, gene_col=gene_col, sep=sep,
+                                        library=library, library_columns=columns)  # fmt: skip
+    if segments is not None:
+        from screenfit.io.segments import read_segments, with_segment_copy_number
+
+        screen = with_segment_copy_number(screen, read_segments(segments), str(segments))
     _write_screen(read_annotated(screen, annotations), out, force, quiet)
 
 
@@ -275,11 +304,24 @@ def simulate(
     ] = "21",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     counts: Annotated[bool, typer.Option(help="Also write DepMap-format count files.")] = True,
+    growth: Annotated[
+        bool, typer.Option(help="Grow cells as Chronos models them (DepMap files + truth only; no screenfit form).")
+    ] = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Simulate a DepMap-like screen with known truth (long table, truth, DepMap count files)."""
     from screenfit.simulate import SimulationConfig, write_simulation
+
+    if growth:
+        from screenfit.simulate_growth import GrowthSimulationConfig, write_growth_simulation
+
+        write_growth_simulation(
+            GrowthSimulationConfig(n_genes=genes, n_cell_lines=cell_lines, n_guides=guides, seed=seed), out, force
+        )
+        _done(f"Wrote the growth-simulated screen to {out} (depmap/: read it with `screenfit ingest depmap "
+              f"{out}/depmap --library Sim`; truth/)")  # fmt: skip
+        return
 
     try:
         days = tuple(float(d) for d in time_points.split(","))
@@ -369,57 +411,72 @@ Hidden = {"hidden": True}
 docs/cli.md; ``--config FILE.toml`` sets any of them."""
 
 
+ScreenArg = Annotated[Path, typer.Argument(help="Screen table written by `screenfit ingest` (or `simulate`).")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (also the cache).")]
+PresetOpt = Annotated[str | None, typer.Option(help="A preset (`screenfit presets`); default: chosen for the screen.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option(help="TOML file (preset + model overrides), or a fit's config.json to rerun it.")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="A model by name (`screenfit models`), fitted as named.")
+]
+SamplerOpt = Annotated[str | None, typer.Option(help="nutpie, pymc, numpyro, blackjax, svi, advi, fullrank_advi, map.")]
+DrawsOpt = Annotated[int | None, typer.Option(help="Draws per chain (default: the model's recommendation).")]
+StreamOpt = Annotated[
+    bool, typer.Option(help="Read a Parquet screen in batches into gene × line statistics (genome-wide screens).")
+]
+ClusterOpt = Annotated[
+    str | None, typer.Option(help="Two-stage sharded fit on Dask: local:N, tcp://SCHEDULER:PORT or slurm:CONFIG.yaml.")
+]
+
+
+def _switch(name: str) -> object:
+    """A hidden ``--name/--no-name`` option whose default ``None`` means "not given"."""
+    return typer.Option(f"--{name}/--no-{name}", hidden=True)
+
+
+HiddenInt = Annotated[int | None, typer.Option(**Hidden)]
+HiddenFloat = Annotated[float | None, typer.Option(**Hidden)]
+HiddenText = Annotated[str | None, typer.Option(**Hidden)]
+HiddenFlag = Annotated[bool, typer.Option(**Hidden)]
+
+
 @app.command()
 def fit(
-    screen: Annotated[Path, typer.Argument(help="Screen table written by `screenfit ingest` (or `simulate`).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (also the cache).")] = Path("fit"),
-    preset: Annotated[
-        str | None, typer.Option(help="A preset (`screenfit presets`); default: chosen for the screen.")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="TOML file (preset + model overrides), or a fit's config.json to rerun it.")
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="A model by name (`screenfit models`), fitted as named.")
-    ] = None,
-    sampler: Annotated[
-        str | None, typer.Option(help="nutpie, pymc, numpyro, blackjax, svi, advi, fullrank_advi, map.")
-    ] = None,
-    draws: Annotated[int | None, typer.Option(help="Draws per chain (default: the model's recommendation).")] = None,
+    screen: ScreenArg,
+    out: OutOpt = Path("fit"),
+    preset: PresetOpt = None,
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    sampler: SamplerOpt = None,
+    draws: DrawsOpt = None,
     chains: Annotated[int, typer.Option(help="Chains.")] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    stream: Annotated[
-        bool, typer.Option(help="Read a Parquet screen in batches into gene × line statistics (genome-wide screens).")
-    ] = False,
-    cluster: Annotated[
-        str | None,
-        typer.Option(help="Two-stage sharded fit on Dask: local:N, tcp://SCHEDULER:PORT or slurm:CONFIG.yaml."),
-    ] = None,
-    tune: Annotated[int | None, typer.Option(**Hidden)] = None,
-    cores: Annotated[int | None, typer.Option(**Hidden)] = None,
+    stream: StreamOpt = False,
+    cluster: ClusterOpt = None,
+    tune: HiddenInt = None,
+    cores: HiddenInt = None,
     mass_matrix: Annotated[str, typer.Option(**Hidden)] = "auto",
-    covariate: Annotated[str | None, typer.Option(**Hidden)] = None,
-    reference_condition: Annotated[str | None, typer.Option(**Hidden)] = None,
-    min_difference: Annotated[float | None, typer.Option(**Hidden)] = None,
-    guide_offsets: Annotated[bool | None, typer.Option("--guide-offsets/--no-guide-offsets", **Hidden)] = None,
-    guide_efficacy: Annotated[bool | None, typer.Option("--guide-efficacy/--no-guide-efficacy", **Hidden)] = None,
-    cn_column: Annotated[str | None, typer.Option(**Hidden)] = None,
-    guide_noise: Annotated[bool | None, typer.Option("--guide-noise/--no-guide-noise", **Hidden)] = None,
-    cn_efficacy: Annotated[bool | None, typer.Option("--cn-efficacy/--no-cn-efficacy", **Hidden)] = None,
-    guide_offset_nu: Annotated[str | None, typer.Option(**Hidden)] = None,
-    time_course: Annotated[bool | None, typer.Option("--time-course/--no-time-course", **Hidden)] = None,
-    screen_delay: Annotated[str | None, typer.Option(**Hidden)] = None,
-    reference_days: Annotated[float | None, typer.Option(**Hidden)] = None,
-    collapse_gene_line: Annotated[
-        bool | None, typer.Option("--collapse-gene-line/--no-collapse-gene-line", **Hidden)
-    ] = None,
-    genes: Annotated[int | None, typer.Option(**Hidden)] = None,
-    cell_lines: Annotated[int | None, typer.Option(**Hidden)] = None,
-    annotated_lines_only: Annotated[bool, typer.Option(**Hidden)] = False,
-    full_likelihood: Annotated[bool, typer.Option(**Hidden)] = False,
+    covariate: HiddenText = None,
+    reference_condition: HiddenText = None,
+    min_difference: HiddenFloat = None,
+    guide_offsets: Annotated[bool | None, _switch("guide-offsets")] = None,
+    guide_efficacy: Annotated[bool | None, _switch("guide-efficacy")] = None,
+    cn_column: HiddenText = None,
+    guide_noise: Annotated[bool | None, _switch("guide-noise")] = None,
+    cn_efficacy: Annotated[bool | None, _switch("cn-efficacy")] = None,
+    guide_offset_nu: HiddenText = None,
+    time_course: Annotated[bool | None, _switch("time-course")] = None,
+    screen_delay: HiddenText = None,
+    reference_days: HiddenFloat = None,
+    collapse_gene_line: Annotated[bool | None, _switch("collapse-gene-line")] = None,
+    genes: HiddenInt = None,
+    cell_lines: HiddenInt = None,
+    annotated_lines_only: HiddenFlag = False,
+    full_likelihood: HiddenFlag = False,
     ci_prob: Annotated[float, typer.Option(**Hidden)] = 0.94,
-    log_likelihood: Annotated[bool | None, typer.Option("--log-likelihood/--no-log-likelihood", **Hidden)] = None,
-    chunk_genes: Annotated[int | None, typer.Option(**Hidden)] = None,
+    log_likelihood: Annotated[bool | None, _switch("log-likelihood")] = None,
+    chunk_genes: HiddenInt = None,
     stage1_genes: Annotated[int, typer.Option(**Hidden)] = 200,
     force: Force = False,
     quiet: Quiet = False,
@@ -430,11 +487,9 @@ def fit(
     Exit code 2 when the fit was written but failed its convergence gate. Every model and sampler
     option (--guide-offsets, --covariate, --time-course, --tune, --ci-prob, …) is in docs/cli.md.
     """
-    from screenfit.data.screen import Screen
     from screenfit.fitting import fit as run_fit
     from screenfit.inference.samplers import SamplerConfig
     from screenfit.models.base import ModelOptions
-    from screenfit.presets import Configuration, configure, read_config_file
 
     given = _model_flags(
         covariate=covariate, cn_column=cn_column, reference_condition=reference_condition,
@@ -445,47 +500,76 @@ def fit(
     if screen_delay is not None:
         given["screen_delay"] = _screen_delay(screen_delay)  # None: learnt
     by_name = model is not None or stream or cluster is not None
-    if by_name and (preset is not None or config is not None):
-        raise ScreenfitInputError(
-            "--model, --stream and --cluster fit a model by name; --preset and --config choose one for you.",
-            fix="drop one of them.",
-        )
-    if mass_matrix not in ("auto", "diag", "low_rank"):
-        raise ScreenfitInputError(f"unknown mass matrix '{mass_matrix}'.", fix="pass auto, diag or low_rank.")
+    _check_fit_flags(by_name and (preset is not None or config is not None), mass_matrix,
+                     cluster is not None and (full_likelihood or bool(log_likelihood)))  # fmt: skip
     options = ModelOptions(**given) if by_name else None  # type: ignore[arg-type]
     named = model or ("gene-by-line" if stream else "gene-cellline")
     data = _fit_data(screen, named, options, stream, genes, cell_lines, annotated_lines_only, cluster,
                      full_likelihood, seed)  # fmt: skip
-    file_config = read_config_file(config) if config is not None else None
-    method = sampler or (str(file_config["sampler"]) if file_config and file_config.get("sampler") else None)
-    target: str | Configuration = named
-    if not by_name:
-        assert isinstance(data, Screen)
-        target = configure(data, preset, file_config, _overrides(given), sampler=method)
-        method = target.sampler
+    target, method = _fit_target(data, named if by_name else None, preset, config, given, sampler)
     cfg = SamplerConfig(
         method=method or "nutpie", draws=draws, tune=tune, chains=chains, cores=cores,  # type: ignore[arg-type]
         seed=seed, mass_matrix=mass_matrix,  # type: ignore[arg-type]
     )  # fmt: skip
     if cluster is not None:
-        assert isinstance(data, Screen)
-        from screenfit.cluster import parse_cluster
-        from screenfit.sharding import fit_sharded
-
-        if full_likelihood or log_likelihood:
-            flag = "--full-likelihood" if full_likelihood else "--log-likelihood"
-            raise ScreenfitInputError(f"{flag} is not available with --cluster.", fix="drop one of them.")
-        result = fit_sharded(
-            data, named, cluster=parse_cluster(cluster), out=out, options=options,
-            sampler=cfg, n_stage1_genes=stage1_genes, chunk_genes=chunk_genes, force=force, ci_prob=ci_prob,
-            progress=not quiet,
-        )  # fmt: skip
+        result = _fit_on_cluster(data, named, cluster, out, options, cfg, stage1_genes, chunk_genes, force, ci_prob,
+                                 quiet)  # fmt: skip
     else:
         result = run_fit(
             data, target, options=options, sampler=cfg, out=out, force=force, collapse=not full_likelihood,
             ci_prob=ci_prob, log_likelihood=log_likelihood, progress=not quiet,
         )  # fmt: skip
     _report_fit(result, out, quiet)
+
+
+def _fit_target(
+    data: Screen | StreamedScreen, model: str | None, preset: str | None, config: Path | None,
+    given: dict[str, object], sampler: str | None,
+) -> tuple[str | Configuration, str | None]:  # fmt: skip
+    """What ``fit`` fits and by which sampler: the model as named (``model``), or the configuration
+    chosen for the screen from the preset, the config file and the options given."""
+    from screenfit.data.screen import Screen
+    from screenfit.presets import configure, read_config_file
+
+    file_config = read_config_file(config) if config is not None else None
+    method = sampler or (str(file_config["sampler"]) if file_config and file_config.get("sampler") else None)
+    if model is not None:
+        return model, method
+    assert isinstance(data, Screen)
+    chosen = configure(data, preset, file_config, _overrides(given), sampler=method)
+    return chosen, chosen.sampler
+
+
+def _check_fit_flags(chooser_and_name: bool, mass_matrix: str, cluster_loglik: bool) -> None:
+    """Refuse ``fit`` options that cannot go together, before any data is read."""
+    if chooser_and_name:
+        raise ScreenfitInputError(
+            "--model, --stream and --cluster fit a model by name; --preset and --config choose one for you.",
+            fix="drop one of them.",
+        )
+    if mass_matrix not in ("auto", "diag", "low_rank"):
+        raise ScreenfitInputError(f"unknown mass matrix '{mass_matrix}'.", fix="pass auto, diag or low_rank.")
+    if cluster_loglik:
+        raise ScreenfitInputError(
+            "--full-likelihood and --log-likelihood are not available with --cluster.", fix="drop one of them."
+        )
+
+
+def _fit_on_cluster(
+    data: Screen | StreamedScreen, model: str, cluster: str, out: Path, options: object, sampler: object,
+    stage1_genes: int, chunk_genes: int | None, force: bool, ci_prob: float, quiet: bool,
+) -> FitResult:  # fmt: skip
+    """``fit --cluster``: the two-stage sharded fit on Dask."""
+    from screenfit.cluster import parse_cluster
+    from screenfit.data.screen import Screen
+    from screenfit.sharding import fit_sharded
+
+    assert isinstance(data, Screen)
+    return fit_sharded(
+        data, model, cluster=parse_cluster(cluster), out=out, options=options,  # type: ignore[arg-type]
+        sampler=sampler, n_stage1_genes=stage1_genes, chunk_genes=chunk_genes,  # type: ignore[arg-type]
+        force=force, ci_prob=ci_prob, progress=not quiet,
+    )  # fmt: skip
 
 
 def _fit_data(
@@ -546,11 +630,12 @@ def _overrides(given: dict[str, object]) -> dict[str, object]:
     return {"terms": terms, **rest} if terms else rest
 
 
-def _report_fit(result, out: Path, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+def _report_fit(result: FitResult, out: Path, quiet: bool) -> None:
     """Say which preset ran and why, what it left out, and the gate's verdict (exit 2 if failed)."""
     if result.preset is not None and not result.cached and not quiet:
         reason = result.config.get("preset_reason") or ""
-        _err().print(f"[bold]preset {result.preset}[/bold] ({reason}): {result.config['model_spec']['structure']}",
+        structure = dict(result.config["model_spec"])["structure"]  # type: ignore[call-overload]
+        _err().print(f"[bold]preset {result.preset}[/bold] ({reason}): {structure}",
                      highlight=False)  # fmt: skip
     _print_notes(result.notes, quiet)
     d = result.diagnostics

@@ -13,6 +13,7 @@ import platform
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from screenfit.inference.diagnostics import (
     reported_variables,
 )
 from screenfit.inference.memory import release_free_memory
-from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, n_elements, run_sampler
+from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, SampleRun, n_elements, run_sampler
 from screenfit.io.fit_folder import FitResult, load_fit, write_fit
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.collapsed import EPSILON
@@ -310,16 +311,88 @@ def fit(
         Show the sampler's progress bar.
     """
     screen, spec, sampler, chosen = resolve_model(screen, model, preset, config, options, sampler)
+    settled = _settle(screen, spec, sampler, chosen, collapse, ci_prob, log_likelihood, predictive)
+    spec = settled.model
+    out_path = Path(out) if out is not None else None
+    if out_path is not None and cache_state(out_path, str(settled.config["hash"]), force) == "hit":
+        return load_fit(out_path)
+    sampled = _sample(screen, spec, settled, progress)
+    try:
+        return _results(sampled, screen, spec, settled, ci_prob, thresholds, out_path, force)
+    finally:
+        sampled.run.release()
+
+
+def _results(
+    sampled: _Sampled, screen: Screen | StreamedScreen, spec: ScreenModel, settled: _Settled, ci_prob: float,
+    thresholds: GateThresholds | None, out_path: Path | None, force: bool,
+) -> FitResult:  # fmt: skip
+    """Gate, evaluate, summarise and write a finished run."""
+    sampler, config, run = settled.sampler, settled.config, sampled.run
+    convergence = None  # the gate's per-parameter R-hat/ESS, reused by the tables
+    if sampler.is_mcmc:
+        convergence = per_parameter(run.idata, gated_variables(run.idata))
+        diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds, convergence)
+    else:
+        diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
+    config["parametrisation"] = _parametrisation(spec)
+    # Keep the draws and the sampler's statistics only: screenfit adds its own unit-level
+    # observed data, log-likelihood and predictive groups (VI's idata already has row-level ones).
+    kept = {g: getattr(run.idata, g) for g in ("sample_stats",) if g in run.idata.groups()}
+    idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
+    checks: dict[str, pd.DataFrame] = {}
+    if settled.loglik or settled.predictive:
+        assert isinstance(screen, Screen)
+        assert sampled.design is not None
+        checks = _evaluate(spec, screen, sampled.design, idata, settled.loglik, settled.predictive, ci_prob,
+                           sampler.seed, sampled.timings)  # fmt: skip
+    sampled.design = None  # not needed past here
+    release_free_memory()  # the evaluation's and predictive checks' arrays (inference/memory.py)
+    # Evaluated at the likelihood's draws above; summarised and stored as reported from here
+    # on (effects per full knockout where they differ: models/efficacy.py).
+    spec.reported_posterior(idata.posterior, in_place=True)
+    tables = {**result_tables(idata, spec, screen, ci_prob, convergence), **checks}
+    result = FitResult(
+        spec.name, diagnostics, tables, config, provenance(sampled.timings, sampler), out_path, False, idata
+    )
+    if out_path is not None:
+        write_fit(result, idata, out_path, force)
+    if run.draws_dir is not None:
+        # The draws were streamed to a temporary Zarr store that is removed below: reread
+        # them from posterior.nc on use, or hold them in memory when nothing was written.
+        result._idata = idata.map(lambda ds: ds.load()) if out_path is None else None
+    return result
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """What a fit was settled to before it runs: the model with its options fixed, sampler,
+    likelihood level, config.json's content (with its hash), and whether to evaluate the
+    log-likelihood (``"auto"``: thinned) and predictive checks."""
+
+    model: ScreenModel
+    sampler: SamplerConfig
+    level: tuple[str, ...]
+    config: dict[str, object]
+    loglik: bool | str
+    predictive: bool
+
+
+def _settle(
+    screen: Screen | StreamedScreen, spec: ScreenModel, sampler: SamplerConfig | None, chosen: Configuration | None,
+    collapse: bool, ci_prob: float, log_likelihood: bool | None, predictive: bool | None,
+) -> _Settled:  # fmt: skip
+    """Check the screen and settings against the model and settle what the fit will run."""
     streamed = isinstance(screen, StreamedScreen)
     if isinstance(screen, StreamedScreen):
         check_streamed(spec, screen, collapse, bool(log_likelihood or predictive))
     else:
         spec.check_screen(screen)
-    loglik_request: bool | str = ("auto" if not streamed else False) if log_likelihood is None else log_likelihood
+    loglik: bool | str = ("auto" if not streamed else False) if log_likelihood is None else log_likelihood
     predictive = not streamed if predictive is None else predictive
     sampler = spec.sampler_for(screen, sampler)
     sampler.validate()
-    spec.settle_options(sampler)
+    spec = spec.settled(sampler)
     predictive = predictive and sampler.method != "map"  # one point has no predictive spread
     if not 0 < ci_prob < 1:
         raise ScreenfitInputError(f"ci_prob must be between 0 and 1, got {ci_prob}.", fix="pass e.g. --ci-prob 0.94.")
@@ -330,60 +403,38 @@ def fit(
         else {"model_spec": ModelSpec.from_options(spec.name, spec.options).to_dict()}
     )
     config = fit_config(
-        screen, spec, sampler, level, ci_prob, log_likelihood=loglik_request, predictive=predictive, **described
+        screen, spec, sampler, level, ci_prob, log_likelihood=loglik, predictive=predictive, **described
     )
-    out_path = Path(out) if out is not None else None
-    if out_path is not None and cache_state(out_path, str(config["hash"]), force) == "hit":
-        return load_fit(out_path)
+    return _Settled(spec, sampler, level, config, loglik, predictive)
 
+
+@dataclass
+class _Sampled:
+    """A finished run with the design it read (dropped once evaluated) and the timings so far."""
+
+    run: SampleRun
+    design: Design | None
+    timings: dict[str, float]
+
+
+def _sample(screen: Screen | StreamedScreen, spec: ScreenModel, settled: _Settled, progress: bool) -> _Sampled:
+    """Build the design and the PyMC model and run the sampler; the model is dropped on return."""
     t0 = time.perf_counter()
     if isinstance(screen, StreamedScreen):
         design = screen.design
     else:
-        design = build_design(screen, level, spec.covariate_columns, count_columns=spec.observed == "counts")
+        design = build_design(screen, settled.level, spec.covariate_columns, count_columns=spec.observed == "counts")
     pm_model = spec.build(design)
     timings = {"load": time.perf_counter() - t0}
     var_names = drawn_variables(pm_model, spec)
-    key = compile_key(config, spec, var_names)
-    run = run_sampler(pm_model, sampler, progress=progress, var_names=var_names, compile_key=key)
-    try:
-        timings.update(compile=run.compile_s, sample=run.sample_s)
-        convergence = None  # the gate's per-parameter R-hat/ESS, reused by the tables
-        if sampler.is_mcmc:
-            convergence = per_parameter(run.idata, gated_variables(run.idata))
-            diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds, convergence)
-        else:
-            diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
-        parametrisation: dict[str, object] = {
-            k: ("centred" if v else "non-centred") for k, v in spec.plan.parametrisation.items()
-        }
-        parametrisation.update({k: {"centred": sorted(v)} for k, v in spec.plan.centred_groups.items()})
-        config["parametrisation"] = parametrisation
-        # Keep the draws and the sampler's statistics only: screenfit adds its own unit-level
-        # observed data, log-likelihood and predictive groups (VI's idata already has row-level ones).
-        kept = {g: getattr(run.idata, g) for g in ("sample_stats",) if g in run.idata.groups()}
-        idata = az.InferenceData(posterior=run.idata.posterior[reported_variables(run.idata)], **kept)
-        checks: dict[str, pd.DataFrame] = {}
-        if loglik_request or predictive:
-            assert isinstance(screen, Screen)
-            checks = _evaluate(spec, screen, design, idata, loglik_request, predictive, ci_prob, sampler.seed, timings)
-        # The models (their graphs and compiled functions) and designs are not needed past here.
-        del pm_model, design
-        release_free_memory()  # the evaluation's and predictive checks' arrays (inference/memory.py)
-        # Evaluated at the likelihood's draws above; summarised and stored as reported from here
-        # on (effects per full knockout where they differ: models/efficacy.py).
-        spec.reported_posterior(idata.posterior, in_place=True)
-        tables = {**result_tables(idata, spec, screen, ci_prob, convergence), **checks}
-        result = FitResult(spec.name, diagnostics, tables, config, provenance(timings, sampler), out_path, False, idata)
-        if out_path is not None:
-            write_fit(result, idata, out_path, force)
-        if run.draws_dir is not None:
-            # The draws were streamed to a temporary Zarr store that is removed below: reread
-            # them from posterior.nc on use, or hold them in memory when nothing was written.
-            if out_path is None:
-                result._idata = idata.map(lambda ds: ds.load())
-            else:
-                result._idata = None
-        return result
-    finally:
-        run.release()
+    key = compile_key(settled.config, spec, var_names)
+    run = run_sampler(pm_model, settled.sampler, progress=progress, var_names=var_names, compile_key=key)
+    timings.update(compile=run.compile_s, sample=run.sample_s)
+    return _Sampled(run, design, timings)
+
+
+def _parametrisation(spec: ScreenModel) -> dict[str, object]:
+    """config.json's record of which hierarchies were centred (whole, or by group)."""
+    recorded: dict[str, object] = {k: ("centred" if v else "non-centred") for k, v in spec.plan.parametrisation.items()}
+    recorded.update({k: {"centred": sorted(v)} for k, v in spec.plan.centred_groups.items()})
+    return recorded

@@ -6,7 +6,10 @@
 - **AUROC**: the probability that a random essential gene has a lower LFC than a random
   non-essential one (Mann–Whitney U / n₁n₂); 1 is perfect separation, 0.5 chance.
 - **Replicate correlation**: Pearson r of guide LFC between a replicate and each other
-  replicate of its cell line, averaged.
+  replicate of its cell line, averaged, over the guides of the reference essential and
+  non-essential genes — where a screen's signal is (as Project Score and BAGEL measure it).
+  Over all guides (``replicate_correlation_all``, reported, not gated) it is dominated by the
+  many guides with no effect, whose LFC is noise, and a good genome-wide screen can score low.
 - **Read depth**: total final reads and median reads per guide, when counts are known.
 
 A replicate fails when NNMD > ``max_nnmd``, AUROC < ``min_auroc`` or its replicate
@@ -80,7 +83,11 @@ def separation(gene_lfc: pd.DataFrame, ess: set[str], non: set[str]) -> pd.DataF
     return pd.DataFrame.from_dict(rows, orient="index", columns=["nnmd", "auroc", "n_essential", "n_nonessential"])
 
 
-def _replicate_correlation(table: pd.DataFrame) -> pd.Series:
+def _replicate_correlation(table: pd.DataFrame, guides: set[str] | None = None) -> pd.Series:
+    """Per replicate, the mean Pearson r of its guide LFC with its line's other replicates (over
+    ``guides`` only, when given)."""
+    if guides is not None:
+        table = table[table["sgrna"].astype(str).isin(guides)]
     wide = table.pivot_table(index="sgrna", columns="replicate_id", values="lfc", observed=True)
     line_of = table.drop_duplicates("replicate_id").set_index("replicate_id")["depmap_id"].astype(str)
     out = {}
@@ -146,7 +153,9 @@ def run_qc(
         depth = t.groupby("replicate_id", observed=True)["counts_final"]
         reps["total_reads"] = depth.sum().reindex(reps.index)
         reps["median_reads_per_guide"] = depth.median().reindex(reps.index)
-    reps["replicate_correlation"] = _replicate_correlation(t).reindex(reps.index)
+    signal = set(t.loc[t["hugo_symbol"].astype(str).isin(ess | non), "sgrna"].astype(str))
+    reps["replicate_correlation"] = _replicate_correlation(t, signal).reindex(reps.index)
+    reps["replicate_correlation_all"] = _replicate_correlation(t).reindex(reps.index)
     reps["passes"] = _passes(reps, th)
 
     line_lfc = t.pivot_table(index="hugo_symbol", columns="depmap_id", values="lfc", aggfunc="mean", observed=True)
@@ -155,6 +164,7 @@ def run_qc(
     grouped = reps.groupby("depmap_id")
     lines["n_replicates"] = grouped.size().reindex(lines.index)
     lines["replicate_correlation"] = grouped["replicate_correlation"].mean().reindex(lines.index)
+    lines["replicate_correlation_all"] = grouped["replicate_correlation_all"].mean().reindex(lines.index)
     lines["failed_replicates"] = grouped["passes"].apply(lambda p: int((~p).sum())).reindex(lines.index)
     lines["passes"] = _passes(lines, th)
     cols = ["depmap_id", *[c for c in reps.columns if c != "depmap_id"]]

@@ -292,6 +292,70 @@ def checkpoint_folder(out: Path) -> Path:
     return out.parent / f".{out.name}.shards"
 
 
+@dataclass(frozen=True)
+class _ModelFacts:
+    """What the two stages need to know of the model built on all genes."""
+
+    gene_dims: set[str]
+    shared: list[str]
+    genes: list[str]
+    values_per_gene: float
+
+
+def _full_model_facts(screen: Screen, spec: ScreenModel, level: tuple[str, ...]) -> _ModelFacts:
+    """Build the model on all genes once: data-driven parametrisations are decided there, so every
+    stage builds the same model; its gene-level dimensions, shared variables and size per gene."""
+    full_design = build_design(screen, level, spec.covariate_columns, count_columns=spec.observed == "counts")
+    full_model = spec.build(full_design)
+    shared = shared_variables(full_model, full_design)
+    genes = list(full_design.coords[GENE])
+    gene_values = sum(
+        math.prod(len(full_model.coords[d]) for d in full_model.named_vars_to_dims.get(v.name) or ())
+        for v in (*full_model.free_RVs, *full_model.deterministics)
+        if v.name not in shared
+    )  # fmt: skip
+    return _ModelFacts(gene_level_dims(full_model, full_design), shared, genes, gene_values / max(len(genes), 1))
+
+
+def _stage1(
+    screen: Screen, spec: ScreenModel, sampler: SamplerConfig, genes1: list[str], level: tuple[str, ...],
+    ci_prob: float, th: GateThresholds, folder: Path, progress: bool,
+) -> FitResult:  # fmt: skip
+    """Stage 1: the whole model on a subset of genes (reused from its checkpoint when current)."""
+    table1 = screen.table[screen.table[GENE].astype(str).isin(genes1)]
+    screen1 = screen.with_table(table1, f"stage 1 of a sharded fit: {len(genes1)} genes")
+    wanted = fit_config(screen1, spec, sampler, level, ci_prob, log_likelihood=False, predictive=False)["hash"]
+    return fit(
+        screen1, spec, sampler=sampler, out=folder, ci_prob=ci_prob, thresholds=th, log_likelihood=False,
+        predictive=False, progress=progress, force=_stale(folder, str(wanted)),
+    )  # fmt: skip
+
+
+def _run_chunks(
+    cluster: ClusterSpec | Client, screen: Screen, shards: Path, spec: ScreenModel, fixed: dict[str, xr.DataArray],
+    sampler: SamplerConfig, th: GateThresholds, facts: _ModelFacts, chunk_genes: int | None,
+    key_base: dict[str, object], progress: bool,
+) -> tuple[list[ChunkOutcome], int, int]:  # fmt: skip
+    """Stage 2: the genes in chunks sized to the workers' memory, one task each; the outcomes,
+    the chunk size and the number of workers."""
+    n_genes, genes = len(facts.genes), facts.genes
+    with connect(cluster) as client:
+        workers, memory = worker_memory(client)
+        size = chunk_size(n_genes, facts.values_per_gene, sampler.chains * int(sampler.draws or 0), workers, memory,
+                          chunk_genes)  # fmt: skip
+        groups = [tuple(genes[i : i + size]) for i in range(0, n_genes, size)]
+        data = write_screen_data(screen, shards)
+        tasks = [
+            ChunkTask(
+                i, data, g, spec, fixed, sampler, th,
+                shards / chunk_name(i), fit_hash({**key_base, "size": size, "index": i, "genes": g}),
+            )
+            for i, g in enumerate(groups)
+        ]  # fmt: skip
+        outcomes = map_tasks(client, fit_chunk, tasks, [f"{chunk_name(t.index)}-{t.key[:8]}" for t in tasks], progress)
+    return outcomes, size, workers
+
+
 def fit_sharded(
     screen: Screen,
     model: str = "gene-cellline",
@@ -322,22 +386,14 @@ def fit_sharded(
     sampler = spec.sampler_for(screen, sampler)
     if not sampler.is_mcmc:
         raise ScreenfitInputError("sharded fits use MCMC stage by stage.", fix="use --sampler nutpie (or numpyro).")
-    spec.settle_options(sampler)  # before the hash, as in a single-machine fit
+    spec = spec.settled(sampler)  # before the hash, as in a single-machine fit
     th = thresholds or GateThresholds()
     out = Path(out)
     level = spec.level(True)
     t0 = time.perf_counter()
     # Data-driven parametrisations are decided once, on all genes, so every stage builds the same model.
-    full_design = build_design(screen, level, spec.covariate_columns, count_columns=spec.observed == "counts")
-    full_model = spec.build(full_design)
-    gene_dims = gene_level_dims(full_model, full_design)
-    shared = shared_variables(full_model, full_design)
-    n_genes = len(full_design.coords[GENE])
-    gene_values = sum(
-        math.prod(len(full_model.coords[d]) for d in full_model.named_vars_to_dims.get(v.name) or ())
-        for v in (*full_model.free_RVs, *full_model.deterministics)
-        if v.name not in shared
-    )  # fmt: skip
+    facts = _full_model_facts(screen, spec, level)
+    shared = facts.shared
     genes1 = stage1_genes(screen, n_stage1_genes, sampler.seed)
     config = fit_config(
         screen, spec, sampler, level, ci_prob, log_likelihood=False, predictive=False,
@@ -348,37 +404,18 @@ def fit_sharded(
         return load_fit(out)
     shards = checkpoint_folder(out)
     shards.mkdir(parents=True, exist_ok=True)
-    table1 = screen.table[screen.table[GENE].astype(str).isin(genes1)]
-    screen1 = screen.with_table(table1, f"stage 1 of a sharded fit: {len(genes1)} genes")
-    wanted = fit_config(screen1, spec, sampler, level, ci_prob, log_likelihood=False, predictive=False)["hash"]
-    stage1 = fit(
-        screen1, spec, sampler=sampler, out=shards / "stage1", ci_prob=ci_prob, thresholds=th, log_likelihood=False,
-        predictive=False, progress=progress, force=_stale(shards / "stage1", str(wanted)),
-    )  # fmt: skip
+    stage1 = _stage1(screen, spec, sampler, genes1, level, ci_prob, th, shards / "stage1", progress)
     # Stage 1's draws in the likelihood's coordinates, which stage 2 is built in (models/efficacy.py).
     drawn1 = az.InferenceData(posterior=spec.likelihood_posterior(stage1.idata.posterior))
     fixed = fixed_values(drawn1, shared)
     timings = {"load": time.perf_counter() - t0, "stage1": float(stage1.provenance["timings_s"]["sample"])}  # type: ignore[index]
     t1 = time.perf_counter()
-    with connect(cluster) as client:
-        workers, memory = worker_memory(client)
-        size = chunk_size(n_genes, gene_values / max(n_genes, 1), sampler.chains * int(sampler.draws or 0),
-                          workers, memory, chunk_genes)  # fmt: skip
-        genes = list(full_design.coords[GENE])
-        groups = [tuple(genes[i : i + size]) for i in range(0, n_genes, size)]
-        data = write_screen_data(screen, shards)
-        key_base = {"fit": config["hash"], "stage1": stage1.config["hash"], "size": size}
-        tasks = [
-            ChunkTask(
-                i, data, g, spec, fixed, sampler, th,
-                shards / chunk_name(i), fit_hash({**key_base, "index": i, "genes": g}),
-            )
-            for i, g in enumerate(groups)
-        ]  # fmt: skip
-        outcomes = map_tasks(client, fit_chunk, tasks, [f"{chunk_name(t.index)}-{t.key[:8]}" for t in tasks], progress)
+    key_base = {"fit": config["hash"], "stage1": stage1.config["hash"]}
+    outcomes, size, workers = _run_chunks(cluster, screen, shards, spec, fixed, sampler, th, facts, chunk_genes,
+                                          key_base, progress)  # fmt: skip
     timings["stage2"] = time.perf_counter() - t1
     chunk_data = [az.from_netcdf(str(o.folder / "posterior.nc")) for o in outcomes]
-    merged = merge_chunks(drawn1, shared, chunk_data, gene_dims)
+    merged = merge_chunks(drawn1, shared, chunk_data, facts.gene_dims)
     idata = az.InferenceData(posterior=spec.reported_posterior(merged.posterior))
     parts = [("stage 1", stage1.diagnostics)]
     parts += [(f"{chunk_name(o.index)} ({o.genes[0]}–{o.genes[-1]})", o.diagnostics) for o in outcomes]
@@ -386,7 +423,7 @@ def fit_sharded(
     where = str(cluster) if isinstance(cluster, ClusterSpec) else "client"
     config["sharded"] = {
         **config["sharded"],  # type: ignore[dict-item]
-        "chunk_genes": size, "chunks": len(tasks), "workers": workers, "stage1_gene_list": genes1, "cluster": where,
+        "chunk_genes": size, "chunks": len(outcomes), "workers": workers, "stage1_gene_list": genes1, "cluster": where,
     }  # fmt: skip
     config["parametrisation"] = stage1.config.get("parametrisation", {})
     tables = result_tables(idata, spec, screen, ci_prob)

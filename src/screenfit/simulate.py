@@ -310,6 +310,53 @@ def _dict_array(codes: np.ndarray, labels: np.ndarray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(inverse[codes].astype(np.int32)), pa.array(unique))
 
 
+def _sample_labels(cfg: SimulationConfig, lines: pd.DataFrame) -> np.ndarray:
+    """Sequenced-sample names of the lines: line, replicate, batch (and day in a time course)."""
+    timed = len(cfg.time_points) > 1
+    return np.array(
+        [
+            f"{d}_Rep{chr(65 + r)}_{b}" + (f"_day{t:g}" if timed else "")
+            for d, b in zip(lines["depmap_id"], lines["pdna_batch"], strict=True)
+            for r in range(cfg.n_replicates)
+            for t in cfg.time_points
+        ]
+    )
+
+
+def _depmap_files(
+    world: _World, lines: pd.DataFrame, final: np.ndarray, rep_labels: np.ndarray, sample_days: np.ndarray,
+    cn: np.ndarray, mutated: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """A chunk's rows of the DepMap-format files: read counts, sequence map, copy number, mutations."""
+    cfg = world.cfg
+    n_r = cfg.n_samples_per_line
+    counts = pd.DataFrame(
+        final.reshape(len(lines) * n_r, len(world.guides)), index=rep_labels, columns=world.guides["sgrna"].to_numpy()
+    )
+    sequence_map = pd.DataFrame(
+        {
+            "sequence_ID": rep_labels,
+            "ScreenID": np.repeat([f"SC-{d}" for d in lines["depmap_id"]], n_r),
+            "days": np.tile(sample_days, len(lines)),
+            "pDNA_batch": np.repeat(lines["pdna_batch"].to_numpy(), n_r),
+            "Replicate": np.tile(
+                np.repeat([chr(65 + r) for r in range(cfg.n_replicates)], len(cfg.time_points)), len(lines)
+            ),
+            "cell_line_name": np.repeat(lines["depmap_id"].to_numpy(), n_r),
+            "Library": "Sim",
+            "PassesQC": True,
+        }
+    )
+    copy_number = pd.DataFrame(
+        np.log2(cn + 1.0), index=lines["depmap_id"].to_numpy(), columns=world.genes["hugo_symbol"].to_numpy()
+    )
+    li, gi = np.nonzero(mutated)
+    mutations = pd.DataFrame(
+        {"ModelID": lines["depmap_id"].to_numpy()[li], "Gene": world.genes["hugo_symbol"].to_numpy()[gi]}
+    )
+    return counts, sequence_map, copy_number, mutations
+
+
 def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
     cfg = world.cfg
     rng = np.random.default_rng([cfg.seed, 1, int(line_idx[0])])
@@ -343,15 +390,7 @@ def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
     lfc = log2_fold_change(final, final_total, ref, ref_total, PSEUDOCOUNT) if cfg.lfc_from_counts else z
     keep = usable.ravel()
 
-    timed = len(cfg.time_points) > 1
-    rep_labels = np.array(
-        [
-            f"{d}_Rep{chr(65 + r)}_{b}" + (f"_day{t:g}" if timed else "")
-            for d, b in zip(lines["depmap_id"], lines["pdna_batch"], strict=True)
-            for r in range(cfg.n_replicates)
-            for t in cfg.time_points
-        ]
-    )
+    rep_labels = _sample_labels(cfg, lines)
     sample_days = np.tile(np.asarray(cfg.time_points, dtype=float), cfg.n_replicates)
     line_codes = np.repeat(np.arange(n_l), n_r * n_s)[keep]
     rep_codes = np.repeat(np.arange(n_l * n_r), n_s)[keep]
@@ -390,27 +429,7 @@ def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
             "gene_cn": cn.ravel(),
         }
     )
-    counts = pd.DataFrame(final.reshape(n_l * n_r, n_s), index=rep_labels, columns=world.guides["sgrna"].to_numpy())
-    sequence_map = pd.DataFrame(
-        {
-            "sequence_ID": rep_labels,
-            "ScreenID": np.repeat([f"SC-{d}" for d in lines["depmap_id"]], n_r),
-            "days": np.tile(sample_days, n_l),
-            "pDNA_batch": np.repeat(lines["pdna_batch"].to_numpy(), n_r),
-            "Replicate": np.tile(np.repeat([chr(65 + r) for r in range(cfg.n_replicates)], len(cfg.time_points)), n_l),
-            "cell_line_name": np.repeat(lines["depmap_id"].to_numpy(), n_r),
-            "Library": "Sim",
-            "PassesQC": True,
-        }
-    )
-    copy_number = pd.DataFrame(
-        np.log2(cn + 1.0), index=lines["depmap_id"].to_numpy(), columns=world.genes["hugo_symbol"].to_numpy()
-    )
-    li, gi = np.nonzero(mutated)
-    mutations = pd.DataFrame(
-        {"ModelID": lines["depmap_id"].to_numpy()[li], "Gene": world.genes["hugo_symbol"].to_numpy()[gi]}
-    )
-    return _Chunk(long, gene_line, counts, sequence_map, copy_number, mutations)
+    return _Chunk(long, gene_line, *_depmap_files(world, lines, final, rep_labels, sample_days, cn, mutated))
 
 
 def _chunks(world: _World) -> Iterator[_Chunk]:

@@ -69,6 +69,38 @@ class FoldChangeOptions:
     control_sgrnas: tuple[str, ...] = ()
 
 
+def _usable_reference(
+    counts: pd.DataFrame, initial: pd.DataFrame, final: pd.DataFrame, options: FoldChangeOptions, notes: list[str],
+    source: str,
+) -> pd.DataFrame:  # fmt: skip
+    """Guides × pDNA batches reference counts (a batch's initial samples summed), missing where the
+    guide's count is too low to divide by; every final sample's batch must have one."""
+    no_ref = sorted(set(final["pdna_batch"]) - set(initial["pdna_batch"]))
+    if no_ref:
+        bad = final.loc[final["pdna_batch"].isin(no_ref), "sample"].tolist()
+        raise ScreenfitInputError(
+            f"replicates in pDNA batch(es) {', '.join(map(str, no_ref))} have no reference "
+            "(pDNA/T0) sample in the same batch",
+            file=source,
+            column="pdna_batch",
+            rows=bad,
+            fix="add the reference sample of that batch, or correct the replicates' pdna_batch.",
+        )
+    reference = counts[initial["sample"].tolist()].T.groupby(initial["pdna_batch"].to_numpy()).sum(min_count=1).T
+    ref_missing = reference.isna()
+    batch_median = reference.median(axis=0, skipna=True)
+    low = reference.lt(batch_median * options.min_reference_fraction, axis=1) | (reference <= 0)
+    dropped = low & ~ref_missing
+    if dropped.to_numpy().any():
+        per_batch = dropped.sum(axis=0)
+        notes.append(
+            "dropped guides with a reference count below "
+            f"{options.min_reference_fraction:.3g} × the batch median: "
+            + ", ".join(f"{b}: {int(n)}" for b, n in per_batch.items() if n)
+        )
+    return reference.mask(low | ref_missing)
+
+
 def counts_to_long(
     counts: pd.DataFrame,
     samples: pd.DataFrame,
@@ -101,30 +133,7 @@ def counts_to_long(
     notes: list[str] = []
     initial = samples[samples["condition"] == "initial"]
     final = samples[samples["condition"] == "final"]
-    no_ref = sorted(set(final["pdna_batch"]) - set(initial["pdna_batch"]))
-    if no_ref:
-        bad = final.loc[final["pdna_batch"].isin(no_ref), "sample"].tolist()
-        raise ScreenfitInputError(
-            f"replicates in pDNA batch(es) {', '.join(map(str, no_ref))} have no reference "
-            "(pDNA/T0) sample in the same batch",
-            file=source,
-            column="pdna_batch",
-            rows=bad,
-            fix="add the reference sample of that batch, or correct the replicates' pdna_batch.",
-        )
-    reference = counts[initial["sample"].tolist()].T.groupby(initial["pdna_batch"].to_numpy()).sum(min_count=1).T
-    ref_missing = reference.isna()
-    batch_median = reference.median(axis=0, skipna=True)
-    low = reference.lt(batch_median * options.min_reference_fraction, axis=1) | (reference <= 0)
-    dropped = low & ~ref_missing
-    if dropped.to_numpy().any():
-        per_batch = dropped.sum(axis=0)
-        notes.append(
-            "dropped guides with a reference count below "
-            f"{options.min_reference_fraction:.3g} × the batch median: "
-            + ", ".join(f"{b}: {int(n)}" for b, n in per_batch.items() if n)
-        )
-    usable_ref = reference.mask(low | ref_missing)
+    usable_ref = _usable_reference(counts, initial, final, options, notes, source)
 
     final_counts = counts[final["sample"].tolist()]
     ref_for_final = usable_ref[final["pdna_batch"].to_numpy()]

@@ -230,6 +230,21 @@ def _with_aliases(pos: pd.DataFrame, screen_genes: set[str]) -> pd.DataFrame:
     return pos.assign(hugo_symbol=pos["hugo_symbol"].replace(renamed)).drop_duplicates("hugo_symbol")
 
 
+def _nothing_placed(screen: Screen, positions: pd.DataFrame | None) -> ScreenfitInputError:
+    """The error for a positions table that places no guide: what was matched, with examples of both."""
+    key = "sgrna" if positions is None or "sgrna" in positions.columns else "hugo_symbol"
+    theirs = ", ".join(positions[key].astype(str).head(3)) if positions is not None else "—"
+    ours = ", ".join(screen.table[key].astype(str).drop_duplicates().head(3))
+    return ScreenfitInputError(
+        f"no guide of the screen has a position in the positions table: matched on {key}, the table's "
+        f"look like {theirs}, the screen's like {ours}.",
+        file=screen.source,
+        column=key,
+        fix="pass the library file of this screen (guide IDs as the count table names them), or a table "
+        "of gene positions.",
+    )
+
+
 def correct_proximity_bias(
     screen: Screen,
     positions: pd.DataFrame | None = None,
@@ -266,12 +281,7 @@ def correct_proximity_bias(
     located = guide_positions(screen, positions)
     n_located = int(located["chrom_pos"].notna().sum())
     if n_located == 0:
-        raise ScreenfitInputError(
-            "no guide of the screen has a position in the positions table.",
-            file=screen.source,
-            column="hugo_symbol",
-            fix="check that the positions table names genes (or guides) as the screen does.",
-        )
+        raise _nothing_placed(screen, positions)
     table = screen.table
     groups = [c for c in group_columns if c in table.columns and table[c].notna().all()]
     rows = table[[*groups, "sgrna", "hugo_symbol", "lfc"]].copy()

@@ -145,44 +145,8 @@ def _normalise_gene_names(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return df
 
 
-def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Return ``df`` with canonical dtypes, or raise :class:`ScreenfitInputError`.
-
-    Checks: not empty; required columns present; each known column of its type; LFC
-    finite; counts non-negative whole numbers; (sgrna, replicate_id) unique; one gene-name
-    format. Unknown extra columns are kept as they are.
-    """
-    if df.shape[0] == 0:
-        raise ScreenfitInputError(
-            "the table has no data rows.",
-            file=source,
-            fix="check that the file is the one you meant and that it is not truncated.",
-        )
-    _check_required(df, source)
-    if not df.index.equals(pd.RangeIndex(len(df))):
-        df = df.reset_index(drop=True)
-    # Each column below is a new array (coerced, or copied), so the frame is assembled without
-    # another copy: on 3.2 M rows the copies of resetting the index and consolidating the
-    # columns took 3.5 s of the 6 s validation.
-    out: dict[str, pd.Series] = {}
-    for name in df.columns:
-        spec = COLUMN_BY_NAME.get(str(name))
-        if spec is None:
-            out[name] = df[name].copy()
-        elif spec.kind == "float":
-            out[name] = _coerce_numeric(df, name, integer=False, source=source)
-        elif spec.kind == "int":
-            out[name] = _coerce_numeric(df, name, integer=True, source=source)
-        elif spec.kind == "bool":
-            out[name] = _coerce_bool(df, name, source)
-        elif isinstance(df[name].dtype, pd.CategoricalDtype):
-            # Text per level, not per row (Parquet keeps identifiers as categories).
-            column = df[name]
-            levels = _as_text(column.cat.categories.to_series())
-            out[name] = column.cat.rename_categories(list(levels)) if levels.is_unique else column.astype("string")
-        else:
-            out[name] = _as_text(df[name])
-    df = pd.DataFrame(out, copy=False)
+def _check_values(df: pd.DataFrame, source: str) -> None:
+    """Identifiers present, LFC finite, counts non-negative whole numbers, (sgrna, replicate_id) unique."""
     for name in ("sgrna", "hugo_symbol", "depmap_id", "replicate_id"):
         empty = df[name].isna() | (df[name].str.strip() == "")
         if empty.any():
@@ -225,6 +189,47 @@ def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
             rows=_data_rows(dup),
             fix="remove the duplicated rows, or give the duplicated guides distinct IDs.",
         )
+
+
+def validate_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Return ``df`` with canonical dtypes, or raise :class:`ScreenfitInputError`.
+
+    Checks: not empty; required columns present; each known column of its type; LFC
+    finite; counts non-negative whole numbers; (sgrna, replicate_id) unique; one gene-name
+    format. Unknown extra columns are kept as they are.
+    """
+    if df.shape[0] == 0:
+        raise ScreenfitInputError(
+            "the table has no data rows.",
+            file=source,
+            fix="check that the file is the one you meant and that it is not truncated.",
+        )
+    _check_required(df, source)
+    if not df.index.equals(pd.RangeIndex(len(df))):
+        df = df.reset_index(drop=True)
+    # Each column below is a new array (coerced, or copied), so the frame is assembled without
+    # another copy: on 3.2 M rows the copies of resetting the index and consolidating the
+    # columns took 3.5 s of the 6 s validation.
+    out: dict[str, pd.Series] = {}
+    for name in df.columns:
+        spec = COLUMN_BY_NAME.get(str(name))
+        if spec is None:
+            out[name] = df[name].copy()
+        elif spec.kind == "float":
+            out[name] = _coerce_numeric(df, name, integer=False, source=source)
+        elif spec.kind == "int":
+            out[name] = _coerce_numeric(df, name, integer=True, source=source)
+        elif spec.kind == "bool":
+            out[name] = _coerce_bool(df, name, source)
+        elif isinstance(df[name].dtype, pd.CategoricalDtype):
+            # Text per level, not per row (Parquet keeps identifiers as categories).
+            column = df[name]
+            levels = _as_text(column.cat.categories.to_series())
+            out[name] = column.cat.rename_categories(list(levels)) if levels.is_unique else column.astype("string")
+        else:
+            out[name] = _as_text(df[name])
+    df = pd.DataFrame(out, copy=False)
+    _check_values(df, source)
     df = _normalise_gene_names(df, source)
     for name in CATEGORICAL:
         if name in df.columns:

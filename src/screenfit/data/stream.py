@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,6 +122,121 @@ def _scan_labels(
     return coords, {k: pd.concat(v, ignore_index=True).drop_duplicates() for k, v in pairs.items() if v}
 
 
+@dataclass
+class _GroupSums:
+    """Running sums per gene × line over the rows read so far (and a digest of what was read)."""
+
+    n: np.ndarray
+    sy: np.ndarray
+    syy: np.ndarray
+    sx: dict[str, np.ndarray]
+    sxx: dict[str, np.ndarray]
+    cn_rows: np.ndarray  # rows with a copy number, per group: the mean is over those
+    n_cn_missing: int
+    digest: Any
+
+
+def _accumulate(
+    path: Path, lookup: dict[str, dict[str, int]], n_lines: int, needs_cn: bool, raw_covariates: list[str],
+    cn_max: float, batch_rows: int,
+) -> _GroupSums:  # fmt: skip
+    """Pass 2: count, sum and sum of squares of LFC and covariates per gene × line, batch by batch;
+    rows with a non-finite LFC or a missing covariate are named in one error at the end."""
+    size = len(lookup[GENE]) * n_lines
+    cov_names = (["cn"] if needs_cn else []) + raw_covariates
+    zeros = {c: np.zeros(size) for c in cov_names}
+    sums = _GroupSums(np.zeros(size), np.zeros(size), np.zeros(size), zeros, {c: np.zeros(size) for c in cov_names},
+                      np.zeros(size), 0, hashlib.blake2b(digest_size=16))  # fmt: skip
+    bad_rows: dict[str, list[int]] = {}
+    value_cols = ["lfc", *(["gene_cn"] if needs_cn else []), *raw_covariates]
+    for start, batch in _batches(path, [GENE, LINE, *value_cols], batch_rows):
+        g = _global_codes(batch.column(GENE), lookup[GENE])
+        c = _global_codes(batch.column(LINE), lookup[LINE])
+        y = batch.column("lfc").to_numpy(zero_copy_only=False).astype(float)
+        bad = ~np.isfinite(y)
+        if bad.any():
+            bad_rows.setdefault("lfc", []).extend(int(start + i) + 1 for i in np.flatnonzero(bad))
+            y = np.where(bad, 0.0, y)
+        key = g * n_lines + c
+        sums.n += np.bincount(key, minlength=size)
+        sums.sy += np.bincount(key, weights=y, minlength=size)
+        sums.syy += np.bincount(key, weights=y * y, minlength=size)
+        values: dict[str, np.ndarray] = {}
+        if needs_cn:
+            cn = batch.column("gene_cn").to_numpy(zero_copy_only=False).astype(float)
+            values["cn"] = np.minimum(cn, cn_max)
+        for col in raw_covariates:
+            values[col] = batch.column(col).to_numpy(zero_copy_only=False).astype(float)
+        for col, x in values.items():
+            absent = np.isnan(x)
+            if col == "cn":
+                sums.n_cn_missing += int(absent.sum())
+                sums.cn_rows += np.bincount(key, weights=~absent, minlength=size)
+            elif absent.any():
+                bad_rows.setdefault(col, []).extend(int(start + i) + 1 for i in np.flatnonzero(absent))
+            filled = np.nan_to_num(x)
+            sums.sx[col] += np.bincount(key, weights=filled, minlength=size)
+            sums.sxx[col] += np.bincount(key, weights=filled**2, minlength=size)
+        sums.digest.update(key.astype(np.int64).tobytes())
+        sums.digest.update(y.tobytes())
+        for x in values.values():
+            sums.digest.update(np.nan_to_num(x, nan=-999.0).tobytes())
+    for col, rows in bad_rows.items():
+        what = "LFC is missing or not finite" if col == "lfc" else f"covariate '{col}' is missing"
+        raise ScreenfitInputError(
+            f"{what} at these data row numbers",
+            file=path,
+            column=col,
+            rows=rows,
+            fix="remove or fill those rows (or recompute their fold change) before fitting.",
+        )
+    return sums
+
+
+def _group_means(
+    sums: _GroupSums, present: np.ndarray, coords: dict[str, list[str]], path: Path
+) -> dict[str, np.ndarray]:
+    """Each covariate's mean per present gene × line; an error where it varies within one."""
+    n_lines = len(coords[LINE])
+    cov: dict[str, np.ndarray] = {}
+    for col in sums.sx:
+        weight = sums.cn_rows[present] if col == "cn" else sums.n[present]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums.sx[col][present] / weight
+            var = sums.sxx[col][present] / weight - mean**2
+        if np.nanmax(np.abs(var), initial=0.0) > 1e-6:
+            worst = int(present[np.nanargmax(np.abs(var))])
+            raise ScreenfitInputError(
+                f"covariate '{'gene_cn' if col == 'cn' else col}' varies between rows of one gene × cell line "
+                f"(e.g. {coords[GENE][worst // n_lines]} in {coords[LINE][worst % n_lines]}).",
+                file=path,
+                column="gene_cn" if col == "cn" else col,
+                fix="give each gene × cell line one value, or fit the screen in memory with --full-likelihood.",
+            )
+        cov[col] = mean
+    return cov
+
+
+def _label_maps(
+    coords: dict[str, list[str]], pairs: dict[str, pd.DataFrame], lookup: dict[str, dict[str, int]], path: Path
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each guide's gene code, and each line's lineage code (``None`` without a lineage column)."""
+    guide_lookup = {v: i for i, v in enumerate(coords[GUIDE])}
+    guide_pairs = pairs[GUIDE].drop_duplicates(GUIDE)
+    guide_gene = np.full(len(coords[GUIDE]), -1)
+    guide_gene[guide_pairs[GUIDE].map(guide_lookup).to_numpy()] = guide_pairs[GENE].map(lookup[GENE]).to_numpy()
+    if LINEAGE not in coords:
+        return guide_gene, None
+    per_line = pairs[LINE]
+    if per_line[LINE].duplicated().any():
+        raise ScreenfitInputError("a cell line has more than one lineage.", file=path, column=LINEAGE,
+                                  fix="fix the lineage column.")  # fmt: skip
+    lin_lookup = {v: i for i, v in enumerate(coords[LINEAGE])}
+    line_lineage = np.full(len(coords[LINE]), -1)
+    line_lineage[per_line[LINE].map(lookup[LINE]).to_numpy()] = per_line[LINEAGE].map(lin_lookup).to_numpy()
+    return guide_gene, line_lineage
+
+
 def stream_design(
     path: str | Path, covariates: Sequence[str] = (), batch_rows: int = BATCH_ROWS, cn_max: float = CN_MAX
 ) -> StreamedScreen:
@@ -146,82 +262,16 @@ def stream_design(
     coords, pairs = _scan_labels(path, label_cols, batch_rows)
     lookup = {c: {v: i for i, v in enumerate(coords[c])} for c in (GENE, LINE)}
     n_genes, n_lines = len(coords[GENE]), len(coords[LINE])
-    size = n_genes * n_lines
-    n = np.zeros(size)
-    sy, syy = np.zeros(size), np.zeros(size)
-    cov_names = (["cn"] if needs_cn else []) + raw_covariates
-    sx = {c: np.zeros(size) for c in cov_names}
-    sxx = {c: np.zeros(size) for c in cov_names}
-    cn_rows = np.zeros(size)  # rows with a copy number, per group: the mean is over those
-    n_cn_missing = 0
-    bad_rows: dict[str, list[int]] = {}
-    digest = hashlib.blake2b(digest_size=16)
-    value_cols = ["lfc", *(["gene_cn"] if needs_cn else []), *raw_covariates]
-    for start, batch in _batches(path, [GENE, LINE, *value_cols], batch_rows):
-        g = _global_codes(batch.column(GENE), lookup[GENE])
-        c = _global_codes(batch.column(LINE), lookup[LINE])
-        y = batch.column("lfc").to_numpy(zero_copy_only=False).astype(float)
-        bad = ~np.isfinite(y)
-        if bad.any():
-            bad_rows.setdefault("lfc", []).extend(int(start + i) + 1 for i in np.flatnonzero(bad))
-            y = np.where(bad, 0.0, y)
-        key = g * n_lines + c
-        n += np.bincount(key, minlength=size)
-        sy += np.bincount(key, weights=y, minlength=size)
-        syy += np.bincount(key, weights=y * y, minlength=size)
-        values: dict[str, np.ndarray] = {}
-        if needs_cn:
-            cn = batch.column("gene_cn").to_numpy(zero_copy_only=False).astype(float)
-            values["cn"] = np.minimum(cn, cn_max)
-        for col in raw_covariates:
-            values[col] = batch.column(col).to_numpy(zero_copy_only=False).astype(float)
-        for col, x in values.items():
-            absent = np.isnan(x)
-            if col == "cn":
-                n_cn_missing += int(absent.sum())
-            elif absent.any():
-                bad_rows.setdefault(col, []).extend(int(start + i) + 1 for i in np.flatnonzero(absent))
-            filled = np.nan_to_num(x)
-            sx[col] += np.bincount(key, weights=filled, minlength=size)
-            sxx[col] += np.bincount(key, weights=filled**2, minlength=size)
-            if col == "cn":
-                cn_rows += np.bincount(key, weights=~absent, minlength=size)
-        digest.update(key.astype(np.int64).tobytes())
-        digest.update(y.tobytes())
-        for x in values.values():
-            digest.update(np.nan_to_num(x, nan=-999.0).tobytes())
-    for col, rows in bad_rows.items():
-        what = "LFC is missing or not finite" if col == "lfc" else f"covariate '{col}' is missing"
-        raise ScreenfitInputError(
-            f"{what} at these data row numbers",
-            file=path,
-            column=col,
-            rows=rows,
-            fix="remove or fill those rows (or recompute their fold change) before fitting.",
-        )
-    present = np.flatnonzero(n > 0)
-    n_p = n[present]
-    y_mean = sy[present] / n_p
-    y_ss = np.maximum(syy[present] - n_p * y_mean**2, 0.0)
+    sums = _accumulate(path, lookup, n_lines, needs_cn, raw_covariates, cn_max, batch_rows)
+    present = np.flatnonzero(sums.n > 0)
+    n_p = sums.n[present]
+    y_mean = sums.sy[present] / n_p
+    y_ss = np.maximum(sums.syy[present] - n_p * y_mean**2, 0.0)
     gene_idx, line_idx = present // n_lines, present % n_lines
-    cov: dict[str, np.ndarray] = {}
-    for col in cov_names:
-        weight = cn_rows[present] if col == "cn" else n_p
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = sx[col][present] / weight
-            var = sxx[col][present] / weight - mean**2
-        if np.nanmax(np.abs(var), initial=0.0) > 1e-6:
-            worst = int(np.nanargmax(np.abs(var)))
-            raise ScreenfitInputError(
-                f"covariate '{'gene_cn' if col == 'cn' else col}' varies between rows of one gene × cell line "
-                f"(e.g. {coords[GENE][gene_idx[worst]]} in {coords[LINE][line_idx[worst]]}).",
-                file=path,
-                column="gene_cn" if col == "cn" else col,
-                fix="give each gene × cell line one value, or fit the screen in memory with --full-likelihood.",
-            )
-        cov[col] = mean
-    if n_cn_missing:
-        warnings.warn(f"{n_cn_missing} rows have no copy number; their copy-number covariate is set to 0", stacklevel=2)
+    cov = _group_means(sums, present, coords, path)
+    if sums.n_cn_missing:
+        warnings.warn(f"{sums.n_cn_missing} rows have no copy number; their copy-number covariate is set to 0",
+                      stacklevel=2)  # fmt: skip
     covariates_out = {}
     for name in covariates:
         if name == "cn_excess":
@@ -231,25 +281,18 @@ def stream_design(
         else:
             covariates_out[name] = cov[name]
     index = {GENE: gene_idx, LINE: line_idx}
-    guide_lookup = {v: i for i, v in enumerate(coords[GUIDE])}
-    guide_pairs = pairs[GUIDE].drop_duplicates(GUIDE)
-    guide_gene = np.full(len(coords[GUIDE]), -1)
-    guide_gene[guide_pairs[GUIDE].map(guide_lookup).to_numpy()] = guide_pairs[GENE].map(lookup[GENE]).to_numpy()
-    line_lineage = None
-    if LINEAGE in coords:
-        per_line = pairs[LINE]
-        if per_line[LINE].duplicated().any():
-            raise ScreenfitInputError("a cell line has more than one lineage.", file=path, column=LINEAGE,
-                                      fix="fix the lineage column.")  # fmt: skip
-        lin_lookup = {v: i for i, v in enumerate(coords[LINEAGE])}
-        line_lineage = np.full(n_lines, -1)
-        line_lineage[per_line[LINE].map(lookup[LINE]).to_numpy()] = per_line[LINEAGE].map(lin_lookup).to_numpy()
+    guide_gene, line_lineage = _label_maps(coords, pairs, lookup, path)
+    if line_lineage is not None:
         index[LINEAGE] = line_lineage[line_idx]
     design = Design(coords, STREAM_LEVEL, index, n_p, y_mean, y_ss, covariates_out, guide_gene, line_lineage, None,
-                    int(n.sum()))  # fmt: skip
+                    int(sums.n.sum()))  # fmt: skip
     entrez = _entrez(path, schema, coords[GENE], batch_rows)
     return StreamedScreen(
-        str(path), design, digest.hexdigest(), entrez, (f"streamed from Parquet in batches of {batch_rows:,} rows",)
+        str(path),
+        design,
+        sums.digest.hexdigest(),
+        entrez,
+        (f"streamed from Parquet in batches of {batch_rows:,} rows",),
     )
 
 

@@ -59,10 +59,10 @@ def compiled_code_dir(library: str) -> Path:
 def use_jax_compilation_cache() -> None:
     """Turn on JAX's persistent compilation cache (:func:`compiled_code_dir`), unless the user
     has set one already, so a second fit of a model in a new process loads its XLA programs
-    instead of compiling them: the seed-sized NumPyro fit went 7.2 → 4.2 s (measured).
+    instead of compiling them (about 40% of a seed-sized NumPyro fit).
 
-    Every compiled program is stored (JAX's default, only those taking ≥ 1 s, left PyMC's many
-    post-processing programs out: 5.4 s instead of 4.2). The cache is JAX's own, and safe to
+    Every compiled program is stored: JAX's default, only those taking ≥ 1 s, leaves PyMC's many
+    small post-processing programs out, which together cost as much. The cache is JAX's own, and safe to
     delete at any time.
     """
     import jax

@@ -1,9 +1,8 @@
 """XLA compiler options for screenfit's own compiled JAX functions (SVI steps, draws, pointwise terms).
 
-On CPU, XLA's newer fusion emitters (on by default in recent jaxlib) compiled the SVI step of a
-300-gene × 60-line gene-by-line-lineage fit (robust configuration) in 1.7 s and ran it in
-2.9 ms; its older emitters compiled it in 1.1–1.2 s and ran it in 2.3–2.4 ms (the time course's
-step: 1.8 → 1.1 s and 4.5 → 4.3 ms; 2 CPU cores, jaxlib 0.10.2, measured 2026-12-05). The
+On CPU, XLA's newer fusion emitters (on by default in recent jaxlib) compile screenfit's SVI
+steps more slowly and run them no faster than its older emitters (about a third longer to
+compile a 300-gene × 60-line step), so the older ones are asked for. The
 option is passed per function (``jax.jit(..., compiler_options=...)``), never set globally, and
 only where this jaxlib knows it: an unknown option is an error at compile time, so it is probed
 once on a trivial function first.

@@ -12,10 +12,9 @@ Two process-wide settings, made by the command line (:func:`configure_process_me
 left to Python callers (they change how the whole process allocates):
 
 - **glibc arenas.** Every thread that allocates gets a heap of its own (up to 8 per core), and
-  what XLA's worker threads free in theirs is kept, trims or not: the 300 × 60 fit grew by
-  ~45 MB per block of draws, of which 11 MB were the draws themselves. Two arenas: peak
-  1.19–1.27 GB instead of 1.39–1.55 GB at 300 × 60, 5.98 GB instead of 6.50 GB at 2,000 × 200,
-  in the same wall time (one arena was 0.8 s slower of 18 s; measured 2026-12-06).
+  what XLA's worker threads free in theirs is kept, trims or not, so a fit grows with every
+  block of draws by more than the draws. Two arenas lower the peak by about a tenth in the same
+  wall time (one arena is slower).
 - **Arrow's allocator.** pyarrow allocates with mimalloc, which kept the ~1 GB it used to read
   a 3.2 M-row screen after the table was converted; the system allocator returns it (and
   reading took 2.0 s instead of 4.1 s). :func:`release_arrow_memory` returns mimalloc's cache

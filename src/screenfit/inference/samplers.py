@@ -9,9 +9,8 @@
   last ``vi_window`` steps changes by less than ``vi_tolerance`` (relative) from the window
   before; ``map``: the posterior mode (no uncertainty: SDs are missing in the tables).
 
-VI uses Adam at learning rate 0.001: at 0.01 the optimiser's jitter left mean-field means up to
-0.97 posterior SDs from NUTS on a 10-gene × 30-line screen, at 0.001 within 0.22 (full-rank:
-2.3 → 0.36), at 3–5 s a fit (measured; ``tests/test_inference.py`` holds the 0.5-SD bound).
+VI uses Adam at learning rate 0.001: at 0.01 the optimiser's jitter leaves mean-field means up
+to a posterior SD from NUTS on small screens (``tests/test_inference.py`` holds them within 0.5).
 """
 
 from __future__ import annotations
@@ -88,8 +87,8 @@ class SamplerConfig:
     def tuning_steps(self) -> int:
         """Tuning steps per chain: ``tune``, else the sampler's own default — nutpie's 400 (800
         with the low-rank mass matrix), whose adaptation needs fewer than Stan-style windows,
-        and PyMC's 1,000 for the other NUTS samplers. At 1,000 genes × 300 lines (copy-number)
-        nutpie's 400 instead of 1,000 cut sampling 44 → 32 s (min bulk ESS 1,882 → 1,716).
+        and PyMC's 1,000 for the other NUTS samplers (nutpie's 400 cut sampling by a quarter at
+        nearly the same ESS).
         """
         if self.tune is not None:
             return self.tune

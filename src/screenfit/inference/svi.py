@@ -27,10 +27,9 @@ Free ``N(0, 1)`` variables that no other term reads (:func:`standalone_normals`)
 their exact factor instead of fitted.
 
 The optimisation runs in single precision, the data's constants included: PyMC's JAX backend
-turns JAX's 64-bit mode on, which made every fused loop of the step float64; with it off for the
-fit the step took 1.97–2.49 ms against 2.52–3.39 ms (300 genes × 60 lines, robust configuration,
-2 CPU cores, measured 2026-12-04) and the loss agreed to 10⁻⁷ relative. Draws are transformed
-in single precision too (float32, as the streamed draws were already stored).
+turns JAX's 64-bit mode on, which makes every fused loop of the step float64 and the step about
+a quarter slower, for a loss that agrees to 10⁻⁷ relative. Draws are transformed in single
+precision too (float32, as the streamed draws are stored).
 
 Draws come from the fitted Gaussian, transformed to the constrained parameters and every
 deterministic by the model's own compiled graph, in blocks of draws, so a posterior of
@@ -330,37 +329,14 @@ def standalone_normals(model: pm.Model) -> list[str]:
     return [model.rvs_to_values[rv].name for rv in candidates if rv not in read]
 
 
-def _optimise(
-    model: pm.Model,
-    logp: Callable[[list[Any]], Any],
-    start: dict[str, np.ndarray],
-    settings: SviSettings,
-    seed: int,
-    progress: bool,
-    describe: str,
-    exact: Sequence[str] = (),
-) -> MeanField:
-    """Adam on the negative ELBO by the stopping rule of the module docstring (traced and run in
-    the caller's JAX precision). ``exact``: value variables held at their exact factor ``N(0, 1)``
-    (:func:`standalone_normals`), evaluated at 0 in the loss, whose other terms never read them."""
+def _block_runner(optimizer: Any, negative_elbo: Callable[..., Any], n_params: int) -> Callable[[Any], Any]:
+    """The compiled function that runs :data:`BLOCK_STEPS` Adam steps from ``(params, state, key)``;
+    it returns the new carry, the steps' losses and the sum of the parameters over the steps."""
     import jax
     import jax.numpy as jnp
     import optax
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    names = list(start)
-    fitted = [n for n in names if n not in exact]
-    # One flat vector of every unconstrained parameter: one Adam update and one draw per step
-    # instead of one per variable, and XLA compiles the step in about half the time (measured).
-    # Laid out on the host (FlatLayout), the optimiser's state made by one compiled call.
-    layout = FlatLayout.of(start, fitted)
-    n_params = layout.size
-    raw_init = float(np.log(np.expm1(INIT_SCALE)))
-    params = {"loc": layout.ravel(start), "raw_scale": np.full(n_params, raw_init, np.float32)}
-    optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=settings.learning_rate)
-    opt_state = jax.jit(optimizer.init)(params)
-    held = {n: np.zeros(np.shape(start[n]), np.float32) for n in exact}
-    value_and_grad = jax.value_and_grad(_negative_elbo(logp, layout.unravel, names, held))
+    value_and_grad = jax.value_and_grad(negative_elbo)
     per_draw = steps_per_draw(n_params)
 
     def one_step(carry: Any, eps: Any) -> tuple[Any, Any]:
@@ -383,6 +359,58 @@ def _optimise(
             some_steps, (params, opt_state, zero), jax.random.split(sub, BLOCK_STEPS // per_draw)
         )
         return (params, opt_state, key), losses.reshape(-1), total
+
+    return run_block
+
+
+def _factors(
+    final: dict[str, Any], sums: list[Any], layout: FlatLayout, start: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each variable's mean-field location and scale: the final parameters, or their average over
+    the steps summed in ``sums`` (the last window's); held variables get their exact ``N(0, 1)``."""
+    params = {k: np.asarray(v) for k, v in final.items()}
+    if sums:
+        n_sum = len(sums) * BLOCK_STEPS
+        params = {k: (np.sum([np.asarray(s[k], np.float64) for s in sums], axis=0) / n_sum).astype(np.float32)
+                  for k in params}  # fmt: skip
+    softplus = np.logaddexp(np.float32(0.0), params["raw_scale"])
+    loc_tree, scale_tree = layout.unravel(params["loc"]), layout.unravel(softplus)
+    loc = {n: np.asarray(loc_tree[n]) if n in loc_tree else np.zeros(np.shape(start[n]), np.float32) for n in start}
+    scale = {n: np.asarray(scale_tree[n]) if n in scale_tree else np.ones(np.shape(start[n]), np.float32)
+             for n in start}  # fmt: skip
+    return loc, scale
+
+
+def _optimise(
+    model: pm.Model,
+    logp: Callable[[list[Any]], Any],
+    start: dict[str, np.ndarray],
+    settings: SviSettings,
+    seed: int,
+    progress: bool,
+    describe: str,
+    exact: Sequence[str] = (),
+) -> MeanField:
+    """Adam on the negative ELBO by the stopping rule of the module docstring (traced and run in
+    the caller's JAX precision). ``exact``: value variables held at their exact factor ``N(0, 1)``
+    (:func:`standalone_normals`), evaluated at 0 in the loss, whose other terms never read them."""
+    import jax
+    import optax
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    names = list(start)
+    fitted = [n for n in names if n not in exact]
+    # One flat vector of every unconstrained parameter: one Adam update and one draw per step
+    # instead of one per variable, and XLA compiles the step in about half the time (measured).
+    # Laid out on the host (FlatLayout), the optimiser's state made by one compiled call.
+    layout = FlatLayout.of(start, fitted)
+    n_params = layout.size
+    raw_init = float(np.log(np.expm1(INIT_SCALE)))
+    params = {"loc": layout.ravel(start), "raw_scale": np.full(n_params, raw_init, np.float32)}
+    optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=settings.learning_rate)
+    opt_state = jax.jit(optimizer.init)(params)
+    held = {n: np.zeros(np.shape(start[n]), np.float32) for n in exact}
+    run_block = _block_runner(optimizer, _negative_elbo(logp, layout.unravel, names, held), n_params)
 
     carry = (params, opt_state, jax.random.PRNGKey(seed))
     lr = settings.learning_rate
@@ -421,16 +449,7 @@ def _optimise(
                 break
             converged = phase == settings.decays
             lr /= 10.0
-    params = {k: np.asarray(v) for k, v in carry[0].items()}
-    if settings.average and sums:
-        n_sum = len(sums) * BLOCK_STEPS
-        params = {k: (np.sum([np.asarray(s[k], np.float64) for s in sums], axis=0) / n_sum).astype(np.float32)
-                  for k in params}  # fmt: skip
-    softplus = np.logaddexp(np.float32(0.0), params["raw_scale"])
-    loc_tree, scale_tree = layout.unravel(params["loc"]), layout.unravel(softplus)
-    loc = {n: np.asarray(loc_tree[n]) if n in loc_tree else np.zeros(np.shape(start[n]), np.float32) for n in names}
-    scale = {n: np.asarray(scale_tree[n]) if n in scale_tree else np.ones(np.shape(start[n]), np.float32)
-             for n in names}  # fmt: skip
+    loc, scale = _factors(carry[0], sums if settings.average else [], layout, start)
     window = settings.window
     info: dict[str, object] = {
         "converged": converged, "steps": len(losses), "phases": phases, "tolerance": settings.tolerance,

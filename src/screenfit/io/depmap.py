@@ -217,6 +217,41 @@ def _join_mutations(long: pd.DataFrame, path: Path, notes: list[str]) -> pd.Data
     return out
 
 
+def _mapped_counts(
+    counts: pd.DataFrame, guides: pd.DataFrame, files: DepMapFiles, allow_missing_guides: bool, notes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The guide map's guides that were counted, and their counts (guides × sequences), checked to
+    be whole numbers ≥ 0; guides absent from the counts are an error unless allowed."""
+    missing_guides = sorted(set(guides["sgrna"]) - set(counts.index))
+    if missing_guides:
+        if not allow_missing_guides:
+            raise ScreenfitInputError(
+                f"the guide map names {len(missing_guides)} guides (of {guides.shape[0]}) that are "
+                "absent from the read counts, so its genes cannot all be measured",
+                file=files.guide_map,
+                column="sgrna",
+                rows=missing_guides,
+                fix="pass the guide map of the same library (--library), or --allow-missing-guides to skip them.",
+            )
+        notes.append(f"skipped {len(missing_guides)} guide-map guides absent from the read counts")
+        guides = guides[~guides["sgrna"].isin(missing_guides)]
+    unmapped = counts.index.difference(guides["sgrna"])
+    if len(unmapped):
+        notes.append(f"ignored {len(unmapped)} counted guides that are not in the (filtered) guide map")
+    counts = counts.loc[guides["sgrna"]]
+    values = counts.to_numpy(dtype=float)
+    bad = (values < 0) | (np.isfinite(values) & ~np.isclose(values, np.round(values))) | np.isinf(values)
+    if bad.any():
+        rows = sorted({str(counts.index[i]) for i in np.nonzero(bad)[0]})
+        raise ScreenfitInputError(
+            "read counts must be non-negative whole numbers (or empty for a removed count)",
+            file=files.readcounts,
+            rows=rows,
+            fix="pass raw read counts, not normalised values.",
+        )
+    return guides, counts
+
+
 def read_depmap(
     folder: str | Path | None = None,
     library: str = "Avana",
@@ -270,33 +305,7 @@ def read_depmap(
     if extra:
         notes.append(f"ignored {len(extra)} count sequences not in the sequence map")
     guides = _prepare_guides(guide_map, files.guide_map, drop_multi_aligned, notes)
-    missing_guides = sorted(set(guides["sgrna"]) - set(counts.index))
-    if missing_guides:
-        if not allow_missing_guides:
-            raise ScreenfitInputError(
-                f"the guide map names {len(missing_guides)} guides (of {guides.shape[0]}) that are "
-                "absent from the read counts, so its genes cannot all be measured",
-                file=files.guide_map,
-                column="sgrna",
-                rows=missing_guides,
-                fix="pass the guide map of the same library (--library), or --allow-missing-guides to skip them.",
-            )
-        notes.append(f"skipped {len(missing_guides)} guide-map guides absent from the read counts")
-        guides = guides[~guides["sgrna"].isin(missing_guides)]
-    unmapped = counts.index.difference(guides["sgrna"])
-    if len(unmapped):
-        notes.append(f"ignored {len(unmapped)} counted guides that are not in the (filtered) guide map")
-    counts = counts.loc[guides["sgrna"]]
-    values = counts.to_numpy(dtype=float)
-    bad = (values < 0) | (np.isfinite(values) & ~np.isclose(values, np.round(values))) | np.isinf(values)
-    if bad.any():
-        rows = sorted({str(counts.index[i]) for i in np.nonzero(bad)[0]})
-        raise ScreenfitInputError(
-            "read counts must be non-negative whole numbers (or empty for a removed count)",
-            file=files.readcounts,
-            rows=rows,
-            fix="pass raw read counts, not normalised values.",
-        )
+    guides, counts = _mapped_counts(counts, guides, files, allow_missing_guides, notes)
     samples = _samples(seq, keep_failed_replicates, notes)
     counts = counts[samples["sample"].tolist()]
     long, fc_notes = counts_to_long(

@@ -99,7 +99,7 @@ def write_fit(result: FitResult, idata: az.InferenceData, out: Path, force: bool
         n_values = sum(int(v.size) for g in idata.groups() for v in getattr(idata, g).data_vars.values())
         meta = {"model": result.model, "ci_prob": ci_prob, "status": result.status}
         # The posterior is written in another thread while the tables are (NetCDF's and Arrow's
-        # writers leave Python's lock while they write): 0.9 → 0.6 s at 300 genes × 60 lines.
+        # writers leave Python's lock while they write), a third less time.
         with ThreadPoolExecutor(max_workers=1) as pool:
             if n_values > POSTERIOR_VALUES_NETCDF:
                 posterior = pool.submit(write_posterior_zarr, idata, tmp / POSTERIOR_ZARR)

@@ -8,14 +8,16 @@ import numpy as np
 import pandas as pd
 
 from screenfit.errors import ScreenfitInputError
+from screenfit.io.library_files import CHROMOSOME_NAMES, GENE_NAMES, GUIDE_NAMES, START_NAMES
 from screenfit.io.tables import read_frame
 
 KEY_NAMES = {
-    "sgrna": ("sgrna", "sgRNA", "guide", "sgrna_id"),
-    "hugo_symbol": ("hugo_symbol", "gene", "Gene", "symbol", "gene_symbol", "rownames"),
+    "sgrna": GUIDE_NAMES,
+    "hugo_symbol": (*GENE_NAMES, "rownames"),
 }
-CHROMOSOME_NAMES = ("chromosome", "chrom", "chr", "Chromosome", "seqnames")
-POSITION_NAMES = ("chrom_pos", "start", "position", "pos", "Start", "txStart", "gene_start")
+"""Key columns, guides before genes: a library annotation (guide ID, gene, chromosome, start) is
+read per guide; the names are those of :mod:`screenfit.io.library_files`."""
+POSITION_NAMES = (*START_NAMES, "txStart", "gene_start")
 GENOME = "genome"
 """The single chromosome name given to a table read in genome order."""
 

@@ -7,9 +7,10 @@ and its equation in the docstring; :mod:`screenfit.models.registry` exposes it b
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, replace
-from typing import ClassVar, Literal, TypeVar
+from typing import ClassVar, Literal, Self, TypeVar
 
 import arviz as az
 import numpy as np
@@ -114,7 +115,7 @@ class ModelOptions:
         it from its conditional given the other parameters (:mod:`screenfit.models.collapsed`).
         The same posterior; the effects' spread ``τ_g`` then meets the data through its marginal
         likelihood, which mean-field SVI needs to keep it from shrinking. ``None`` (default):
-        decided by :meth:`ScreenModel.settle_options` — on for SVI fits.
+        decided by :meth:`ScreenModel.settled` — on for SVI fits.
     """
 
     covariate: str | None = None
@@ -188,7 +189,8 @@ class ScreenModel(ABC):
         self.options = options or ModelOptions()
         #: Decisions made from the data once and kept for every later build (:mod:`screenfit.models.plan`).
         self.plan = ModelPlan()
-        #: During :meth:`build`: whether it builds the evaluation form, and the effects it integrates out.
+        #: Set on the copy :meth:`build` builds on: whether it builds the evaluation form, and the
+        #: effects it integrates out; never on the model itself.
         self.evaluating = False
         self._collapsed: CollapsedEffects | None = None
 
@@ -201,13 +203,11 @@ class ScreenModel(ABC):
         """The model's term of this kind, or ``None``."""
         return next((t for t in self.terms if isinstance(t, kind)), None)
 
-    #: Genes above which the default draws double: the largest of many noisy R-hats crosses 1.01 by
-    #: chance (1.012 on the 18,047 genes of HAP1 at 1,000 draws, bulk ESS ≥ 4,000).
+    #: Genes above which the default draws double: the largest of many noisy R-hats crosses 1.01 by chance.
     MANY_GENES: ClassVar[int] = 10_000
 
     def draws_for(self, screen: Screen | StreamedScreen) -> int:
-        """Draws per chain to use on ``screen`` when none are given: ``recommended_draws``, twice
-        that on screens of more than :data:`MANY_GENES` genes."""
+        """Draws per chain when none are given: twice ``recommended_draws`` above :data:`MANY_GENES` genes."""
         return 2 * self.recommended_draws if screen.count(GENE) > self.MANY_GENES else self.recommended_draws
 
     def sampler_for(self, screen: Screen | StreamedScreen, sampler: SamplerConfig | None) -> SamplerConfig:
@@ -224,16 +224,18 @@ class ScreenModel(ABC):
             sampler = replace(sampler, tune=sampler.tuning_steps)  # recorded in config.json
         return sampler
 
-    #: Samplers for which ``options.collapse_gene_line`` left open means on: mean-field SVI, whose
-    #: 90% intervals of gene × line effects covered 0.82 without it and 0.86 with it.
+    #: Samplers for which ``collapse_gene_line`` left open means on: mean-field SVI's intervals cover better.
     COLLAPSING_SAMPLERS: ClassVar[frozenset[str]] = frozenset({"svi"})
 
-    def settle_options(self, sampler: SamplerConfig) -> None:
-        """Fix the options left open for the sampler (``collapse_gene_line=None``), before the fit's
-        hash is taken, so config.json records what was fitted."""
-        if self.options.collapse_gene_line is None:
-            on = self.collapsible and sampler.method in self.COLLAPSING_SAMPLERS
-            self.options = replace(self.options, collapse_gene_line=on)
+    def settled(self, sampler: SamplerConfig) -> Self:
+        """A copy with the options left open (``collapse_gene_line=None``) fixed for ``sampler``, before the
+        fit's hash is taken, so config.json records what was fitted; the plan is shared."""
+        if self.options.collapse_gene_line is not None:
+            return self
+        on = self.collapsible and sampler.method in self.COLLAPSING_SAMPLERS
+        settled = copy.copy(self)
+        settled.options = replace(self.options, collapse_gene_line=on)
+        return settled
 
     def cn_term(self, design: Design) -> pt.TensorVariable:
         """The copy-number term (:class:`~screenfit.models.terms.CopyNumber`), its slopes centred where the
@@ -318,10 +320,6 @@ class ScreenModel(ABC):
         self._collapsed = effects
         return effects.theta
 
-    def guide_efficacy(self) -> pt.TensorVariable:
-        """Knockout efficacy per guide (:class:`~screenfit.models.terms.GuideEfficacy`)."""
-        return GuideEfficacy().declare()
-
     #: Variables in units of effect, which the efficacy scale multiplies (:meth:`reported_posterior`).
     effect_units: ClassVar[EffectUnits] = EffectUnits(())
 
@@ -342,7 +340,7 @@ class ScreenModel(ABC):
         if not self.options.guide_efficacy:
             return self.mean(design), None
         rest, scaled = self.mean_parts(design)
-        return rest, (scaled, self.guide_efficacy())
+        return rest, (scaled, GuideEfficacy().declare())
 
     def guide_offset_term(self, design: Design) -> pt.TensorVariable | float:
         """Each group's guide offset (:class:`~screenfit.models.terms.GuideOffsets`), or 0 without the term."""
@@ -372,10 +370,8 @@ class ScreenModel(ABC):
         """Noise SD: one ``σ ~ HalfNormal(1)``, or one per ``noise_by`` level, ``log σ_c ~ N(μ, τ)``.
 
         Per-line noise is centred when each line's residual spread is measured more precisely
-        than the lines differ (:func:`~screenfit.models.blocks.noise_is_data_rich`), non-centred
-        otherwise. On the Avana sample (883 genes per line) the non-centred form left ``μ`` at
-        R-hat 1.14 / bulk ESS 22 in gene-by-line: each ``σ_c`` is pinned by thousands of rows, so
-        ``μ`` and every ``z_c`` had to move together.
+        than the lines differ (:func:`~screenfit.models.blocks.noise_is_data_rich`): each ``σ_c``
+        is then pinned by thousands of rows, and non-centred ``μ`` and ``z_c`` must move together.
         """
         if self.noise_by is None:
             return pm.HalfNormal("sigma", 1.0)
@@ -393,7 +389,7 @@ class ScreenModel(ABC):
         scale = self.noise_scale(design)
         sigma = scale if self.noise_by is None else per_group(scale, design, self.noise_by)
         if self.options.guide_noise:
-            sigma = sigma * per_group(self.guide_noise(), design, GUIDE)
+            sigma = sigma * per_group(GuideNoise().declare(), design, GUIDE)
         return sigma
 
     @property
@@ -401,10 +397,6 @@ class ScreenModel(ABC):
         """Whether the model overrides :meth:`noise` (the seed's models keep their priors): the
         faster likelihood layouts and ``--guide-noise`` assume the default noise."""
         return type(self).noise is not ScreenModel.noise
-
-    def guide_noise(self) -> pt.TensorVariable:
-        """Each guide's noise scale ``λ_s`` (:class:`~screenfit.models.terms.GuideNoise`; dims ``sgrna``)."""
-        return GuideNoise().declare()
 
     def likelihood(self, design: Design, mean: pt.TensorVariable) -> None:
         """Gaussian likelihood on sufficient statistics (exact; see :mod:`screenfit.data.design`)."""
@@ -431,7 +423,12 @@ class ScreenModel(ABC):
         """The PyMC model on ``design``, every parameter labelled by its dims; ``evaluation=True``
         declares the likelihood per group for the pointwise log-likelihood and predictive draws
         (layouts: :mod:`screenfit.models.likelihood`)."""
-        return build_model(self, design, evaluation)
+        # Built on a shallow copy that shares the options and the plan: what a build tracks (the
+        # form it builds, the effects it integrates out) lives and dies with it, so the model a
+        # fit holds does not change while it samples and evaluates.
+        scope = copy.copy(self)
+        scope.evaluating, scope._collapsed = evaluation, None
+        return build_model(scope, design, evaluation)
 
     def extra_tables(self, idata: az.InferenceData, ci_prob: float) -> dict[str, pd.DataFrame]:
         """Tables only this model has (file stem → table); none by default."""

@@ -45,8 +45,8 @@ def on_grid(values: pt.TensorVariable, grid: tuple[int, int]) -> pt.TensorVariab
     (PyTensor does not move a reshape through elementwise operations). This moves it: a flattened
     2-D term becomes that term again, constants are reshaped, scalars and length-1 vectors
     broadcast, and an elementwise operation is rebuilt on its inputs' grids — so the terms
-    broadcast inside one fused loop. Anything else is reshaped as usual. The gradient of the
-    copy-number model on 1,000 genes × 300 lines went 1.46 → 0.76 ms (numba, measured).
+    broadcast inside one fused loop (about twice as fast a gradient for the copy-number model).
+    Anything else is reshaped as usual.
     """
     n = grid[0] * grid[1]
     node = values.owner

@@ -12,7 +12,7 @@ import pytensor.tensor as pt
 from screenfit.data.design import CONDITION, GENE, GUIDE, LINE, Design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
-from screenfit.models.base import ModelOptions, ScreenModel
+from screenfit.models.base import ScreenModel
 from screenfit.models.blocks import gene_intercepts, line_offsets, reference_first
 
 #: Names taken as the reference condition when none is given (case-insensitive).
@@ -38,11 +38,6 @@ class Condition(ScreenModel):
     title = "gene effects + per-gene differences between conditions (drug vs vehicle), with FDR"
     mean_level = (GENE, LINE, CONDITION)
     unit_level: ClassVar[tuple[str, ...]] = (GUIDE, LINE, CONDITION)
-
-    def __init__(self, options: ModelOptions | None = None) -> None:
-        super().__init__(options)
-        #: The reference condition of the last design built (set by :meth:`mean`).
-        self.reference_level: str | None = None
 
     def reference(self, levels: list[str], source: str = "<memory>") -> str:
         """The reference condition among ``levels``: the option, else the one with a control-like name."""
@@ -98,8 +93,7 @@ class Condition(ScreenModel):
 
     def mean(self, design: Design) -> pt.TensorVariable:
         levels = list(design.coords[CONDITION])
-        self.reference_level = self.reference(levels)
-        contrasts, position = reference_first(levels, self.reference_level)
+        contrasts, position = reference_first(levels, self.plan.reference(lambda: self.reference(levels)))
         pm.modelcontext(None).add_coord(CONTRAST, contrasts)
         alpha = gene_intercepts()
         beta = line_offsets()
@@ -117,7 +111,7 @@ class Condition(ScreenModel):
         """``condition_effects``: per gene and condition, the difference with lfsr, lfdr and q-value."""
         from screenfit.results.conditions import condition_table
 
-        assert self.reference_level is not None, "the model was not built"
+        assert self.plan.reference_level is not None, "the model was not built"
         difference = idata.posterior[DIFFERENCE]
-        table = condition_table(difference, self.reference_level, ci_prob, self.options.min_difference)
+        table = condition_table(difference, self.plan.reference_level, ci_prob, self.options.min_difference)
         return {"condition_effects": table}

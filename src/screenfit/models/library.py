@@ -11,7 +11,7 @@ import pytensor.tensor as pt
 from screenfit.data.design import GENE, GUIDE, LIBRARY, LINE, Design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
-from screenfit.models.base import ModelOptions, ScreenModel
+from screenfit.models.base import ScreenModel
 from screenfit.models.blocks import gene_intercepts, library_offsets_are_data_rich, line_offsets, reference_first
 
 
@@ -48,11 +48,6 @@ class MultiLibrary(ScreenModel):
     # (0.8) on a two-library simulation (30 genes × 40 lines).
     target_accept = 0.9
 
-    def __init__(self, options: ModelOptions | None = None) -> None:
-        super().__init__(options)
-        #: The reference library of the last design built (set by :meth:`mean`).
-        self.reference_level: str | None = None
-
     def check_screen(self, screen: Screen) -> None:
         super().check_screen(screen)
         t = screen.table
@@ -76,15 +71,14 @@ class MultiLibrary(ScreenModel):
         lines_per = {
             lib: int(np.unique(design.index[LINE][design.index[LIBRARY] == i]).size) for i, lib in enumerate(libraries)
         }
-        ref = self.reference_level = reference_library(lines_per)
+        ref = self.plan.reference(lambda: reference_library(lines_per))
         others, position = reference_first(libraries, ref)
         pm.modelcontext(None).add_coord("scaled_library", others)
         alpha = gene_intercepts()
         beta = line_offsets()
         sd = pm.HalfNormal("library_gene_sd", 0.2)
-        # When libraries agree σ_λ → 0 and the centred form sat in a funnel (R-hat 1.023, bulk ESS 150
-        # on a two-library simulation without offsets); on Avana + KY (σ_λ ≈ 0.25, each offset pinned by
-        # the data) the non-centred form left the KY scale at R-hat 1.024 / bulk ESS 192.
+        # When libraries agree σ_λ → 0 and the centred form sits in a funnel; where each offset
+        # is pinned by the data (Avana + KY) the non-centred form leaves the KY scale unmixed.
         ref_code = libraries.index(ref)
         if self.plan.centred("library_gene_offset", lambda: library_offsets_are_data_rich(design, ref_code)):
             lam = pm.ZeroSumNormal("library_gene_offset", sigma=sd, dims=(GENE, LIBRARY), n_zerosum_axes=1)

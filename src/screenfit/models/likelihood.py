@@ -20,6 +20,7 @@ from screenfit.data.design import DAYS, GENE, GUIDE, LINE, Design
 from screenfit.models.blocks import on_grid, per_group
 from screenfit.models.collapsed import columns_to_lines
 from screenfit.models.guide_grid import GuideGrid, guide_grid
+from screenfit.models.terms.guide_noise import GuideNoise
 from screenfit.models.terms.time_course import SCREEN_DELAY
 from screenfit.models.time_sums import TimeSums, time_sums
 
@@ -96,7 +97,7 @@ def guide_grid_density(
     if model.options.guide_noise:
         # σ_sc = σ_c λ_s: each guide's rows weigh 1/λ_s², and λ_s's log enters once per row.
         assert grid.y_ss is not None
-        lam = model.guide_noise()[pt.constant(grid.slot_guide)].reshape((genes, slots))
+        lam = GuideNoise().declare()[pt.constant(grid.slot_guide)].reshape((genes, slots))
         precision = (1.0 / lam**2)[:, :, None]
         n = grid.n * precision
         y_ss_line = pt.sum(grid.y_ss * precision, axis=(0, 1))
@@ -161,7 +162,7 @@ def time_sums_density(
     yy_line, log_guide_noise, precision = sums.yy_line, 0.0, None
     if model.options.guide_noise:
         assert sums.yy is not None
-        lam = model.guide_noise()[slot].reshape((genes, slots))
+        lam = GuideNoise().declare()[slot].reshape((genes, slots))
         precision = (1.0 / lam**2)[:, :, None]
         quad = quad * precision
         yy_line = pt.sum(sums.yy * precision, axis=(0, 1))
@@ -244,7 +245,6 @@ def build_model(model: ScreenModel, design: Design, evaluation: bool = False) ->
     on the design's groups (:func:`rows_or_grid` by default).
     """
     coords = {**design.coords, "obs": np.arange(design.n_groups)}
-    model.evaluating, model._collapsed = evaluation, None
     with pm.Model(coords=coords) as pm_model:
         grid = None if evaluation else choose_guide_grid(model, design)
         sums = None if grid is None else choose_time_sums(model, grid)

@@ -28,6 +28,8 @@ class ModelPlan:
     batches_within_line, days_within_line
         Whether some line was read against several pDNA batches, or at several time points
         (time courses): the evaluation unit is split by them.
+    reference_level
+        The reference condition or library its contrasts are taken against (``None`` until decided).
     """
 
     parametrisation: dict[str, bool] = field(default_factory=dict)
@@ -35,6 +37,13 @@ class ModelPlan:
     guide_offsets_by_batch: bool | None = None
     batches_within_line: bool = False
     days_within_line: bool = False
+    reference_level: str | None = None
+
+    def reference(self, decide: Callable[[], str]) -> str:
+        """The reference level of the model's contrasts: decided once (on the first design built), then reused."""
+        if self.reference_level is None:
+            self.reference_level = decide()
+        return self.reference_level
 
     def centred(self, term: str, decide: Callable[[], bool]) -> bool:
         """Whether ``term`` is centred: decided once (on the first design built), then reused."""
@@ -57,4 +66,5 @@ class ModelPlan:
             "guide_offsets_by_batch": self.guide_offsets_by_batch,
             "batches_within_line": self.batches_within_line,
             "days_within_line": self.days_within_line,
+            "reference_level": self.reference_level,
         }

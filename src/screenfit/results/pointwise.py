@@ -5,10 +5,9 @@ noise SD of one row). Its pointwise log-likelihood and posterior predictive draw
 ``μ`` and ``s`` at each draw, so both are computed from one compiled graph of the model's
 own ``μ`` and ``s`` (PyMC's, transforms removed as :func:`pymc.compute_log_likelihood` does),
 vectorised over blocks of draws. PyMC's ``compute_log_likelihood`` and
-``sample_posterior_predictive`` evaluate a C-compiled function draw by draw instead: on a
-300-gene × 60-line screen (72,000 units, 500 and 200 draws) PyMC's log-likelihood took
-3.4–3.7 s, most of it compiling and the Python loop over draws, against 0.8–1.1 s here, and the
-replicates 0.3 s here (measured 2026-12-04, 2 CPU cores); no C compiler is needed either. Used
+``sample_posterior_predictive`` evaluate a C-compiled function draw by draw instead, which costs
+most of its time in compiling and in the Python loop over draws (about 4× this module's time on
+a 300-gene × 60-line screen); no C compiler is needed either. Used
 when JAX is installed and the observed variable is a Normal; otherwise the caller falls back to
 PyMC's functions (count models, installs without JAX).
 """
