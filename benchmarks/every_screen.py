@@ -67,7 +67,7 @@ def one_screen(name: str, ingest: list[str], sets: str | None, work: Path) -> di
         wide = result.table("gene_cell_line_effects").pivot(index="depmap_id", columns="hugo_symbol", values="mean")
     else:
         wide = effects.set_index("hugo_symbol")["mean"].to_frame().T
-    ess, non = reference_genes(sorted(wide.columns), sets, DEFAULT_DATA.parent)
+    ess, non = reference_genes(sorted(wide.columns), sets, DEFAULT_DATA)
     per_line = [auroc(wide.loc[line], ess, non) for line in wide.index]
     return {**row, "preset": result.preset, "reason": result.config.get("preset_reason"), "status": result.status,
             "median_auroc": float(np.median(per_line))}  # fmt: skip
@@ -81,20 +81,20 @@ def main() -> None:
     commands = ingest_commands(Path())
     wanted = args.screens.split(",") if args.screens else list(commands)
     rows = []
+    meta = {"date": date.today().isoformat(), "machine": platform.platform(), "screenfit": screenfit.__version__}
     with tempfile.TemporaryDirectory(prefix="every-screen-") as tmp:
         for name in wanted:
             ingest, sets = commands[name]
             rows.append(one_screen(name, ingest, sets, Path(tmp)))
             print(json.dumps(rows[-1]), flush=True)
+            if args.json:  # after every screen, so a crash keeps what was measured
+                args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     print("\n| screen | preset | exit code | status | median per-line AUROC | fit wall s |\n|---|---|---|---|---|---|")
     for r in rows:
         auc = f"{r['median_auroc']:.4f}" if "median_auroc" in r else "—"
         wall = f"{r['wall_s']:.0f}" if "wall_s" in r else "—"
         status = r.get("status", r["step"])
         print(f"| {r['screen']} | {r.get('preset', '—')} | {r['exit_code']} | {status} | {auc} | {wall} |")
-    if args.json:
-        meta = {"date": date.today().isoformat(), "machine": platform.platform(), "screenfit": screenfit.__version__}
-        args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     if any(r["exit_code"] not in (0, 2) for r in rows):
         sys.exit(1)
 

@@ -24,8 +24,6 @@ from screenfit.io.library_files import LibraryColumns, read_library
 from screenfit.io.positions import read_positions
 from screenfit.io.segments import read_segments, with_segment_copy_number
 from screenfit.io.tables import read_long_table, write_screen, write_table
-from screenfit.jobs import load_example, run_demo, write_qc
-from screenfit.plots.eda import write_eda
 from screenfit.qc import QCResult, QCThresholds, run_qc
 from screenfit.simulate import (
     SimulationConfig,
@@ -48,6 +46,12 @@ _LAZY = {
     "ModelOptions": "screenfit.models.base",
     "MODELS": "screenfit.models.registry",
     "get_model": "screenfit.models.registry",
+    # The demo's jobs and the figures import ArviZ and matplotlib (two seconds): only on use, so
+    # `screenfit ingest` and reading a screen start quickly.
+    "load_example": "screenfit.jobs",
+    "run_demo": "screenfit.jobs",
+    "write_qc": "screenfit.jobs",
+    "write_eda": "screenfit.plots.eda",
 }
 
 

@@ -160,7 +160,9 @@ class _World:
     mutation_rate: np.ndarray  # (gene,)
 
 
-def _gene_names(cfg: SimulationConfig, kinds: np.ndarray, rng: np.random.Generator) -> list[str]:
+def gene_names(kinds: np.ndarray, rng: np.random.Generator) -> list[str]:
+    """Names for simulated genes: essential ones after Hart CEGv2, inert ones after NEGv1 (so the
+    reference sets, QC and DepMap's scaling find them as in a real screen), the rest synthetic."""
     essential, nonessential = essential_sets()
     pools = {"essential": list(essential), "inert": list(nonessential)}
     for pool in pools.values():
@@ -205,7 +207,7 @@ def _draw_world(cfg: SimulationConfig) -> _World:
     chrom = np.sort(rng.integers(1, 23, size=n_g))
     genes = pd.DataFrame(
         {
-            "hugo_symbol": _gene_names(cfg, kinds, rng),
+            "hugo_symbol": gene_names(kinds, rng),
             "gene_class": kinds,
             "selectivity": np.where(kinds == "selective", sel_kind, ""),
             "selective_lineage": np.where(

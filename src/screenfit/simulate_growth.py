@@ -37,6 +37,7 @@ import pandas as pd
 
 from screenfit.errors import ScreenfitInputError
 from screenfit.io.atomic import atomic_path
+from screenfit.simulate import gene_names
 
 LINEAGES = ("Lung", "Breast", "Skin", "Bowel", "Myeloid", "CNS/Brain")
 
@@ -85,7 +86,7 @@ def _genes(cfg: GrowthSimulationConfig, rng: np.random.Generator) -> pd.DataFram
     bound = np.where(rng.random(n) < 0.5, "lineage", "mutation")
     return pd.DataFrame(
         {
-            "hugo_symbol": [f"GENE{i:05d}" for i in range(n)],
+            "hugo_symbol": gene_names(kinds, rng),
             "gene_class": kinds,
             "selective_by": np.where(kinds == "selective", bound, ""),
             "lineage": rng.choice(LINEAGES, n),
