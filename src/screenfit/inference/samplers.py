@@ -231,9 +231,8 @@ def _vi(model: pm.Model, cfg: SamplerConfig, progress: bool) -> SampleRun:
 
 
 #: Values per block of SVI draws made at once (and appended to the Zarr store when streaming),
-#: counting :data:`TRANSFORM_INTERMEDIATES`: 50 M made the draws the 300 × 60 fit's peak (1.10 GB,
-#: 0.3 GB above the optimiser's); 10 M kept them under 1.0 GB, and drawing one draw per block at
-#: 2,000 × 200 took as long as three (17.8 against 17.7 s; measured).
+#: counting :data:`TRANSFORM_INTERMEDIATES`: five times more made the draws a fit's memory peak,
+#: and smaller blocks are no faster.
 SVI_DRAW_BLOCK_VALUES = 10_000_000
 #: Most draw values an SVI fit keeps: ``vi_draws`` is lowered (to no fewer than
 #: :data:`SVI_MIN_DRAWS`) for posteriors with millions of values per draw — 107 draws of a
