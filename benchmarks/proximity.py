@@ -2,9 +2,11 @@
 
 Run: ``make bench-proximity`` (``python benchmarks/proximity.py [--json FILE] [--fit] [--data DIR]``).
 
-- **HT-29 and A375** (Brunello, no guide coordinates): genes placed by the row order of the
-  GDSC gene-level copy-number table beside HT-29 (Ensembl order along the genome), read with
-  ``--in-genome-order``. HT-29's own GDSC copy number scores the bias; A375 has none there.
+- **HT-29 and A375** (Brunello): genes placed by the row order of the GDSC gene-level
+  copy-number table beside HT-29 (Ensembl order along the genome), read with
+  ``--in-genome-order``, or with ``--coordinates library`` by the Brunello library file's own
+  coordinates (``ingest counts --library``). HT-29's own GDSC copy number scores the bias; A375
+  has none there.
 - **Avana sample**: the guide map's own coordinates; DepMap's gene copy number scores the bias.
   Its 883 genes are enriched for essential and selective genes and sparse along the genome: not
   the genome-wide screen the method is for, shown for what it does there.
@@ -80,17 +82,30 @@ def before_after(name: str, corrected, ess, non, cn, order, extra=None) -> list[
     return rows
 
 
-def brunello_rows(data: Path, fit: bool, work: Path) -> list[dict[str, object]]:
+def genome_order(table: pd.DataFrame) -> pd.Series:
+    """Each gene's rank along the genome from its guides' coordinates (chromosome, then median position)."""
+    guides = table[["hugo_symbol", "chromosome", "chrom_pos"]].dropna().astype({"hugo_symbol": str, "chromosome": str})
+    genes = guides.groupby("hugo_symbol").agg(chromosome=("chromosome", "first"), pos=("chrom_pos", "median"))
+    rank = {c: i for i, c in enumerate([*map(str, range(1, 23)), "X", "Y"])}
+    genes["chrom_rank"] = genes["chromosome"].map(rank).fillna(len(rank))
+    ordered = genes.sort_values(["chrom_rank", "pos"])
+    return pd.Series(np.arange(len(ordered)), index=ordered.index)
+
+
+def brunello_rows(data: Path, fit: bool, work: Path, coordinates: str = "gdsc") -> list[dict[str, object]]:
+    """HT-29 and A375 before and after the correction; guides placed by the GDSC table's gene order
+    (``gdsc``) or by the Brunello library's own coordinates (``library``, read by ``--library``)."""
     from screenfit.data.proximity import correct_proximity_bias
     from screenfit.fitting import fit as fit_model
     from screenfit.io.counts import bundled_sheet, read_count_table
     from screenfit.io.positions import read_positions
 
-    positions = read_positions(data / GDSC, in_genome_order=True)
-    order = positions.set_index("hugo_symbol")["chrom_pos"]
+    library = data.parent / "libraries" / "Brunello_Library.csv.gz" if coordinates == "library" else None
+    positions = None if library is not None else read_positions(data / GDSC, in_genome_order=True)
     rows: list[dict[str, object]] = []
     for name, (path, sheet) in BRUNELLO.items():
-        screen = read_count_table(data / path, bundled_sheet(sheet))
+        screen = read_count_table(data / path, bundled_sheet(sheet), library=library)
+        order = genome_order(screen.table) if positions is None else positions.set_index("hugo_symbol")["chrom_pos"]
         genes = sorted(screen.table["hugo_symbol"].astype(str).unique())
         ess, non = reference_genes(genes, None, data)
         cn = ht29_copy_number(data) if name == "HT-29" else None
@@ -98,7 +113,8 @@ def brunello_rows(data: Path, fit: bool, work: Path) -> list[dict[str, object]]:
         corrected = correct_proximity_bias(screen, positions)
         seconds = time.perf_counter() - start
         shifted = corrected.segments[corrected.segments["corrected"]]
-        info = {"correction_s": round(seconds, 2), "segments": len(corrected.segments), "shifted": len(shifted)}
+        info = {"correction_s": round(seconds, 2), "segments": len(corrected.segments), "shifted": len(shifted),
+                "coordinates": coordinates}  # fmt: skip
         rows += before_after(name, corrected, ess, non, cn, order, info)
         print(corrected.summary(), flush=True)
         if not fit:
@@ -165,8 +181,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--fit", action="store_true", help="also fit gene-cellline by NUTS on HT-29 and A375")
     parser.add_argument("--work", type=Path, default=ROOT / "bench_output" / "proximity")
+    parser.add_argument("--coordinates", choices=("gdsc", "library"), default="gdsc",
+                        help="Brunello guides placed by the GDSC gene order or the library's coordinates")  # fmt: skip
+    parser.add_argument("--brunello-only", action="store_true", help="HT-29 and A375 only")
     args = parser.parse_args()
-    rows = brunello_rows(args.data, args.fit, args.work) + avana_rows(args.data) + simulated_rows()
+    rows = brunello_rows(args.data, args.fit, args.work, args.coordinates)
+    if not args.brunello_only:
+        rows += avana_rows(args.data) + simulated_rows()
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
