@@ -63,5 +63,5 @@ def test_plot_writes_every_figure_the_report_shows(fitted_pair, tmp_path):
     result = runner.invoke(app, ["plot", str(folders[1]), "--out", str(out)])
     assert result.exit_code == 0, result.output
     written = {p.stem for p in out.glob("*.png")}
-    # copy-number has no guide offsets or gene × line effects; everything else is drawn.
-    assert written == set(FIT_FIGURES) - {"guide_efficacy", "dependencies"}
+    # copy-number has no guide offsets, gene × line effects or conditions; everything else is drawn.
+    assert written == set(FIT_FIGURES) - {"guide_efficacy", "dependencies", "volcano", "condition_rank"}

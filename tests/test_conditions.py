@@ -115,3 +115,11 @@ def test_cli_fit_writes_the_condition_table(tmp_path):
     assert set(table["reference"]) == {"DMSO-0"} and len(table) == 60
     assert {"lfsr", "lfdr", "qvalue", "prob_difference", "hdi_lower", "hdi_upper"} <= set(table.columns)
     assert (out / "condition_parameters.csv").exists()
+    # What a drug-screen user reads: volcano and rank plots, and the report's condition section.
+    plots = CliRunner().invoke(app, ["plot", str(out), "--out", str(tmp_path / "plots")])
+    assert plots.exit_code == 0, plots.output
+    assert (tmp_path / "plots" / "volcano.png").is_file() and (tmp_path / "plots" / "condition_rank.png").is_file()
+    report = CliRunner().invoke(app, ["report", str(out), "--out", str(tmp_path / "report.html")])
+    assert report.exit_code == 0, report.output
+    page = (tmp_path / "report.html").read_text()
+    assert "Condition effects" in page and "against the evidence for it" in page

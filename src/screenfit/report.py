@@ -32,6 +32,7 @@ from screenfit.io.fit_folder import FitResult
 from screenfit.models.registry import get_model
 from screenfit.plots.catalogue import fit_figures
 from screenfit.plots.checks import compare_figure
+from screenfit.plots.conditions import rank_figure, volcano_figure
 from screenfit.plots.figures import DPI
 from screenfit.plots.readouts import selective_heatmap
 from screenfit.results.comparison import Comparison, compare_fits, fit_labels
@@ -56,6 +57,9 @@ FIGURE_CAPTIONS = {
     "guide_efficacy": "Guide offsets from their gene's effect: weak guides of essential genes stand out.",
     "screen_quality": "Per-cell-line parameters: screen quality, noise, offsets, copy-number slopes.",
     "dependencies": "The strongest gene × cell-line dependencies.",
+    "volcano": "Each gene's difference between the condition and the reference against the evidence for it; "
+    "genes called at q ≤ 0.1 in colour (red: the knockout hurts more under the condition, blue: less).",
+    "condition_rank": "Genes ranked by their difference between conditions, with its interval.",
     "selective": "Selective dependencies across the screened lines: colour is each gene × line effect; a dot marks "
     "a line whose interval lies wholly below the dependency threshold, a ring one whose interval still reaches it.",
 }
@@ -156,6 +160,26 @@ def _banner(result: FitResult, name: str) -> str:
             f"{d.divergences} divergences)."
         )
     return f'<div class="banner {result.status}">{html.escape(text)}</div>'
+
+
+CONDITION_FIGURES = ("volcano", "condition_rank")
+
+
+def _condition_section(page: _Page, name: str, result: FitResult) -> None:
+    """For a drug-vs-vehicle fit, what its user asks first: the genes whose effect differs between
+    conditions, strongest evidence first, with the volcano and rank plots."""
+    table = result.tables["condition_effects"]
+    called = table[table["qvalue"] <= 0.1]
+    page.add(f'<section id="conditions"><h2>Condition effects ({html.escape(name)})</h2>')
+    page.add(f"<p>{len(called)} gene × condition differences called at q ≤ 0.1 (Bayesian FDR of a difference of "
+             f"at least {table.attrs.get('min_difference', 0.1):g}); the strongest first.</p>")  # fmt: skip
+    columns = ["hugo_symbol", "condition", "reference", "mean", "hdi_lower", "hdi_upper", "lfsr", "lfdr", "qvalue"]
+    page.static_table(table[[c for c in columns if c in table.columns]].head(25))
+    for key, make in (("volcano", volcano_figure), ("condition_rank", rank_figure)):
+        fig = make(result)
+        if fig is not None:
+            page.add(_figure(_png(fig), FIGURE_CAPTIONS[key]))
+    page.add("</section>")
 
 
 def _dependencies_section(page: _Page, name: str, result: FitResult) -> None:
@@ -264,7 +288,8 @@ def _fit_section(page: _Page, index: int, name: str, result: FitResult, first_ge
     figures = fit_figures(result)
     page.add("<h3>Figures</h3>")
     for key, fig in figures.items():
-        page.add(_figure(_png(fig), FIGURE_CAPTIONS.get(key, key)))
+        if key not in CONDITION_FIGURES:  # shown in the condition section
+            page.add(_figure(_png(fig), FIGURE_CAPTIONS.get(key, key)))
     page.add("<h3>Posterior predictive checks</h3>")
     calibration = result.tables.get("ppc_calibration")
     if calibration is None:
@@ -305,6 +330,9 @@ def build_report(fits: Sequence[FitResult], qc: QCFolder | None = None, title: s
         if result.status != "converged":
             page.add(_banner(result, name))
     _dependencies_section(page, names[main], fits[main])
+    for name, result in zip(names, fits, strict=True):
+        if "condition_effects" in result.tables:
+            _condition_section(page, name, result)
     _data_section(page, fits, qc)
     if len(fits) > 1:
         _comparison_section(page, fits)

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from screenfit.io.atomic import atomic_path
 from screenfit.io.fit_folder import FitResult
 from screenfit.plots.checks import ppc_figure, ppc_groups_figure
+from screenfit.plots.conditions import rank_figure, volcano_figure
 from screenfit.plots.figures import save_png
 from screenfit.plots.posterior import forest_figure, trace_figure
 from screenfit.plots.readouts import (
@@ -29,6 +30,8 @@ FIT_FIGURES: dict[str, Callable[[FitResult], Figure | None]] = {
     "guide_efficacy": guide_efficacy_figure,
     "screen_quality": screen_quality_figure,
     "dependencies": dependencies_figure,
+    "volcano": volcano_figure,
+    "condition_rank": rank_figure,
 }
 """Figure makers by PNG stem; a maker returns ``None`` when the fit's model has nothing to show."""
 

@@ -3,6 +3,7 @@
 For each gene ``g`` and non-reference condition ``k`` the ``condition`` model's posterior of the
 difference ``δ_gk`` (effect in ``k`` minus effect in the reference) gives
 
+- ``direction``: ``sensitising`` where the posterior mean of ``δ`` is negative, else ``rescuing``;
 - ``prob_lower`` = P(δ < 0 | data): the knockout hurts more in condition ``k`` (sensitisation);
   ``prob_higher`` = P(δ > 0 | data): it hurts less (resistance);
 - ``lfsr`` = min(``prob_lower``, ``prob_higher``), the local false sign rate (Stephens 2017);
@@ -47,6 +48,9 @@ def condition_table(
     table = table.rename(columns={"contrast": "condition"})
     table.insert(table.columns.get_loc("condition") + 1, "reference", reference)
     table["prob_higher"] = 1.0 - table["prob_lower"]
+    # Negative: the knockout hurts more under the condition than in the reference.
+    table.insert(table.columns.get_loc("reference") + 1, "direction",
+                 np.where(table["mean"] < 0, "sensitising", "rescuing"))  # fmt: skip
     table["lfsr"] = np.minimum(table["prob_lower"], table["prob_higher"])
     large = (abs(difference) > min_difference).mean(("chain", "draw"))
     large = large.to_series().rename("prob_difference").reset_index().rename(columns={"contrast": "condition"})
