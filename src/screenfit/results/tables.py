@@ -168,6 +168,10 @@ def build_tables(
     if conv is not None:
         genes = pd.concat([genes, conv], axis=1)
     tables["gene_effects"] = with_entrez(genes, entrez)
+    if not model.gene_line_effect and th is not None:
+        from screenfit.results.essentials import essential_calls
+
+        tables["essential_calls"] = essential_calls(tables["gene_effects"])  # one effect per gene: a single screen
     reported = {model.gene_effect}
     if model.gene_line_effect:
         long, means = gene_line_summaries(idata.posterior[model.gene_line_effect], ci_prob, th)
