@@ -69,8 +69,14 @@ def one_screen(name: str, ingest: list[str], sets: str | None, work: Path) -> di
         wide = effects.set_index("hugo_symbol")["mean"].to_frame().T
     ess, non = reference_genes(sorted(wide.columns), sets, DEFAULT_DATA)
     per_line = [auroc(wide.loc[line], ess, non) for line in wide.index]
-    return {**row, "preset": result.preset, "reason": result.config.get("preset_reason"), "status": result.status,
+    row |= {"preset": result.preset, "reason": result.config.get("preset_reason"), "status": result.status,
             "median_auroc": float(np.median(per_line))}  # fmt: skip
+    if "essential_calls" in result.tables:  # a single screen's calls against the reference sets
+        calls = result.table("essential_calls")
+        called = set(calls.loc[calls["essential"], "hugo_symbol"].astype(str))
+        row |= {"called": len(called), "precision": len(called & ess) / max(len(called & (ess | non)), 1),
+                "recall": len(called & ess) / max(len(ess), 1)}  # fmt: skip
+    return row
 
 
 def main() -> None:
@@ -89,12 +95,16 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
             if args.json:  # after every screen, so a crash keeps what was measured
                 args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
-    print("\n| screen | preset | exit code | status | median per-line AUROC | fit wall s |\n|---|---|---|---|---|---|")
+    header = (
+        "| screen | preset | exit code | status | median per-line AUROC | fit wall s | calls (precision / recall) |"
+    )
+    print(f"\n{header}\n|---|---|---|---|---|---|---|")
     for r in rows:
         auc = f"{r['median_auroc']:.4f}" if "median_auroc" in r else "—"
         wall = f"{r['wall_s']:.0f}" if "wall_s" in r else "—"
         status = r.get("status", r["step"])
-        print(f"| {r['screen']} | {r.get('preset', '—')} | {r['exit_code']} | {status} | {auc} | {wall} |")
+        calls = f"{r['called']} ({r['precision']:.3f} / {r['recall']:.3f})" if "called" in r else "—"
+        print(f"| {r['screen']} | {r.get('preset', '—')} | {r['exit_code']} | {status} | {auc} | {wall} | {calls} |")
     if any(r["exit_code"] not in (0, 2) for r in rows):
         sys.exit(1)
 
