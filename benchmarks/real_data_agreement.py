@@ -37,34 +37,26 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_vs_chronos import measured
+from accuracy_vs_chronos import measured, naive_effects
 from validate_models import CHRONOS_PYTHON, DEPMAP_SAMPLE, auroc, cn_bias, nonessential_control_guides, reference_sets
 
 import screenfit
 from screenfit.data.genes import split_depmap_names
 from screenfit.io.fit_folder import load_fit
+from screenfit.io.tables import read_long_table
 
 LIBRARIES = ("Avana", "KY")
 TOP_VARIABLE = 100
 SCREENFIT = str(Path(sys.executable).with_name("screenfit"))
 
 
-def library_scores(wide: pd.DataFrame, screen: Path) -> dict[str, float]:
+def library_scores(wide: pd.DataFrame, cn: pd.DataFrame) -> dict[str, float]:
     """One library's own scores: median per-line AUROC of CEGv2 against NEGv1, and the copy-number
-    bias (r of effect minus the gene's mean with log2(CN + 1) over NEGv1 genes)."""
-    table = pd.read_parquet(screen, columns=["depmap_id", "hugo_symbol", "log2_gene_cn_p1"])
+    bias (r of effect minus the gene's mean with ``cn``, lines × genes log2(CN + 1), over NEGv1 genes)."""
     ess, non = reference_sets(sorted(wide.columns))
-    cn = table.groupby(["depmap_id", "hugo_symbol"], observed=True)["log2_gene_cn_p1"].first().unstack()
     lines = wide.index.intersection(cn.index)
     return {"auroc": float(np.median([auroc(wide.loc[line], ess, non) for line in wide.index])),
             "cn_r": cn_bias(wide.loc[lines], cn, non)}  # fmt: skip
-
-
-def naive_effects(screen: Path) -> pd.DataFrame:
-    """Lines × genes mean LFC over guides and replicates, each line centred on its median gene."""
-    table = pd.read_parquet(screen, columns=["depmap_id", "hugo_symbol", "lfc"])
-    wide = table.groupby(["depmap_id", "hugo_symbol"], observed=True)["lfc"].mean().unstack()
-    return wide.sub(wide.median(axis=1), axis=0)
 
 
 def run_screenfit(library: str, work: Path, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
@@ -81,7 +73,7 @@ def run_screenfit(library: str, work: Path, seed: int) -> tuple[dict[str, pd.Dat
     }
     run = {"wall_s": wall_ingest + wall_fit, "peak_rss_gb": max(peak_ingest, peak_fit) / 1e9,
            "status": result.status, "preset": result.preset}  # fmt: skip
-    return effects | {"naive": naive_effects(screen)}, run
+    return effects, run
 
 
 def run_chronos(library: str, work: Path, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
@@ -139,15 +131,16 @@ def one_seed(seed: int, work: Path, chronos: bool) -> list[dict[str, object]]:
     for library in LIBRARIES:
         effects, run = run_screenfit(library, work, seed)
         runs.setdefault("screenfit default", {})[library] = run
+        screen = read_long_table(work / f"{library}.parquet")  # the table screenfit ingested, read once
+        effects["naive"] = naive_effects(screen)
+        cn = screen.table.groupby(["depmap_id", "hugo_symbol"], observed=True)["log2_gene_cn_p1"].first().unstack()
         if chronos:
             more, chronos_run = run_chronos(library, work, seed)
             effects |= more
             runs.setdefault("Chronos", {})[library] = chronos_run
         for method, wide in effects.items():
             estimates.setdefault(method, {})[library] = wide
-            own.setdefault(method, {}).update(
-                {f"{library}_{k}": v for k, v in library_scores(wide, work / f"{library}.parquet").items()}
-            )
+            own.setdefault(method, {}).update({f"{library}_{k}": v for k, v in library_scores(wide, cn).items()})
     variable = most_variable(estimates["naive"], TOP_VARIABLE)
     names = {"DepMap": "screenfit default (DepMap scale)", "LFC": "screenfit default (LFC scale)",
              "naive": "naive per-line-centred mean LFC"}  # fmt: skip

@@ -312,23 +312,22 @@ def fit(
     """
     screen, spec, sampler, chosen = resolve_model(screen, model, preset, config, options, sampler)
     settled = _settle(screen, spec, sampler, chosen, collapse, ci_prob, log_likelihood, predictive)
-    spec = settled.model
     out_path = Path(out) if out is not None else None
     if out_path is not None and cache_state(out_path, str(settled.config["hash"]), force) == "hit":
         return load_fit(out_path)
-    sampled = _sample(screen, spec, settled, progress)
+    sampled = _sample(screen, settled, progress)
     try:
-        return _results(sampled, screen, spec, settled, ci_prob, thresholds, out_path, force)
+        return _results(sampled, screen, settled, ci_prob, thresholds, out_path, force)
     finally:
         sampled.run.release()
 
 
 def _results(
-    sampled: _Sampled, screen: Screen | StreamedScreen, spec: ScreenModel, settled: _Settled, ci_prob: float,
+    sampled: _Sampled, screen: Screen | StreamedScreen, settled: _Settled, ci_prob: float,
     thresholds: GateThresholds | None, out_path: Path | None, force: bool,
 ) -> FitResult:  # fmt: skip
     """Gate, evaluate, summarise and write a finished run."""
-    sampler, config, run = settled.sampler, settled.config, sampled.run
+    spec, sampler, config, run = settled.model, settled.sampler, settled.config, sampled.run
     convergence = None  # the gate's per-parameter R-hat/ESS, reused by the tables
     if sampler.is_mcmc:
         convergence = per_parameter(run.idata, gated_variables(run.idata))
@@ -417,8 +416,9 @@ class _Sampled:
     timings: dict[str, float]
 
 
-def _sample(screen: Screen | StreamedScreen, spec: ScreenModel, settled: _Settled, progress: bool) -> _Sampled:
+def _sample(screen: Screen | StreamedScreen, settled: _Settled, progress: bool) -> _Sampled:
     """Build the design and the PyMC model and run the sampler; the model is dropped on return."""
+    spec = settled.model
     t0 = time.perf_counter()
     if isinstance(screen, StreamedScreen):
         design = screen.design

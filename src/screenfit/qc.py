@@ -84,13 +84,17 @@ def separation(gene_lfc: pd.DataFrame, ess: set[str], non: set[str]) -> pd.DataF
     return pd.DataFrame.from_dict(rows, orient="index", columns=["nnmd", "auroc", "n_essential", "n_nonessential"])
 
 
-def _replicate_correlation(table: pd.DataFrame, guides: set[str] | None = None) -> pd.Series:
-    """Per replicate, the mean Pearson r of its guide LFC with its line's other replicates (over
-    ``guides`` only, when given)."""
-    if guides is not None:
-        table = table[table["sgrna"].astype(str).isin(guides)]
+def _replicate_correlations(table: pd.DataFrame, signal: set[str]) -> tuple[pd.Series, pd.Series]:
+    """Per replicate, the mean Pearson r of its guide LFC with its line's other replicates: over the
+    ``signal`` guides, and over all guides (one pivot of the table serves both)."""
     wide = table.pivot_table(index="sgrna", columns="replicate_id", values="lfc", observed=True)
     line_of = table.drop_duplicates("replicate_id").set_index("replicate_id")["depmap_id"].astype(str)
+    on_signal = wide.loc[wide.index.astype(str).isin(signal)]
+    return _mean_correlation(on_signal, line_of), _mean_correlation(wide, line_of)
+
+
+def _mean_correlation(wide: pd.DataFrame, line_of: pd.Series) -> pd.Series:
+    """Per replicate (a column of ``wide``), its mean r with the other replicates of its line."""
     out = {}
     for _line, reps in line_of.groupby(line_of):
         ids = list(reps.index)
@@ -155,8 +159,9 @@ def run_qc(
         reps["total_reads"] = depth.sum().reindex(reps.index)
         reps["median_reads_per_guide"] = depth.median().reindex(reps.index)
     signal = set(t.loc[t["hugo_symbol"].astype(str).isin(ess | non), "sgrna"].astype(str))
-    reps["replicate_correlation"] = _replicate_correlation(t, signal).reindex(reps.index)
-    reps["replicate_correlation_all"] = _replicate_correlation(t).reindex(reps.index)
+    on_signal, every = _replicate_correlations(t, signal)
+    reps["replicate_correlation"] = on_signal.reindex(reps.index)
+    reps["replicate_correlation_all"] = every.reindex(reps.index)
     reps["passes"] = _passes(reps, th)
 
     line_lfc = t.pivot_table(index="hugo_symbol", columns="depmap_id", values="lfc", aggfunc="mean", observed=True)

@@ -187,7 +187,9 @@ def _random_sequences(n: int, rng: np.random.Generator) -> np.ndarray:
             return seqs
 
 
-def _negbin(rng: np.random.Generator, mean: np.ndarray, dispersion: float) -> np.ndarray:
+def negative_binomial(rng: np.random.Generator, mean: np.ndarray, dispersion: float) -> np.ndarray:
+    """Read counts with the given means: gamma-Poisson with variance ``mean + dispersion · mean²``
+    (Poisson for a dispersion of 0)."""
     if dispersion <= 0:
         return rng.poisson(mean).astype(np.float64)
     shape = 1.0 / dispersion
@@ -261,7 +263,9 @@ def _draw_world(cfg: SimulationConfig) -> _World:
     )
     abundance = np.exp(rng.normal(0.0, 0.5, n_s))
     abundance /= abundance.mean()
-    pdna = np.stack([_negbin(rng, cfg.pdna_reads_per_guide * abundance, cfg.count_dispersion) for _ in range(n_b)])
+    pdna = np.stack(
+        [negative_binomial(rng, cfg.pdna_reads_per_guide * abundance, cfg.count_dispersion) for _ in range(n_b)]
+    )
     median = np.median(pdna, axis=1, keepdims=True)
     usable = (pdna >= median * MIN_REFERENCE_FRACTION) & (pdna > 0)
     return _World(cfg, genes, guides, lines, guide_gene, pdna, abundance, usable, batch_offsets, mutation_rate)
@@ -384,7 +388,7 @@ def _simulate_chunk(world: _World, line_idx: np.ndarray) -> _Chunk:
     z = mean + rng.normal(0.0, 1.0, (n_l, n_r, n_s)) * lines["noise_sd"].to_numpy()[:, None, None]
     weight = world.abundance[None, None, :] * np.exp2(z)
     weight /= weight.mean(axis=2, keepdims=True)
-    final = _negbin(rng, cfg.reads_per_guide * weight, cfg.count_dispersion)
+    final = negative_binomial(rng, cfg.reads_per_guide * weight, cfg.count_dispersion)
     usable = world.usable[batch][:, None, :].repeat(n_r, axis=1)
     ref = world.pdna[batch][:, None, :].repeat(n_r, axis=1)
     ref_total = np.where(world.usable, world.pdna, 0.0).sum(axis=1)[batch][:, None, None]

@@ -37,7 +37,7 @@ import pandas as pd
 
 from screenfit.errors import ScreenfitInputError
 from screenfit.io.atomic import atomic_path
-from screenfit.simulate import gene_names
+from screenfit.simulate import gene_names, negative_binomial
 
 LINEAGES = ("Lung", "Breast", "Skin", "Bowel", "Myeloid", "CNS/Brain")
 
@@ -146,11 +146,6 @@ def _gene_effects(
     return g
 
 
-def _negbin(rng: np.random.Generator, mean: np.ndarray, dispersion: np.ndarray | float) -> np.ndarray:
-    shape = 1.0 / np.asarray(dispersion)
-    return rng.poisson(rng.gamma(shape, mean / shape)).astype(np.float64)
-
-
 def write_growth_simulation(config: GrowthSimulationConfig, out: str | Path, force: bool = False) -> Path:
     """Simulate a screen by cell growth (see the module docstring) and write it to ``out``."""
     config.validate()
@@ -217,7 +212,7 @@ def _reads(
     for batch in ("Sim-1", "Sim-2"):
         drift = abundance * np.exp(rng.normal(0.0, 0.15, abundance.size))  # each batch's own plasmid prep
         batch_abundance[batch] = drift / drift.mean()
-        rows.append(_negbin(rng, cfg.pdna_reads_per_guide * batch_abundance[batch], 0.01))
+        rows.append(negative_binomial(rng, cfg.pdna_reads_per_guide * batch_abundance[batch], 0.01))
         seq_rows.append({"sequence_ID": f"pDNA_{batch}", "days": 0, "pDNA_batch": batch, "Replicate": "",
                          "cell_line_name": "pDNA", "Library": "Sim", "PassesQC": True})  # fmt: skip
     for c, line in enumerate(lines.itertuples()):
@@ -232,7 +227,7 @@ def _reads(
             outgrown = rng.random(weight.size) < cfg.outgrowth_rate
             weight = np.where(outgrown, weight * np.exp2(rng.uniform(2.0, 5.0, weight.size)), weight)
             weight /= weight.mean()
-            rows.append(_negbin(rng, cfg.reads_per_guide * weight, line.dispersion))
+            rows.append(negative_binomial(rng, cfg.reads_per_guide * weight, line.dispersion))
             rep = "ABCD"[r]
             seq_rows.append({"sequence_ID": f"{line.depmap_id}_Rep{rep}", "days": line.days,
                              "pDNA_batch": line.pdna_batch, "Replicate": rep, "cell_line_name": line.depmap_id,

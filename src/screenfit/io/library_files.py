@@ -74,6 +74,12 @@ class LibraryColumns:
         return cls(**values)
 
 
+def first_named(columns: list[str], names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` (in their order of preference) that is a column, case aside."""
+    lower = {c.lower(): c for c in columns}
+    return next((lower[n.lower()] for n in names if n.lower() in lower), None)
+
+
 def _pick(columns: list[str], given: str | None, names: tuple[str, ...], path: Path, what: str) -> str | None:
     """The column for ``what``: the one given (which must exist) or the first recognised name."""
     if given is not None:
@@ -84,8 +90,7 @@ def _pick(columns: list[str], given: str | None, names: tuple[str, ...], path: P
                 fix="pass one of those names.",
             )
         return given
-    lower = {c.lower(): c for c in columns}
-    return next((lower[n.lower()] for n in names if n.lower() in lower), None)
+    return first_named(columns, names)
 
 
 def read_library(path: str | Path, columns: LibraryColumns | None = None, sep: str | None = None) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
-from screenfit.io.library_files import CHROMOSOME_NAMES
+from screenfit.io.library_files import CHROMOSOME_NAMES, first_named
 from screenfit.io.tables import read_frame
 
 SAMPLE_NAMES = ("depmap_id", "ModelID", "ID", "Sample", "sample", "cell_line", "cellLine", "CellLine")
@@ -28,11 +28,6 @@ LOG2_NAMES = ("seg.mean", "Segment_Mean", "log2_ratio", "log2ratio", "seg_mean")
 PLOIDY = 2.0
 
 
-def _first(columns: list[str], names: tuple[str, ...]) -> str | None:
-    lower = {c.lower(): c for c in columns}
-    return next((lower[n.lower()] for n in names if n.lower() in lower), None)
-
-
 def read_segments(path: str | Path, sep: str | None = None) -> pd.DataFrame:
     """Read a segment file into ``sample`` (or none), ``chromosome``, ``start``, ``end``, ``cn``
     (total copy number; from a log2 ratio ``x`` as ``2 · 2^x``)."""
@@ -41,10 +36,10 @@ def read_segments(path: str | Path, sep: str | None = None) -> pd.DataFrame:
     columns = [str(c).strip() for c in frame.columns]
     frame.columns = columns
     found = {
-        "chromosome": _first(columns, CHROMOSOME_NAMES), "start": _first(columns, START_NAMES),
-        "end": _first(columns, END_NAMES),
+        "chromosome": first_named(columns, CHROMOSOME_NAMES), "start": first_named(columns, START_NAMES),
+        "end": first_named(columns, END_NAMES),
     }  # fmt: skip
-    total, log2 = _first(columns, TOTAL_CN_NAMES), _first(columns, LOG2_NAMES)
+    total, log2 = first_named(columns, TOTAL_CN_NAMES), first_named(columns, LOG2_NAMES)
     missing = [k for k, v in found.items() if v is None] + ([] if total or log2 else ["copy number"])
     if missing:
         raise ScreenfitInputError(
@@ -55,7 +50,7 @@ def read_segments(path: str | Path, sep: str | None = None) -> pd.DataFrame:
             fix="rename the columns to chromosome, start, end and total_copy_number (or seg.mean for log2 ratios).",
         )
     out = pd.DataFrame({k: frame[v] for k, v in found.items() if v is not None})
-    sample = _first(columns, SAMPLE_NAMES)
+    sample = first_named(columns, SAMPLE_NAMES)
     if sample is not None:
         out.insert(0, "sample", frame[sample].astype(str).str.strip())
     out["chromosome"] = out["chromosome"].astype(str).str.strip().str.removeprefix("chr")
@@ -124,10 +119,11 @@ def with_segment_copy_number(screen: Screen, segments: pd.DataFrame, source: str
 def _guide_copy_number(guides: pd.DataFrame, segments: pd.DataFrame) -> pd.Series:
     """The copy number of the segment holding each guide's position (NaN outside every segment)."""
     out = pd.Series(np.nan, index=guides.index)
-    for (sample, chrom), segs in segments.groupby(["sample", "chromosome"]):
-        rows = guides[(guides["depmap_id"] == sample) & (guides["chromosome"] == chrom)]
-        if rows.empty:
+    placed = guides.groupby(["depmap_id", "chromosome"]).groups
+    for key, segs in segments.groupby(["sample", "chromosome"]):
+        if key not in placed:
             continue
+        rows = guides.loc[placed[key]]
         segs = segs.sort_values("start")
         starts, ends = segs["start"].to_numpy(), segs["end"].to_numpy()
         pos = rows["chrom_pos"].to_numpy(dtype=float)
