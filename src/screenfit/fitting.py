@@ -330,7 +330,8 @@ def _results(
     spec, sampler, config, run = settled.model, settled.sampler, settled.config, sampled.run
     convergence = None  # the gate's per-parameter R-hat/ESS, reused by the tables
     if sampler.is_mcmc:
-        convergence = per_parameter(run.idata, gated_variables(run.idata))
+        gated = [v for v in gated_variables(run.idata) if v not in spec.derived_variables]
+        convergence = per_parameter(run.idata, gated)
         diagnostics = check_mcmc(run.idata, sampler.method, spec.location_pairs, thresholds, convergence)
     else:
         diagnostics = check_optimiser(sampler.method, run.optimiser, thresholds)
@@ -387,8 +388,15 @@ def _settle(
         check_streamed(spec, screen, collapse, bool(log_likelihood or predictive))
     else:
         spec.check_screen(screen)
-    loglik: bool | str = ("auto" if not streamed else False) if log_likelihood is None else log_likelihood
-    predictive = not streamed if predictive is None else predictive
+    if not spec.pointwise and (log_likelihood or predictive):
+        raise ScreenfitInputError(
+            f"model '{spec.name}' has no per-unit likelihood: it cannot store the pointwise log-likelihood "
+            "or run predictive checks.",
+            fix="fit it without --log-likelihood / --predictive (they are off for it by default).",
+        )
+    evaluable = spec.pointwise and not streamed
+    loglik: bool | str = ("auto" if evaluable else False) if log_likelihood is None else log_likelihood
+    predictive = evaluable if predictive is None else predictive
     sampler = spec.sampler_for(screen, sampler)
     sampler.validate()
     spec = spec.settled(sampler)

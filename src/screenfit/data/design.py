@@ -32,6 +32,9 @@ PDNA_BATCH = "pdna_batch"
 """The reference (pDNA / T0) batch a replicate's fold change is taken against."""
 DAYS = "days"
 """Days between a replicate's reference (pDNA / T0) and its sample: the time point of a time course."""
+CELL_READS = "cell_reads"
+"""Derived covariate: a guide's mean final reads over the replicates of its line and condition, each
+replicate's reads scaled to the screen's mean library size (:func:`cell_reads`)."""
 ROW_LEVEL: tuple[str, ...] = (GUIDE, REPLICATE)
 UNIT_LEVEL: tuple[str, ...] = (GUIDE, LINE)
 """Pointwise log-likelihood unit shared by every model: one guide in one cell line."""
@@ -216,6 +219,14 @@ def cn_excess(table: pd.DataFrame, source: str, cn_max: float = CN_MAX) -> pd.Se
     return values.fillna(0.0)
 
 
+def cell_reads(table: pd.DataFrame) -> pd.Series:
+    """Per row, :data:`CELL_READS`: the mean depth-scaled final reads of its guide × line × condition."""
+    size = table["library_size_final"].astype(float)
+    scaled = table["counts_final"].astype(float) * (size.mean() / size)
+    keys = [table[c] for c in (GUIDE, LINE, CONDITION) if c in table.columns]
+    return scaled.groupby(keys, observed=True, sort=False).transform("mean")
+
+
 def prepare_covariates(screen: Screen, columns: Sequence[str], cn_max: float = CN_MAX) -> pd.DataFrame:
     """The screen table with the requested covariate columns present and numeric.
 
@@ -229,6 +240,9 @@ def prepare_covariates(screen: Screen, columns: Sequence[str], cn_max: float = C
     if "cn_excess" in columns and "cn_excess" not in t.columns:
         t = t.copy(deep=False)
         t["cn_excess"] = cn_excess(t, screen.source, cn_max)
+    if CELL_READS in columns and CELL_READS not in t.columns:
+        t = t.copy(deep=False)
+        t[CELL_READS] = cell_reads(t)
     if "gene_cn_z" in columns and "gene_cn_z" not in t.columns:
         _require_gene_cn(t, screen.source)
         t = zscale_cna_by_group(t, cn_max=cn_max)

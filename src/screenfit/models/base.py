@@ -181,6 +181,10 @@ class ScreenModel(ABC):
     efficacy_scaled: ClassVar[bool] = False
     #: Whether the model's gene × line effects can be integrated out (``options.collapse_gene_line``).
     collapsible: ClassVar[bool] = False
+    #: Deterministics of a few gated scalars only: drawn, not gated (their R-hat adds nothing).
+    derived_variables: ClassVar[tuple[str, ...]] = ()
+    #: Whether the likelihood sums over units (pointwise log-likelihood, predictive checks).
+    pointwise: ClassVar[bool] = True
     #: Raised when the model's density or reported draws change within a release, so cached fits
     #: and compiled models of the old form are not reused (it is part of the fit's hash).
     revision: ClassVar[int] = 1

@@ -1,43 +1,122 @@
-"""condition: per-gene differences in effect between treatment conditions (e.g. drug vs vehicle)."""
+"""condition: per-gene differences in effect between a treatment and its reference arm (drug vs vehicle).
+
+The model reads each guide in each cell line as a pair of cells — its replicates in the
+reference arm and in the treated arm — and integrates out in closed form what is nuisance:
+
+- **Guides paired across arms.** A guide's mean ``μ_s`` (its gene's effect, its efficacy, its
+  reference count's error — everything both arms share) is free, so its two arms give
+  ``x₁ − x₀ − ζ ~ N(δ_g, v₁ + v₀ + ω²)`` (``x`` the arms' mean LFC, ``v`` their variance, ``ζ``
+  the treatment's shift of every guide, ``ω`` a guide × arm deviation): each guide is compared
+  with itself, as MAGeCK-MLE's design or DrugZ's paired fold changes do, and a guide's
+  efficacy cannot read as a difference. The reference arm alone gives the gene effect,
+  ``x₀ ~ N(α_g + β_c, τ² + v₀)``: ``p(x₀) p(x₁ | x₀)``, each cell used once.
+- **Noise that grows where reads are few.** A replicate's LFC has variance
+  ``σ² + κ / (reads + 1)`` (the cell's mean final reads, depth-scaled): Poisson sampling of
+  reads and a flask's bottleneck drift both scale with ``1 / abundance``, so depleted genes —
+  few reads, dropout, drift — are not read as drug effects. Without read counts in the screen
+  the noise is one ``σ``.
+- **A two-group prior on the differences.** ``δ_g = 0`` with probability ``1 − π``, else
+  ``δ_g ~ N(0, s²)`` (``π ~ Beta(1, 9)``, ``s ~ HalfNormal(1)``): the null is shrunk to 0 while a
+  real difference keeps its size (a continuous heavy-tailed prior shrank a true −1.04 to −0.21
+  and let essential genes' noise through). Given the other parameters ``δ_g`` has a
+  closed-form two-component posterior, so it is integrated out of the likelihood and drawn
+  afterwards from that posterior (:meth:`Condition.reported_posterior`): NUTS samples only
+  gene effects and a few scales — no spike-and-slab geometry — and ``lfdr`` is exact per draw.
+
+Reported: ``condition_difference`` with ``lfsr``, ``lfdr`` = 1 − P(|δ| > ε) and q-values
+(:mod:`screenfit.results.conditions`); ``gene_effect`` is the reference arm's effect. One
+treatment is compared with its reference per fit. The pairing couples a guide's cells, so
+the model has no per-unit log-likelihood (no LOO or predictive checks).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import arviz as az
+import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
+from scipy import stats
 
-from screenfit.data.design import CONDITION, GENE, GUIDE, LINE, Design
+from screenfit.data.design import CELL_READS, CONDITION, GENE, GUIDE, LINE, Design
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.base import ScreenModel
-from screenfit.models.blocks import gene_intercepts, line_offsets, reference_first
+from screenfit.models.blocks import gene_intercepts, line_offsets
 
 #: Names taken as the reference condition when none is given (case-insensitive).
 REFERENCE_NAMES = ("vehicle", "control", "dmso", "untreated", "mock", "ctrl")
 DIFFERENCE = "condition_difference"
+PROB_DIFFERENCE = "condition_prob_difference"
+SCORE, INFORMATION = "condition_score", "condition_information"
+"""Per gene and draw, ``h`` and ``H`` of the guides' log-likelihood in the difference, ``h δ − H δ²/2``."""
+HIT_SHARE, SLAB_SD = "condition_hit_share", "condition_difference_sd"
 CONTRAST = "contrast"
-"""Dimension of the non-reference conditions, each compared with the reference."""
+"""Dimension of the non-reference condition compared with the reference."""
+
+
+@dataclass(frozen=True)
+class PairedCells:
+    """Each guide × line's cells as a dense (units × 2) layout: column 0 the reference arm, 1 the treated.
+
+    ``n`` replicates (0 where a guide was not read in an arm), ``mean`` and ``ss`` their LFC's
+    mean and within-cell sum of squares, ``reads`` the cell's mean final reads (or ``None``);
+    ``gene`` and ``line`` each unit's codes.
+    """
+
+    n: np.ndarray
+    mean: np.ndarray
+    ss: np.ndarray
+    reads: np.ndarray | None
+    gene: np.ndarray
+    line: np.ndarray
+
+    @classmethod
+    def of(cls, design: Design, treated: int) -> PairedCells:
+        """The layout of a (guide, line, condition) design; ``treated`` is the treated arm's condition code."""
+        guide, line, cond = (design.index[k] for k in (GUIDE, LINE, CONDITION))
+        unit_key = guide.astype(np.int64) * len(design.coords[LINE]) + line
+        keys, unit = np.unique(unit_key, return_inverse=True)
+        column = (cond == treated).astype(int)
+        shape = (len(keys), 2)
+
+        def dense(values: np.ndarray) -> np.ndarray:
+            out = np.zeros(shape)
+            out[unit, column] = values
+            return out
+
+        first = np.zeros(len(keys), dtype=int)
+        first[unit[::-1]] = np.arange(len(unit))[::-1]
+        reads = design.covariates.get(CELL_READS)
+        return cls(dense(design.n), dense(design.y_mean), dense(design.y_ss),
+                   None if reads is None else dense(reads), design.index[GENE][first], line[first])  # fmt: skip
 
 
 class Condition(ScreenModel):
-    """Gene effects in the reference condition and a difference per gene in every other condition.
+    """A treatment's per-gene difference from its reference arm, guides paired across arms (module docstring).
 
-    ``y ~ N(α_g + β_c + ζ_k + δ_gk, σ)`` for a replicate in condition ``k`` (``ζ``, ``δ`` are 0
-    in the reference condition); ``δ_gk ~ StudentT(3, 0, τ_δ)``, ``τ_δ ~ HalfNormal(0.3)``;
-    ``ζ_k ~ N(0, 0.5)`` (a condition's shift of every gene); ``α_g``, ``β_c``, ``σ`` as in
-    gene-cellline. The heavy-tailed prior lets the few genes a drug changes move far while it
-    shrinks the many it does not toward 0; reported ``condition_difference`` with the local
-    false sign rate and q-values (:mod:`screenfit.results.conditions`), the design-matrix test
-    of MAGeCK-MLE and Chronos' hit calling done as one posterior.
+    ``y_r ~ N(μ_s, σ_r)`` in the reference arm and ``N(μ_s + ζ + δ_g + η_s, σ_r)`` in the treated one,
+    ``σ_r² = σ² + κ / (reads + 1)``, ``η_s ~ N(0, ω)``, ``μ_s`` free, the reference arm's guide means
+    ``~ N(α_g + β_c, τ)``, ``δ_g ~ (1 − π) δ₀ + π N(0, s²)``; ``δ_g`` integrated out and drawn from its
+    conditional.
     """
 
     name = "condition"
-    title = "gene effects + per-gene differences between conditions (drug vs vehicle), with FDR"
+    title = "gene effects + per-gene differences between a treatment and its reference (drug vs vehicle), with FDR"
     mean_level = (GENE, LINE, CONDITION)
     unit_level: ClassVar[tuple[str, ...]] = (GUIDE, LINE, CONDITION)
+    recommended_draws: ClassVar[int] = 1000
+    #: The guide intercepts couple a guide's cells: no per-unit log-likelihood or predictive checks.
+    pointwise: ClassVar[bool] = False
+    #: Each gene's score and information are functions of the few noise scales and the shift.
+    derived_variables: ClassVar[tuple[str, ...]] = (SCORE, INFORMATION)
+    revision: ClassVar[int] = 2
+    #: Small screens (tens of genes) put the gene effects' scale in a mild funnel: a divergence at 0.8.
+    target_accept: ClassVar[float | None] = 0.9
 
     def reference(self, levels: list[str], source: str = "<memory>") -> str:
         """The reference condition among ``levels``: the option, else the one with a control-like name."""
@@ -89,29 +168,158 @@ class Condition(ScreenModel):
                 column=CONDITION,
                 fix="fit a model without conditions (e.g. gene-cellline).",
             )
-        self.reference(levels, screen.source)
+        reference = self.reference(levels, screen.source)
+        if len(levels) > 2:
+            others = [lvl for lvl in levels if lvl != reference]
+            raise ScreenfitInputError(
+                f"model '{self.name}' compares one treatment with its reference; the screen has "
+                f"{len(others)} besides '{reference}' ({', '.join(others)}).",
+                file=screen.source,
+                column=CONDITION,
+                fix=f"fit each treatment with its reference: ingest a screen per treatment from a sample sheet "
+                f"that lists only the '{reference}' samples and that treatment's.",
+            )
+        if self.options.guide_offsets or self.options.guide_efficacy or self.options.covariate:
+            raise ScreenfitInputError(
+                f"model '{self.name}' pairs each guide's arms through its own intercept; guide offsets, "
+                "efficacy and covariates do not apply to it.",
+                file=screen.source,
+                fix="fit the condition model without guide-level terms or covariates.",
+            )
+        self.plan.reads_noise = "counts_final" in t.columns and bool(t["counts_final"].notna().all())
+
+    @property
+    def covariate_columns(self) -> tuple[str, ...]:
+        """The cells' mean final reads where the screen has read counts (decided when it is checked)."""
+        return (CELL_READS,) if self.plan.reads_noise else ()
+
+    def level(self, collapse: bool) -> tuple[str, ...]:
+        """Guide × line × condition cells: the guide intercepts are per guide × line."""
+        return (GUIDE, LINE, CONDITION)
 
     def mean(self, design: Design) -> pt.TensorVariable:
+        raise NotImplementedError("the condition model builds its own marginal likelihood (Condition.build)")
+
+    def build(self, design: Design, evaluation: bool = False) -> pm.Model:
+        """The PyMC model on a (guide, line, condition) design (see the class docstring)."""
+        if evaluation:
+            raise ValueError(f"model '{self.name}' has no per-unit likelihood to evaluate")
         levels = list(design.coords[CONDITION])
-        contrasts, position = reference_first(levels, self.plan.reference(lambda: self.reference(levels)))
-        pm.modelcontext(None).add_coord(CONTRAST, contrasts)
-        alpha = gene_intercepts()
-        beta = line_offsets()
-        shift = pm.Normal("condition_shift", 0.0, 0.5, dims=CONTRAST)
-        scale = pm.HalfNormal("condition_difference_sd", 0.3)
-        delta = pm.StudentT(DIFFERENCE, nu=3, mu=0.0, sigma=scale, dims=(GENE, CONTRAST))
-        # Reference first, as a column of zeros.
-        n_genes = len(design.coords[GENE])
-        full = pt.concatenate([pt.zeros((n_genes, 1)), delta + shift[None, :]], axis=1)
-        k = pt.constant(position[design.index[CONDITION]])
-        g, c = pt.constant(design.index[GENE]), pt.constant(design.index[LINE])
-        return alpha[g] + beta[c] + full[g, k]
+        reference = self.plan.reference(lambda: self.reference(levels))
+        treated = next(lvl for lvl in levels if lvl != reference)
+        cells = PairedCells.of(design, levels.index(treated))
+        coords = {GENE: design.coords[GENE], LINE: design.coords[LINE], CONTRAST: [treated]}
+        with pm.Model(coords=coords) as model:
+            alpha = gene_intercepts()
+            prior_mean = alpha[cells.gene]
+            if len(design.coords[LINE]) > 1:
+                prior_mean = prior_mean + line_offsets()[cells.line]
+            h, precision = _paired_guides(cells, prior_mean)
+            _two_group_difference(h, precision, cells.gene, len(design.coords[GENE]))
+        return model
+
+    def reported_posterior(self, posterior: xr.Dataset, in_place: bool = False) -> xr.Dataset:
+        """The draws with ``condition_difference`` and ``condition_prob_difference`` in place of the
+        per-gene statistics they are drawn from (:func:`difference_draws`)."""
+        if SCORE not in posterior:
+            return posterior
+        out = posterior if in_place else posterior.copy()
+        for name, values in difference_draws(out, self.options.min_difference).items():
+            out[name] = values
+        for name in (SCORE, INFORMATION):
+            del out[name]
+        return out
 
     def extra_tables(self, idata: az.InferenceData, ci_prob: float) -> dict[str, pd.DataFrame]:
-        """``condition_effects``: per gene and condition, the difference with lfsr, lfdr and q-value."""
+        """``condition_effects``: per gene, the difference with lfsr, lfdr and q-value."""
         from screenfit.results.conditions import condition_table
 
         assert self.plan.reference_level is not None, "the model was not built"
-        difference = idata.posterior[DIFFERENCE]
-        table = condition_table(difference, self.plan.reference_level, ci_prob, self.options.min_difference)
+        post = idata.posterior
+        table = condition_table(post[DIFFERENCE], self.plan.reference_level, ci_prob, self.options.min_difference,
+                                post.get(PROB_DIFFERENCE))  # fmt: skip
         return {"condition_effects": table}
+
+
+def _paired_guides(cells: PairedCells, prior_mean: pt.TensorVariable) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """Add each guide × line's likelihood at ``δ = 0`` and return per unit ``(h, H)`` of its
+    log-likelihood in ``δ``, ``h δ − H δ² / 2``.
+
+    With the guide's intercept ``μ_s`` free, its two arms ``x₀ ~ N(μ_s, v₀)``, ``x₁ ~ N(μ_s + ζ + δ, v₁ + ω²)``
+    give ``x₁ − x₀ − ζ ~ N(δ, w)``, ``w = v₁ + ω² + v₀`` (the pair), and the reference arm alone gives
+    the gene effect, ``x₀ ~ N(α_g + β_c, τ² + v₀)``: ``p(x₀) p(x₁ | x₀)``, each cell used once.
+
+    (A shared scaling of every effect under the treatment, ``x₁ ~ (1 + λ) μ_s + …``, is not
+    identified this way: with ``μ_s`` free, ``log w`` pulls ``λ`` below 0 — −0.12 on a screen
+    simulated without one — which read essential genes as sensitised.)
+    """
+    sigma = pm.HalfNormal("sigma", 1.0)
+    variance = pt.broadcast_to(sigma**2, cells.n.shape)
+    if cells.reads is not None:
+        kappa = pm.HalfNormal("read_noise", 5.0)
+        variance = variance + kappa / (pt.constant(cells.reads) + 1.0)
+    omega = pm.HalfNormal("guide_condition_sd", 0.1)
+    shift = pm.Normal("condition_shift", 0.0, 0.5, dims=CONTRAST)[0]
+    tau = pm.HalfNormal("guide_sd", 1.0)
+    n, seen = pt.constant(cells.n), cells.n > 0
+    v = variance / pt.maximum(n, 1.0)
+    x = pt.constant(cells.mean)
+    ref, pair = pt.constant(seen[:, 0].astype(float)), pt.constant((seen[:, 0] & seen[:, 1]).astype(float))
+    v_ref = tau**2 + v[:, 0]
+    reference = ref * (-0.5 * pt.log(v_ref) - (x[:, 0] - prior_mean) ** 2 / (2.0 * v_ref))
+    w = v[:, 1] + omega**2 + v[:, 0]
+    d = x[:, 1] - x[:, 0] - shift
+    paired = pair * (-0.5 * pt.log(w) - d**2 / (2.0 * w))
+    within = pt.constant(seen.astype(float)) * (
+        -(n - 1.0) * 0.5 * pt.log(variance) - pt.constant(cells.ss) / (2.0 * variance)
+    )
+    pm.Potential("lfc_guides", pt.sum(reference) + pt.sum(paired) + pt.sum(within))
+    return pair * d / w, pair / w
+
+
+def _two_group_difference(h: pt.TensorVariable, precision: pt.TensorVariable, gene: np.ndarray, n_genes: int) -> None:
+    """Integrate each gene's difference out under the two-group prior; keep its sufficient statistics.
+
+    Per gene the guides' log-likelihood in ``δ`` is ``h δ − H δ²/2``; under ``N(0, s²)`` its
+    integral is ``exp(h² s² / (2(1 + s² H))) / √(1 + s² H)``, under the point null 1. ``h`` and
+    ``H`` are kept per draw (:data:`SCORE`, :data:`INFORMATION`); :func:`difference_draws` turns
+    them into draws of ``δ``.
+    """
+    share = pm.Beta(HIT_SHARE, 1.0, 9.0, dims=CONTRAST)
+    slab = pm.HalfNormal(SLAB_SD, 1.0, dims=CONTRAST)
+    index = pt.constant(gene)
+    h_g = pt.inc_subtensor(pt.zeros(n_genes)[index], h)
+    big_h = pt.inc_subtensor(pt.zeros(n_genes)[index], precision)
+    log_hit, log_null = _log_evidence(h_g[:, None], big_h[:, None], share[None, :], slab[None, :], pt)
+    pm.Potential("condition_difference_marginal", pt.sum(pt.logaddexp(log_hit, log_null)))
+    pm.Deterministic(SCORE, h_g[:, None], dims=(GENE, CONTRAST))
+    pm.Deterministic(INFORMATION, big_h[:, None], dims=(GENE, CONTRAST))
+
+
+def _log_evidence(h, big_h, share, slab, xp):  # type: ignore[no-untyped-def]
+    """Log of ``π ×`` the slab's marginal likelihood and of ``(1 − π) ×`` the null's (PyTensor or NumPy)."""
+    s2 = slab**2
+    log_hit = xp.log(share) - 0.5 * xp.log1p(s2 * big_h) + 0.5 * h**2 * s2 / (1.0 + s2 * big_h)
+    return log_hit, xp.log1p(-share) + 0.0 * h
+
+
+def difference_draws(posterior: xr.Dataset, min_difference: float, seed: int = 0) -> dict[str, xr.DataArray]:
+    """Draws of ``δ`` from its conditional given each draw of the rest, and per draw the probability
+    that ``|δ| > ε`` (Rao-Blackwellised: exact given the draw, so q-values carry no Monte Carlo noise).
+
+    Given a draw, ``δ = 0`` with the null's posterior odds, else ``δ ~ N(h/A, 1/A)``, ``A = H + 1/s²``.
+    The draws use a fixed seed: the same posterior gives the same table.
+    """
+    h = posterior[SCORE]
+    dims = h.dims
+    big_h = posterior[INFORMATION].transpose(*dims).values
+    share = posterior[HIT_SHARE].broadcast_like(h).transpose(*dims).values
+    slab = posterior[SLAB_SD].broadcast_like(h).transpose(*dims).values
+    log_hit, log_null = _log_evidence(h.values, big_h, share, slab, np)
+    hit = 1.0 / (1.0 + np.exp(np.clip(log_null - log_hit, -700.0, 700.0)))
+    precision = big_h + 1.0 / slab**2
+    mean, sd = h.values / precision, 1.0 / np.sqrt(precision)
+    rng = np.random.default_rng(seed)
+    drawn = np.where(rng.random(hit.shape) < hit, mean + sd * rng.standard_normal(hit.shape), 0.0)
+    beyond = stats.norm.sf((min_difference - mean) / sd) + stats.norm.cdf((-min_difference - mean) / sd)
+    return {DIFFERENCE: h.copy(data=drawn), PROB_DIFFERENCE: h.copy(data=hit * beyond)}

@@ -30,6 +30,8 @@ class ModelPlan:
         (time courses): the evaluation unit is split by them.
     reference_level
         The reference condition or library its contrasts are taken against (``None`` until decided).
+    reads_noise
+        Whether the noise grows with fewer reads (the screen has final read counts; condition model).
     """
 
     parametrisation: dict[str, bool] = field(default_factory=dict)
@@ -38,6 +40,7 @@ class ModelPlan:
     batches_within_line: bool = False
     days_within_line: bool = False
     reference_level: str | None = None
+    reads_noise: bool = False
 
     def reference(self, decide: Callable[[], str]) -> str:
         """The reference level of the model's contrasts: decided once (on the first design built), then reused."""
@@ -67,4 +70,5 @@ class ModelPlan:
             "batches_within_line": self.batches_within_line,
             "days_within_line": self.days_within_line,
             "reference_level": self.reference_level,
+            "reads_noise": self.reads_noise,
         }

@@ -41,22 +41,36 @@ def qvalues(lfdr: pd.Series) -> pd.Series:
 
 
 def condition_table(
-    difference: xr.DataArray, reference: str, ci_prob: float, min_difference: float = MIN_DIFFERENCE
+    difference: xr.DataArray,
+    reference: str,
+    ci_prob: float,
+    min_difference: float = MIN_DIFFERENCE,
+    prob_difference: xr.DataArray | None = None,
 ) -> pd.DataFrame:
-    """One row per gene × non-reference condition, strongest evidence first within each condition."""
+    """One row per gene × non-reference condition, strongest evidence first within each condition.
+
+    ``prob_difference``: per draw, P(|δ| > ε) given the draw (a model that has it exactly); else
+    the share of draws with ``|δ| > ε``.
+    """
     table = summarize(difference, ci_prob, threshold=0.0, column="prob_lower")
     table = table.rename(columns={"contrast": "condition"})
     table.insert(table.columns.get_loc("condition") + 1, "reference", reference)
-    table["prob_higher"] = 1.0 - table["prob_lower"]
+    higher = (difference > 0).mean(("chain", "draw")).to_series().rename("prob_higher").reset_index()
+    table = _merge(table, higher)
     # Negative: the knockout hurts more under the condition than in the reference.
     table.insert(table.columns.get_loc("reference") + 1, "direction",
                  np.where(table["mean"] < 0, "sensitising", "rescuing"))  # fmt: skip
-    table["lfsr"] = np.minimum(table["prob_lower"], table["prob_higher"])
-    large = (abs(difference) > min_difference).mean(("chain", "draw"))
-    large = large.to_series().rename("prob_difference").reset_index().rename(columns={"contrast": "condition"})
-    large[large.columns[:2]] = large[large.columns[:2]].astype(str)
-    table = table.merge(large, on=["hugo_symbol", "condition"], how="left", validate="one_to_one")
-    table["lfdr"] = 1.0 - table["prob_difference"]
+    # A draw of exactly 0 (a two-group prior's null) has neither sign.
+    table["lfsr"] = 1.0 - np.maximum(table["prob_lower"], table["prob_higher"])
+    large = prob_difference if prob_difference is not None else abs(difference) > min_difference
+    table = _merge(table, large.mean(("chain", "draw")).to_series().rename("prob_difference").reset_index())
+    table["lfdr"] = (1.0 - table["prob_difference"]).clip(lower=0.0)
     table["qvalue"] = table.groupby("condition")["lfdr"].transform(qvalues)
     table.attrs["min_difference"] = min_difference
     return table.sort_values(["condition", "lfdr", "mean"]).reset_index(drop=True)
+
+
+def _merge(table: pd.DataFrame, per_gene: pd.DataFrame) -> pd.DataFrame:
+    per_gene = per_gene.rename(columns={"contrast": "condition"})
+    per_gene[per_gene.columns[:2]] = per_gene[per_gene.columns[:2]].astype(str)
+    return table.merge(per_gene, on=["hugo_symbol", "condition"], how="left", validate="one_to_one")
