@@ -120,14 +120,12 @@ def _bottleneck(cells: np.ndarray, per_guide: float, rng: np.random.Generator) -
 def _timeline(cells: np.ndarray, rates: tuple[float, np.ndarray], start: float, end: float,
               cfg: DrugScreenConfig, rng: np.random.Generator) -> np.ndarray:  # fmt: skip
     """Grow from day ``start`` to ``end``, passaging every ``passage_days``; knockouts act after the delay."""
-    line = rates[0]
     day = start
     while day < end - 1e-9:
         step = min(cfg.passage_days, end - day)
         acting = max(0.0, day + step - max(day, cfg.delay_days))
         still = step - acting  # days before the knockout acts: every cell grows as the line does
-        cells = _grow(cells, (line, np.full(cells.shape[0], line)), still)
-        cells = _grow(cells, rates, acting)
+        cells = _grow(cells * np.exp2(rates[0] * still), rates, acting)
         day += step
         if day < end - 1e-9:
             cells = _bottleneck(cells, cfg.bottleneck_cells, rng)

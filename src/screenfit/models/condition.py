@@ -40,7 +40,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
-from scipy import stats
+from scipy import special, stats
 
 from screenfit.data.design import CELL_READS, CONDITION, GENE, GUIDE, LINE, Design
 from screenfit.data.screen import Screen
@@ -55,6 +55,8 @@ PROB_DIFFERENCE = "condition_prob_difference"
 SCORE, INFORMATION = "condition_score", "condition_information"
 """Per gene and draw, ``h`` and ``H`` of the guides' log-likelihood in the difference, ``h δ − H δ²/2``."""
 HIT_SHARE, SLAB_SD = "condition_hit_share", "condition_difference_sd"
+#: What :func:`~screenfit.data.design.cell_reads` needs for the noise to grow with fewer reads.
+READ_COLUMNS = ("counts_final", "library_size_final")
 CONTRAST = "contrast"
 """Dimension of the non-reference condition compared with the reference."""
 
@@ -80,7 +82,7 @@ class PairedCells:
         """The layout of a (guide, line, condition) design; ``treated`` is the treated arm's condition code."""
         guide, line, cond = (design.index[k] for k in (GUIDE, LINE, CONDITION))
         unit_key = guide.astype(np.int64) * len(design.coords[LINE]) + line
-        keys, unit = np.unique(unit_key, return_inverse=True)
+        keys, first, unit = np.unique(unit_key, return_index=True, return_inverse=True)
         column = (cond == treated).astype(int)
         shape = (len(keys), 2)
 
@@ -89,8 +91,6 @@ class PairedCells:
             out[unit, column] = values
             return out
 
-        first = np.zeros(len(keys), dtype=int)
-        first[unit[::-1]] = np.arange(len(unit))[::-1]
         reads = design.covariates.get(CELL_READS)
         return cls(dense(design.n), dense(design.y_mean), dense(design.y_ss),
                    None if reads is None else dense(reads), design.index[GENE][first], line[first])  # fmt: skip
@@ -186,7 +186,7 @@ class Condition(ScreenModel):
                 file=screen.source,
                 fix="fit the condition model without guide-level terms or covariates.",
             )
-        self.plan.reads_noise = "counts_final" in t.columns and bool(t["counts_final"].notna().all())
+        self.plan.reads_noise = all(c in t.columns and bool(t[c].notna().all()) for c in READ_COLUMNS)
 
     @property
     def covariate_columns(self) -> tuple[str, ...]:
@@ -300,7 +300,7 @@ def _log_evidence(h, big_h, share, slab, xp):  # type: ignore[no-untyped-def]
     """Log of ``π ×`` the slab's marginal likelihood and of ``(1 − π) ×`` the null's (PyTensor or NumPy)."""
     s2 = slab**2
     log_hit = xp.log(share) - 0.5 * xp.log1p(s2 * big_h) + 0.5 * h**2 * s2 / (1.0 + s2 * big_h)
-    return log_hit, xp.log1p(-share) + 0.0 * h
+    return log_hit, xp.log1p(-share)
 
 
 def difference_draws(posterior: xr.Dataset, min_difference: float, seed: int = 0) -> dict[str, xr.DataArray]:
@@ -316,7 +316,7 @@ def difference_draws(posterior: xr.Dataset, min_difference: float, seed: int = 0
     share = posterior[HIT_SHARE].broadcast_like(h).transpose(*dims).values
     slab = posterior[SLAB_SD].broadcast_like(h).transpose(*dims).values
     log_hit, log_null = _log_evidence(h.values, big_h, share, slab, np)
-    hit = 1.0 / (1.0 + np.exp(np.clip(log_null - log_hit, -700.0, 700.0)))
+    hit = special.expit(log_hit - log_null)
     precision = big_h + 1.0 / slab**2
     mean, sd = h.values / precision, 1.0 / np.sqrt(precision)
     rng = np.random.default_rng(seed)
