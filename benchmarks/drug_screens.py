@@ -8,14 +8,27 @@ table + sample sheet), and every method reads the same files:
   ``treatment`` column picks the drug preset), timed as whole processes;
 - a Welch t-test per gene on the guides' log fold changes (drug vs vehicle arm, control-centred
   log2 CPM) with Benjamini–Hochberg q-values;
-- MAGeCK2 ``mageck2 test`` (RRA) with the non-targeting guides as controls, its defaults;
+- MAGeCK2 ``mageck2 test`` (RRA) with the non-targeting guides as controls, its defaults, and with
+  ``--mle`` its ``mageck2 mle`` (a negative-binomial GLM on the counts, design baseline / final /
+  drug; a count likelihood, against which screenfit's LFC likelihood is measured at low depth);
 - DrugZ (Colic et al. 2019; ``drugz.py`` from github.com/hart-lab/drugz), its defaults.
+
+A second generator, ``--generator mageck-mle``, draws screens from MAGeCK-MLE's generative
+model instead (the form of ``gentestcase3`` in mageck2's ``mlegensimexamples.py``; Li et al.
+2015): per guide a baseline ``β₀ ~ U(ln depth − 2.5, ln depth + 2.5)`` (MAGeCK's width of 5 on the
+log scale, centred on the depth), a guide either efficient or not (probability 0.5), and
+negative-binomial counts with mean ``exp(β₀ + efficient · x·β_g)`` and variance ``μ + 0.01 μ²``
+(``x`` = (1, 0) in the vehicle arm, (1, 1) in the drug arm; ``β_g`` = the gene's vehicle effect —
+−U(0.5, 3) for 10% essential genes — and its drug interaction, ±U(0.3, 1.5) for 3% / 2% of genes;
+natural-log units). No growth, no bottlenecks, half the guides of a hit silent: a screen
+screenfit's noise model and efficacy prior were not built on.
 
 Reported per screen and method: calls, false discovery proportion and recall at q ≤ 0.05 and
 0.1 (a call is true when the gene interacts with the drug in the called direction), average
 precision of the ranking (precision-recall), and wall time.
 
-Run: ``python benchmarks/drug_screens.py --seeds 1 2 3`` (defaults: depth 500, 3 replicates);
+Run: ``python benchmarks/drug_screens.py --seeds 1 2 3`` (defaults: depth 500, 3 replicates,
+the growth generator; ``--generator mageck-mle`` for MAGeCK-MLE's model);
 ``--depths 200 1000 --replicates 2 4`` for the grid. MAGeCK2 and DrugZ run where found
 (``--mageck``, ``--drugz``/``--drugz-python``; docs/validation.md says how to install them).
 """
@@ -130,6 +143,26 @@ def mageck_calls(folder: Path, exe: str) -> tuple[pd.DataFrame, float]:
     return _two_sided(g["id"], g["neg|fdr"], g["pos|fdr"], g["neg|p-value"], g["pos|p-value"]), wall
 
 
+def mageck_mle_calls(folder: Path, exe: str) -> tuple[pd.DataFrame, float]:
+    """``mageck2 mle`` (a negative-binomial GLM on the counts: baseline, final, drug), non-targeting
+    guides as controls, its defaults; q = its permutation FDR of the drug coefficient."""
+    drug, vehicle = _arms(folder)
+    samples = ["pDNA", *vehicle.split(","), *drug.split(",")]
+    design = ";".join(["1,0,0"] + ["1,1,0"] * len(vehicle.split(",")) + ["1,1,1"] * len(drug.split(",")))
+    prefix = folder / "mageck_mle" / "drug"
+    prefix.parent.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": f"{Path(exe).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    wall = run([exe, "mle", "-k", str(folder / "counts.tsv"), "-d", design, "-i", ",".join(samples),
+                "-b", "baseline,final,drug", "-n", str(prefix), "--control-sgrna", str(folder / "controls.txt")],
+               env=env)  # fmt: skip
+    g = pd.read_csv(f"{prefix}.gene_summary.txt", sep="\t")
+    g = g[g["Gene"] != CONTROL_GENE]
+    direction = np.where(g["drug|beta"] < 0, "sensitising", "rescuing")
+    return pd.DataFrame(
+        {"gene": g["Gene"], "q": g["drug|fdr"], "direction": direction, "score": g["drug|p-value"]}
+    ), wall
+
+
 def drugz_calls(folder: Path, script: str, python: str) -> tuple[pd.DataFrame, float]:
     """DrugZ with its defaults (paired replicates); q = the smaller of its synthetic/suppressor FDRs."""
     drug, vehicle = _arms(folder)
@@ -174,12 +207,72 @@ def _tools(args: argparse.Namespace) -> tuple[str | None, tuple[str, str] | None
     return mageck, drugz
 
 
+def write_mageck_mle_screen(cfg: DrugScreenConfig, folder: Path) -> None:
+    """A drug screen drawn from MAGeCK-MLE's generative model (module docstring), in the growth
+    generator's files; ``cfg`` gives sizes, depth, shares of essential and interacting genes, seed."""
+    from scipy.stats import nbinom
+
+    from screenfit.simulate import gene_names
+
+    rng = np.random.default_rng([cfg.seed, 23])
+    n = cfg.n_genes
+    essential = rng.random(n) < cfg.frac_essential
+    u = rng.random(n)
+    direction = np.where(u < cfg.frac_sensitising, -1, np.where(u < cfg.frac_sensitising + cfg.frac_rescuing, 1, 0))
+    vehicle = np.where(essential, -rng.uniform(0.5, 3.0, n), 0.0)
+    interaction = direction * rng.uniform(0.3, 1.5, n)
+    per_gene = np.repeat(np.arange(n), cfg.guides_per_gene)
+    k = len(per_gene) + cfg.n_control_guides
+    base = rng.uniform(np.log(cfg.reads_per_guide) - 2.5, np.log(cfg.reads_per_guide) + 2.5, k)
+    efficient = np.concatenate([rng.random(len(per_gene)) < 0.5, np.zeros(cfg.n_control_guides, bool)])
+    beta_v = np.concatenate([vehicle[per_gene], np.zeros(cfg.n_control_guides)])
+    beta_d = np.concatenate([interaction[per_gene], np.zeros(cfg.n_control_guides)])
+
+    def counts(log_mean: np.ndarray) -> np.ndarray:
+        mu = np.exp(log_mean)
+        var = mu + 0.01 * mu**2
+        return nbinom.rvs(mu**2 / (var - mu), mu / var, random_state=rng)
+
+    names = np.asarray(gene_names(np.where(essential, "essential", "inert"), rng))
+    columns = {"pDNA": counts(base)}
+    sheet = [{"sample": "pDNA", "condition": "initial", "replicate": "pDNA", "cell_line": "reference",
+              "pdna_batch": "pDNA", "treatment": ""}]  # fmt: skip
+    for arm, drug in (("vehicle", 0.0), ("drug", 1.0)):
+        for r in range(cfg.replicates):
+            name = f"{arm}_{r + 1}"
+            columns[name] = counts(base + efficient * (beta_v + drug * beta_d))
+            sheet.append({"sample": name, "condition": "final", "replicate": name, "cell_line": "SIMLINE",
+                          "pdna_batch": "pDNA", "treatment": arm})  # fmt: skip
+    sgrna = [f"sg_{names[g]}_{i % cfg.guides_per_gene + 1}" for i, g in enumerate(per_gene)]
+    sgrna += [f"sg_NT_{i + 1:04d}" for i in range(cfg.n_control_guides)]
+    genes = [*names[per_gene], *[CONTROL_GENE] * cfg.n_control_guides]
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"sgRNA": sgrna, "gene": genes, **columns}).to_csv(folder / "counts.tsv", sep="\t", index=False)
+    pd.DataFrame(sheet).to_csv(folder / "samples.csv", index=False)
+    pd.Series(sgrna[len(per_gene) :], name="sgRNA").to_csv(folder / "controls.txt", index=False)
+    labels = pd.Series(direction).map({-1: "sensitising", 1: "rescuing", 0: "none"})
+    truth = pd.DataFrame({"hugo_symbol": names, "essential": essential, "fitness": vehicle,
+                          "interaction": interaction, "hit": direction != 0, "direction": labels,
+                          "expected_difference": interaction / np.log(2.0)})  # fmt: skip
+    truth.to_csv(folder / "truth.csv", index=False)
+
+
 def one_screen(
-    cfg: DrugScreenConfig, work: Path, mageck: str | None, drugz: tuple[str, str] | None
+    cfg: DrugScreenConfig,
+    work: Path,
+    mageck: str | None,
+    drugz: tuple[str, str] | None,
+    generator: str = "growth",
+    mle: bool = False,
 ) -> dict[str, object]:
     """Simulate one screen and score every method on it."""
     folder = work / f"seed{cfg.seed}_depth{int(cfg.reads_per_guide)}_reps{cfg.replicates}_growth{cfg.drug_growth}"
-    write_drug_screen(cfg, folder, force=True)
+    if generator == "growth":
+        write_drug_screen(cfg, folder, force=True)
+    else:
+        folder = folder.with_name(f"{folder.name}_{generator}")
+        shutil.rmtree(folder, ignore_errors=True)
+        write_mageck_mle_screen(cfg, folder)
     truth = pd.read_csv(folder / "truth.csv")
     results: dict[str, object] = {}
     calls, wall, status = screenfit_calls(folder)
@@ -189,11 +282,15 @@ def one_screen(
     if mageck:
         calls, wall = mageck_calls(folder, mageck)
         results["MAGeCK2 RRA"] = {**score(calls, truth), "wall_s": wall}
+        if mle:
+            calls, wall = mageck_mle_calls(folder, mageck)
+            results["MAGeCK2 MLE"] = {**score(calls, truth), "wall_s": wall}
     if drugz:
         calls, wall = drugz_calls(folder, *drugz)
         results["DrugZ"] = {**score(calls, truth), "wall_s": wall}
-    return {"seed": cfg.seed, "reads_per_guide": cfg.reads_per_guide, "replicates": cfg.replicates,
-            "drug_growth": cfg.drug_growth, "true_hits": int(truth["hit"].sum()), "methods": results}  # fmt: skip
+    return {"seed": cfg.seed, "generator": generator, "reads_per_guide": cfg.reads_per_guide,
+            "replicates": cfg.replicates, "drug_growth": cfg.drug_growth,
+            "true_hits": int(truth["hit"].sum()), "methods": results}  # fmt: skip
 
 
 def print_table(screens: list[dict[str, object]]) -> None:
@@ -237,7 +334,10 @@ def main() -> None:
         "--drug-growth", type=float, default=1.0, help="growth of untreated cells under the drug (1: none lost)"
     )
     p.add_argument("--genes", type=int, default=2000)
+    p.add_argument("--generator", choices=("growth", "mageck-mle"), default="growth",
+                   help="cells grown through bottlenecks, or MAGeCK-MLE's generative model")  # fmt: skip
     p.add_argument("--mageck", help="mageck2 executable (default: on PATH or .venv-mageck/bin)")
+    p.add_argument("--mle", action="store_true", help="also MAGeCK2's MLE (a count GLM; slower)")
     p.add_argument("--drugz", help="DrugZ's drugz.py")
     p.add_argument("--drugz-python", help="Python with pandas < 2 for DrugZ (default: .venv-drugz/bin/python)")
     p.add_argument("--work", type=Path, default=Path("/tmp/screenfit-drug-screens"))
@@ -255,7 +355,7 @@ def main() -> None:
             for seed in args.seeds:
                 cfg = DrugScreenConfig(n_genes=args.genes, reads_per_guide=depth, replicates=reps, seed=seed,
                                        drug_growth=args.drug_growth)  # fmt: skip
-                screens.append(one_screen(cfg, args.work, mageck, drugz))
+                screens.append(one_screen(cfg, args.work, mageck, drugz, args.generator, args.mle))
                 print_table(screens[-1:])
     print_table(screens)
     record = {"date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(), "screens": screens,

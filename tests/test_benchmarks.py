@@ -102,20 +102,26 @@ def test_accuracy_benchmark_rescales_point_estimates_to_depmap_medians():
     np.testing.assert_allclose(scaled["OTHER"], -0.4, atol=0.05)
 
 
-def test_proximity_benchmark_scores_neighbour_correlation_and_copy_number_bias():
-    """benchmarks/proximity.py: a bias shared by neighbouring genes shows in the lag-1 and CN scores."""
+def _benchmark(name: str):  # type: ignore[no-untyped-def]
+    """A module of benchmarks/ (which import each other by name) loaded as ``<name>_bench``."""
     import importlib.util
-
-    import numpy as np
-    import pandas as pd
 
     sys.path.insert(0, str(BENCH.parent))
     try:
-        spec = importlib.util.spec_from_file_location("proximity_bench", BENCH.parent / "proximity.py")
-        bench = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(bench)
+        spec = importlib.util.spec_from_file_location(f"{name}_bench", BENCH.parent / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(BENCH.parent))
+    return module
+
+
+def test_proximity_benchmark_scores_neighbour_correlation_and_copy_number_bias():
+    """benchmarks/proximity.py: a bias shared by neighbouring genes shows in the lag-1 and CN scores."""
+    import numpy as np
+    import pandas as pd
+
+    bench = _benchmark("proximity")
     rng = np.random.default_rng(1)
     genes = [f"G{j}" for j in range(2000)]
     ess, non = set(genes[:200]), set(genes[200:])
@@ -128,3 +134,21 @@ def test_proximity_benchmark_scores_neighbour_correlation_and_copy_number_bias()
     assert base["auroc"] == pytest.approx(1.0)
     assert abs(base["lag1_autocorrelation"]) < 0.1 < 0.5 < biased["lag1_autocorrelation"]  # SE ≈ 0.024
     assert biased["cn_r_nonessential"] < -0.5 < base["cn_r_nonessential"]
+
+
+def test_single_screen_calls_benchmark_scores_rankings_and_calls_on_reference_genes():
+    """benchmarks/single_screen_calls.py: AUROC/AP of a ranking, and calls' precision/recall on the reference genes."""
+    import numpy as np
+    import pandas as pd
+
+    bench = _benchmark("single_screen_calls")
+    genes = [f"G{j}" for j in range(300)]
+    ess, non = set(genes[:50]), set(genes[50:150])  # 150 genes outside both sets
+    effect = pd.Series(np.linspace(-3.0, 1.0, 300), index=genes)  # essential genes lowest
+    called = effect < -2.3  # the 50 essential genes and 3 non-essential ones
+    m = bench.metrics(effect, called, ess, non)
+    assert m["auroc"] == pytest.approx(1.0) and m["average_precision"] == pytest.approx(1.0)
+    assert m["calls"] == int(called.sum()) and m["recall"] == pytest.approx(1.0)
+    assert m["precision"] == pytest.approx(50 / int(called.sum()))
+    flipped = bench.metrics(-effect, -effect < -0.5, ess, non)
+    assert flipped["auroc"] == pytest.approx(0.0) and flipped["recall"] == 0.0

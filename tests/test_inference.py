@@ -536,8 +536,11 @@ def test_collapsed_svi_keeps_the_spread_of_gene_line_effects():
 
 def test_single_screen_essential_calls_keep_their_false_discovery_rate():
     """A few lines, additive regime (gene-cellline is the true model): genes called essential at
-    q ≤ 0.05 are truly below the threshold but for a share within the nominal FDR (+3 binomial SD),
-    and the calls table reads as BAGEL2/MAGeCK users expect (ranked, odds, lfdr, q-value)."""
+    q ≤ 0.05 are truly below the midpoint between the non-essential and essential medians but for
+    a share within the nominal FDR (+3 binomial SD), and the calls table reads as BAGEL2/MAGeCK
+    users expect (ranked, DepMap-scaled effect, odds, lfdr, q-value)."""
+    from screenfit.results.depmap import reference_genes
+
     screen, truth, _ = simulate_screen(SimulationConfig.additive(n_genes=120, n_cell_lines=3, seed=17))
     result = _fit(screen, "gene-cellline")
     assert result.status == "converged", result.diagnostics.problems
@@ -545,7 +548,12 @@ def test_single_screen_essential_calls_keep_their_false_discovery_rate():
     assert list(calls["rank"]) == list(range(1, len(calls) + 1))
     assert (calls["prob_essential"].diff().dropna() <= 1e-12).all()  # ranked by evidence
     assert {"log10_odds", "lfdr", "qvalue", "essential"} <= set(calls.columns)
-    true = _true_gene_effects(truth).loc[calls["hugo_symbol"]].to_numpy()
+    # Calls are on DepMap's scale (median non-essential 0, median common-essential −1): so is the truth.
+    effects = _true_gene_effects(truth)
+    essential, nonessential = reference_genes(list(effects.index.astype(str)))
+    med_ess, med_non = effects.loc[essential].median(), effects.loc[nonessential].median()
+    true = ((effects - med_non) / (med_non - med_ess)).loc[calls["hugo_symbol"]].to_numpy()
+    assert np.corrcoef(true, calls["scaled_mean"])[0, 1] > 0.95
     called = calls["essential"].to_numpy()
     assert called.sum() >= 5
     false = int((true[called] >= -0.5).sum())

@@ -183,6 +183,9 @@ class ScreenModel(ABC):
     collapsible: ClassVar[bool] = False
     #: Deterministics of a few gated scalars only: drawn, not gated (their R-hat adds nothing).
     derived_variables: ClassVar[tuple[str, ...]] = ()
+    #: Reported variables drawn after sampling from their exact conditional given the gated
+    #: scalars (:meth:`reported_posterior`): no per-element R-hat/ESS columns in the tables.
+    conditional_draws: ClassVar[tuple[str, ...]] = ()
     #: Whether the likelihood sums over units (pointwise log-likelihood, predictive checks).
     pointwise: ClassVar[bool] = True
     #: Raised when the model's density or reported draws change within a release, so cached fits

@@ -164,14 +164,20 @@ def build_tables(
     th = model.options.dependency_threshold
     tables: dict[str, pd.DataFrame] = {}
     genes = summarize(idata.posterior[model.gene_effect], ci_prob, th)
-    conv = _convergence_columns(idata, model.gene_effect, convergence)
+    conv = (
+        None
+        if model.gene_effect in model.conditional_draws
+        else _convergence_columns(idata, model.gene_effect, convergence)
+    )
     if conv is not None:
         genes = pd.concat([genes, conv], axis=1)
     tables["gene_effects"] = with_entrez(genes, entrez)
     if not model.gene_line_effect and th is not None:
-        from screenfit.results.essentials import essential_calls
+        from screenfit.results.essentials import essential_calls, scaled_dependency
 
-        tables["essential_calls"] = essential_calls(tables["gene_effects"])  # one effect per gene: a single screen
+        # One effect per gene (a single screen): calls on DepMap's scale where reference genes allow.
+        scaled = scaled_dependency(idata.posterior[model.gene_effect])
+        tables["essential_calls"] = essential_calls(tables["gene_effects"], scaled)
     reported = {model.gene_effect}
     if model.gene_line_effect:
         long, means = gene_line_summaries(idata.posterior[model.gene_line_effect], ci_prob, th)
