@@ -90,12 +90,19 @@ class FlatLayout:
 
     def unravel(self, flat: Any) -> dict[str, Any]:
         """Name → array of a flat vector (numpy, or JAX inside a traced function)."""
-        out, at = {}, 0
-        for name, shape in zip(self.names, self.shapes, strict=True):
-            size = int(np.prod(shape))
-            out[name] = flat[at : at + size].reshape(shape)
-            at += size
-        return out
+        if not self.names:
+            return {}
+        # Split, not sliced: the gradient of each slice of a traced vector is a zero-padded copy of
+        # the whole vector, summed over the slices; a split's is one concatenation. Slicing made
+        # the SVI step of a 6,000 × 500 screen 0.060 → 0.093 s (measured).
+        offsets = np.cumsum([int(np.prod(shape)) for shape in self.shapes])[:-1]
+        if isinstance(flat, np.ndarray):
+            parts = np.split(flat, offsets)
+        else:
+            import jax.numpy as jnp
+
+            parts = jnp.split(flat, offsets)
+        return {n: p.reshape(shape) for n, p, shape in zip(self.names, parts, self.shapes, strict=True)}
 
 
 @dataclass(frozen=True)
