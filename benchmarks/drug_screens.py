@@ -42,14 +42,23 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from screenfit.simulate_drug import CONTROL_GENE, DrugScreenConfig, write_drug_screen
+from screenfit.simulate_drug import (
+    ARMS,
+    CONTROL_GENE,
+    DrugScreenConfig,
+    count_table,
+    direction_labels,
+    sample_sheet,
+    write_drug_screen,
+    write_screen_folder,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.05, 0.1)
@@ -235,26 +244,16 @@ def write_mageck_mle_screen(cfg: DrugScreenConfig, folder: Path) -> None:
 
     names = np.asarray(gene_names(np.where(essential, "essential", "inert"), rng))
     columns = {"pDNA": counts(base)}
-    sheet = [{"sample": "pDNA", "condition": "initial", "replicate": "pDNA", "cell_line": "reference",
-              "pdna_batch": "pDNA", "treatment": ""}]  # fmt: skip
-    for arm, drug in (("vehicle", 0.0), ("drug", 1.0)):
+    for arm in ARMS:
+        drug = float(arm == "drug")
         for r in range(cfg.replicates):
-            name = f"{arm}_{r + 1}"
-            columns[name] = counts(base + efficient * (beta_v + drug * beta_d))
-            sheet.append({"sample": name, "condition": "final", "replicate": name, "cell_line": "SIMLINE",
-                          "pdna_batch": "pDNA", "treatment": arm})  # fmt: skip
-    sgrna = [f"sg_{names[g]}_{i % cfg.guides_per_gene + 1}" for i, g in enumerate(per_gene)]
-    sgrna += [f"sg_NT_{i + 1:04d}" for i in range(cfg.n_control_guides)]
-    genes = [*names[per_gene], *[CONTROL_GENE] * cfg.n_control_guides]
-    folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"sgRNA": sgrna, "gene": genes, **columns}).to_csv(folder / "counts.tsv", sep="\t", index=False)
-    pd.DataFrame(sheet).to_csv(folder / "samples.csv", index=False)
-    pd.Series(sgrna[len(per_gene) :], name="sgRNA").to_csv(folder / "controls.txt", index=False)
-    labels = pd.Series(direction).map({-1: "sensitising", 1: "rescuing", 0: "none"})
+            columns[f"{arm}_{r + 1}"] = counts(base + efficient * (beta_v + drug * beta_d))
     truth = pd.DataFrame({"hugo_symbol": names, "essential": essential, "fitness": vehicle,
-                          "interaction": interaction, "hit": direction != 0, "direction": labels,
+                          "interaction": interaction, "hit": direction != 0, "direction": direction_labels(direction),
                           "expected_difference": interaction / np.log(2.0)})  # fmt: skip
-    truth.to_csv(folder / "truth.csv", index=False)
+    table = count_table(names, per_gene, cfg.guides_per_gene, cfg.n_control_guides, columns)
+    write_screen_folder(table, sample_sheet(cfg.replicates), truth, {"generator": "mageck-mle", **asdict(cfg)},
+                        folder, force=True)  # fmt: skip
 
 
 def one_screen(
@@ -271,7 +270,6 @@ def one_screen(
         write_drug_screen(cfg, folder, force=True)
     else:
         folder = folder.with_name(f"{folder.name}_{generator}")
-        shutil.rmtree(folder, ignore_errors=True)
         write_mageck_mle_screen(cfg, folder)
     truth = pd.read_csv(folder / "truth.csv")
     results: dict[str, object] = {}

@@ -39,6 +39,8 @@ from screenfit.io.atomic import atomic_path
 from screenfit.simulate import gene_names, negative_binomial
 
 CONTROL_GENE = "NonTargeting"
+#: The two arms, reference first, as the sample sheet's ``treatment`` values.
+ARMS = ("vehicle", "drug")
 #: Slowest growth (doublings a day) of a knocked-out cell: below 0 the cells die.
 DEATH_RATE = -0.5
 
@@ -93,9 +95,38 @@ def _genes(cfg: DrugScreenConfig, rng: np.random.Generator) -> pd.DataFrame:
     direction = np.where(u < cfg.frac_sensitising, -1, np.where(u < cfg.frac_sensitising + cfg.frac_rescuing, 1, 0))
     interaction = direction * rng.uniform(*cfg.interaction_range, n)
     names = gene_names(np.where(essential, "essential", "inert"), rng)
-    labels = pd.Series(direction).map({-1: "sensitising", 1: "rescuing", 0: "none"})
     return pd.DataFrame({"hugo_symbol": names, "essential": essential, "fitness": fitness,
-                         "interaction": interaction, "hit": direction != 0, "direction": labels})  # fmt: skip
+                         "interaction": interaction, "hit": direction != 0,
+                         "direction": direction_labels(direction)})  # fmt: skip
+
+
+def direction_labels(direction: np.ndarray) -> pd.Series:
+    """``-1``/``1``/``0`` per gene as the truth's ``sensitising``/``rescuing``/``none``."""
+    return pd.Series(direction).map({-1: "sensitising", 1: "rescuing", 0: "none"})
+
+
+def sample_sheet(replicates: int) -> pd.DataFrame:
+    """The sample sheet of a simulated drug screen: the pDNA, then ``vehicle_1…`` and ``drug_1…``
+    (column ``treatment``), one line."""
+    rows = [{"sample": "pDNA", "condition": "initial", "replicate": "pDNA", "cell_line": "reference",
+             "pdna_batch": "pDNA", "treatment": ""}]  # fmt: skip
+    for arm in ARMS:
+        for r in range(replicates):
+            name = f"{arm}_{r + 1}"
+            rows.append({"sample": name, "condition": "final", "replicate": name, "cell_line": "SIMLINE",
+                         "pdna_batch": "pDNA", "treatment": arm})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def count_table(
+    names: np.ndarray, guide_gene: np.ndarray, guides_per_gene: int, n_controls: int, columns: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """MAGeCK-style counts: ``sgRNA`` (``sg_<gene>_<k>``, then ``sg_NT_<k>``), ``gene`` and one
+    integer column per sample; ``guide_gene`` is each targeting guide's position in ``names``."""
+    sgrna = [f"sg_{names[g]}_{i % guides_per_gene + 1}" for i, g in enumerate(guide_gene)]
+    sgrna += [f"sg_NT_{i + 1:04d}" for i in range(n_controls)]
+    genes = list(np.asarray(names)[guide_gene]) + [CONTROL_GENE] * n_controls
+    return pd.DataFrame({"sgRNA": sgrna, "gene": genes, **{k: v.astype(np.int64) for k, v in columns.items()}})
 
 
 def _rates(fitness: np.ndarray, interaction: np.ndarray, cfg: DrugScreenConfig, drug: bool) -> tuple[float, np.ndarray]:
@@ -154,25 +185,18 @@ def simulate_drug_counts(config: DrugScreenConfig) -> tuple[pd.DataFrame, pd.Dat
     split = _timeline(cells, vehicle_rates, 0.0, cfg.days_before_split, cfg, rng)
     end = cfg.days_before_split + cfg.days_after_split
     columns = {"pDNA": negative_binomial(rng, cfg.reads_per_guide * abundance, cfg.dispersion)}
-    sheet = [{"sample": "pDNA", "condition": "initial", "replicate": "pDNA", "cell_line": "reference",
-              "pdna_batch": "pDNA", "treatment": ""}]  # fmt: skip
-    for arm, drug in (("vehicle", False), ("drug", True)):
-        rates = _rates(fitness, interaction, cfg, drug)
+    for arm in ARMS:
+        rates = _rates(fitness, interaction, cfg, drug=arm == "drug")
         for r in range(cfg.replicates):
             flask = _timeline(
                 _bottleneck(split, cfg.bottleneck_cells, rng), rates, cfg.days_before_split, end, cfg, rng
             )
             share = flask.sum(axis=1) / max(flask.sum(), 1e-12)
-            name = f"{arm}_{r + 1}"
-            columns[name] = negative_binomial(rng, cfg.reads_per_guide * n_guides * share, cfg.dispersion)
-            sheet.append({"sample": name, "condition": "final", "replicate": name, "cell_line": "SIMLINE",
-                          "pdna_batch": "pDNA", "treatment": arm})  # fmt: skip
-    sgrna = [f"sg_{genes['hugo_symbol'].iloc[g]}_{i % cfg.guides_per_gene + 1}" for i, g in enumerate(guide_gene)]
-    sgrna += [f"sg_NT_{i + 1:04d}" for i in range(cfg.n_control_guides)]
-    gene_column = list(genes["hugo_symbol"].to_numpy()[guide_gene]) + [CONTROL_GENE] * cfg.n_control_guides
-    counts = pd.DataFrame({"sgRNA": sgrna, "gene": gene_column, **{k: v.astype(np.int64) for k, v in columns.items()}})
+            columns[f"{arm}_{r + 1}"] = negative_binomial(rng, cfg.reads_per_guide * n_guides * share, cfg.dispersion)
+    names = genes["hugo_symbol"].to_numpy()
+    counts = count_table(names, guide_gene, cfg.guides_per_gene, cfg.n_control_guides, columns)
     truth = genes.assign(expected_difference=_expected_difference(genes, cfg))
-    return counts, pd.DataFrame(sheet), truth
+    return counts, sample_sheet(cfg.replicates), truth
 
 
 def _expected_difference(genes: pd.DataFrame, cfg: DrugScreenConfig) -> np.ndarray:
@@ -189,6 +213,15 @@ def _expected_difference(genes: pd.DataFrame, cfg: DrugScreenConfig) -> np.ndarr
 def write_drug_screen(config: DrugScreenConfig, out: str | Path, force: bool = False) -> Path:
     """Simulate a drug screen (module docstring) and write its folder atomically."""
     counts, samples, truth = simulate_drug_counts(config)
+    return write_screen_folder(counts, samples, truth, {"generator": "drug-growth", **asdict(config)}, out, force)
+
+
+def write_screen_folder(
+    counts: pd.DataFrame, samples: pd.DataFrame, truth: pd.DataFrame, record: dict[str, object],
+    out: str | Path, force: bool = False,
+) -> Path:  # fmt: skip
+    """A simulated drug screen's folder, written atomically: ``counts.tsv``, ``samples.csv``,
+    ``controls.txt`` (the non-targeting guides), ``truth.csv`` and ``config.json`` (``record``)."""
     with atomic_path(Path(out), force=force) as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
         counts.to_csv(tmp / "counts.tsv", sep="\t", index=False)
@@ -196,5 +229,5 @@ def write_drug_screen(config: DrugScreenConfig, out: str | Path, force: bool = F
         controls = counts.loc[counts["gene"] == CONTROL_GENE, "sgRNA"]
         controls.to_csv(tmp / "controls.txt", index=False, header=True)
         truth.to_csv(tmp / "truth.csv", index=False)
-        (tmp / "config.json").write_text(json.dumps({"generator": "drug-growth", **asdict(config)}, indent=1) + "\n")
+        (tmp / "config.json").write_text(json.dumps(record, indent=1) + "\n")
     return Path(out)

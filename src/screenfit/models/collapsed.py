@@ -104,9 +104,9 @@ class CollapsedEffects:
         pm.Deterministic(self.name, self.centre + self.tau[:, None] * z, dims=(GENE, LINE))
 
 
-def segment_sum(values: pt.TensorVariable, codes: pt.TensorVariable, shape: tuple[int, int]) -> pt.TensorVariable:
-    """Per-group ``values`` summed by flat gene × line ``codes`` into a ``shape`` matrix."""
-    flat = pt.zeros(shape[0] * shape[1], dtype=values.dtype)
+def segment_sum(values: pt.TensorVariable, codes: pt.TensorVariable, shape: tuple[int, ...]) -> pt.TensorVariable:
+    """Per-group ``values`` summed by flat ``codes`` (e.g. gene × line, or genes) into a ``shape`` array."""
+    flat = pt.zeros(int(np.prod(shape)), dtype=values.dtype)
     return pt.inc_subtensor(flat[codes], values).reshape(shape)
 
 

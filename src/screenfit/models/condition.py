@@ -52,6 +52,7 @@ from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.base import ScreenModel
 from screenfit.models.blocks import line_offsets
+from screenfit.models.collapsed import segment_sum
 
 #: Names taken as the reference condition when none is given (case-insensitive).
 REFERENCE_NAMES = ("vehicle", "control", "dmso", "untreated", "mock", "ctrl")
@@ -306,9 +307,8 @@ def _gene_marginal(
     mu = pm.Normal(GENE_MU, 0.0, 1.0)
     sd = pm.HalfNormal(GENE_SD, 1.0)
     index = pt.constant(gene)
-    zeros = pt.zeros(n_genes)
-    big_p = pt.inc_subtensor(zeros[index], precision)
-    score = pt.inc_subtensor(zeros[index], precision * y)
+    big_p = segment_sum(precision, index, (n_genes,))
+    score = segment_sum(precision * y, index, (n_genes,))
     prior = 1.0 / sd**2
     b = score + mu * prior
     marginal = (
@@ -333,12 +333,12 @@ def _two_group_difference(h: pt.TensorVariable, precision: pt.TensorVariable, ge
     share = pm.Beta(HIT_SHARE, 1.0, 9.0, dims=CONTRAST)
     slab = pm.HalfNormal(SLAB_SD, 1.0, dims=CONTRAST)
     index = pt.constant(gene)
-    h_g = pt.inc_subtensor(pt.zeros(n_genes)[index], h)
-    big_h = pt.inc_subtensor(pt.zeros(n_genes)[index], precision)
-    log_hit, log_null = _log_evidence(h_g[:, None], big_h[:, None], share[None, :], slab[None, :], pt)
+    h_g = segment_sum(h, index, (n_genes, 1))  # genes × the one contrast
+    big_h = segment_sum(precision, index, (n_genes, 1))
+    log_hit, log_null = _log_evidence(h_g, big_h, share[None, :], slab[None, :], pt)
     pm.Potential("condition_difference_marginal", pt.sum(pt.logaddexp(log_hit, log_null)))
-    pm.Deterministic(SCORE, h_g[:, None], dims=(GENE, CONTRAST))
-    pm.Deterministic(INFORMATION, big_h[:, None], dims=(GENE, CONTRAST))
+    pm.Deterministic(SCORE, h_g, dims=(GENE, CONTRAST))
+    pm.Deterministic(INFORMATION, big_h, dims=(GENE, CONTRAST))
 
 
 def _log_evidence(h, big_h, share, slab, xp):  # type: ignore[no-untyped-def]

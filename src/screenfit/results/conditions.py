@@ -19,7 +19,7 @@ difference ``δ_gk`` (effect in ``k`` minus effect in the reference) gives
 Why the proportion and not its expectation: an expected FDR of 0.1 is met on average over
 screens, and the calls it admits last are genes with lfdr 0.6–0.9, so one screen's realised
 proportion scatters around it (0.10–0.14 on three simulated drug screens at q ≤ 0.1). Bounding
-the proportion with probability 0.9 kept it ≤ 0.094 on the same screens for 1–3 fewer calls.
+the proportion with probability 0.9 kept it ≤ 0.094 on the same screens for 4–5 fewer calls.
 
 Why ``ε`` and not the sign alone: the continuous prior puts no mass on "no difference", so a
 gene the drug leaves untouched still has a confident-looking sign (lfsr 0.07–0.10 on a

@@ -39,7 +39,7 @@ ODDS_CLIP = 1e-6
 def scaled_dependency(effect: xr.DataArray) -> pd.DataFrame | None:
     """Per gene, the mean DepMap-scaled effect and P(scaled effect < −½), each draw scaled by its
     own reference medians; ``None`` where the screen has too few reference genes."""
-    from screenfit.results.depmap import line_medians, reference_genes
+    from screenfit.results.depmap import line_medians, reference_genes, rescaled
 
     try:
         essential, nonessential = reference_genes([str(g) for g in effect[GENE].values])
@@ -49,7 +49,7 @@ def scaled_dependency(effect: xr.DataArray) -> pd.DataFrame | None:
     med_ess, med_non = line_medians(theta, essential, nonessential)
     parts = []
     for part in blocks(theta):
-        scaled = ((part - med_non) / (med_non - med_ess)).isel({LINE: 0})
+        scaled = rescaled(part, med_ess, med_non).isel({LINE: 0})
         mean, below = scaled.mean(("chain", "draw")), (scaled < -0.5).mean(("chain", "draw"))
         parts.append(pd.DataFrame({"scaled_mean": mean.to_series(), "prob": below.to_series()}))
     return pd.concat(parts)
