@@ -168,6 +168,7 @@ DEFAULT = "default"
 
 VARIANTS = {
     DEFAULT: [],
+    "default-stream": ["--stream"],  # the same preset, the screen streamed from Parquet in batches
     "plain": [],
     "guide-offsets": ["--guide-offsets"],
     "svi": ["--sampler", "svi"],
@@ -214,7 +215,7 @@ offsets' degrees of freedom instead of fixing them at 3 (``--guide-offset-nu lea
 variants add ``--time-course`` with a learnt screen delay: each time point of a replicate is fitted
 as such (the ``longitudinal`` regime), as Chronos fits them."""
 VARIANTS.update({f"{name}-uncollapsed": [*args, "--no-collapse-gene-line"] for name, args in list(VARIANTS.items())
-                 if not name.startswith("counts") and name != DEFAULT})  # fmt: skip
+                 if not name.startswith("counts") and not name.startswith(DEFAULT)})  # fmt: skip
 """Every variant also ``-uncollapsed``: SVI fits integrate the gene × line effects out of the likelihood
 by default (``--collapse-gene-line``, docs/models.md); these keep them as parameters, as before."""
 MODELS = {name: "gene-by-line-lineage"
@@ -267,7 +268,8 @@ def screenfit_rows(
     fit_dir = case / f"fit_gene_by_line_{variant}"
     cli = str(Path(sys.executable).parent / "screenfit")
     model = MODELS.get(variant, "gene-by-line")
-    chosen = [] if variant == DEFAULT else ["--model", model]  # the default: the preset screenfit picks
+    # The default (streamed or not): the preset screenfit picks.
+    chosen = [] if variant in (DEFAULT, "default-stream") else ["--model", model]
     args = [*chosen, "--out", str(fit_dir), "--ci-prob", str(ci_prob), "--quiet", "--force"]
     level = round(100 * ci_prob)
     # An empty compiled-code cache for every run: a fit of new data compiles its XLA programs
@@ -284,8 +286,9 @@ def screenfit_rows(
     wall, peak = wall + wall_ingest, max(peak, peak_ingest)
     fit = load_fit(fit_dir)
     label = f"screenfit {model}" + ("" if variant == "plain" else f" + {variant}")
-    if variant == DEFAULT:
-        label = f"screenfit default (preset {fit.preset}: {fit.config['model_spec']['structure']})"  # type: ignore[index]
+    if variant in (DEFAULT, "default-stream"):
+        streamed = ", streamed" if variant != DEFAULT else ""
+        label = f"screenfit default (preset {fit.preset}: {fit.config['model_spec']['structure']}{streamed})"  # type: ignore[index]
     # The gene level is scored on the mean over the screened lines: for gene × line models their
     # ``gene_line_means`` (that mean's own posterior), for the ``counts`` model its gene effects.
     gene_level_table = "gene_line_means" if "gene_line_means" in fit.tables else "gene_effects"

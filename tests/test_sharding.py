@@ -302,3 +302,29 @@ def test_local_cluster_workers_start_with_the_commands_allocator_settings(monkey
 
     with connect(ClusterSpec("local", workers=1)) as client:
         assert [tuple(v) for v in client.run(settings).values()] == [("2", "system")]
+
+
+@pytest.mark.slow
+def test_sharded_svi_of_the_depmap_preset_matches_the_single_machine_fit(client, tmp_path):
+    """The default preset (SVI, guide terms) stage by stage: gene × line means track the one-machine
+    fit and intervals keep their width (stage 1 on 30 of 60 genes, chunks of 15)."""
+    from screenfit.fitting import fit
+    from screenfit.presets import configure
+
+    screen, _, _ = simulate_screen(SimulationConfig(n_genes=60, n_cell_lines=12, seed=12))
+    chosen = configure(screen)
+    assert chosen.preset == "depmap" and chosen.sampler == "svi"
+    sampler = SamplerConfig(method="svi", seed=3)
+    joint = fit(screen, chosen, sampler=sampler, log_likelihood=False, predictive=False, progress=False)
+    sharded = fit_sharded(screen, chosen, cluster=client, out=tmp_path / "fit", sampler=sampler,
+                          n_stage1_genes=30, chunk_genes=15, progress=False)  # fmt: skip
+    assert sharded.status == "approximate", sharded.diagnostics.problems
+    assert sharded.preset == "depmap" and sharded.config["model_spec"] == joint.config["model_spec"]
+    assert sharded.diagnostics.optimiser["converged"]
+    assert len(sharded.tables["shards"]) == 4
+    keys = ["hugo_symbol", "depmap_id"]
+    a = joint.table("gene_cell_line_effects").set_index(keys)
+    b = sharded.table("gene_cell_line_effects").set_index(keys).loc[a.index]
+    assert np.corrcoef(a["mean"], b["mean"])[0, 1] >= 0.99
+    width = (b["hdi_upper"] - b["hdi_lower"]).median() / (a["hdi_upper"] - a["hdi_lower"]).median()
+    assert abs(width - 1) <= 0.10, width

@@ -11,14 +11,17 @@ from typer.testing import CliRunner
 import screenfit.inference.samplers as samplers
 import screenfit.io.fit_folder as fit_folder
 from screenfit.cli import app
-from screenfit.data.design import GENE, LINE, build_design
-from screenfit.data.stream import stream_design
+from screenfit.data.design import GENE, GUIDE, LINE, PDNA_BATCH, build_design
+from screenfit.data.facts import parquet_facts, screen_facts
+from screenfit.data.stream import GUIDE_LEVELS, stream_design
 from screenfit.errors import ScreenfitInputError
-from screenfit.fitting import fit, load_fit
+from screenfit.fitting import fit, load_fit, streamable_level
 from screenfit.inference.samplers import SamplerConfig
 from screenfit.io.tables import write_screen
 from screenfit.models.base import ModelOptions
+from screenfit.models.guide_grid import guide_grid
 from screenfit.models.registry import get_model
+from screenfit.presets import PRESETS
 from screenfit.simulate import SimulationConfig, simulate_screen
 
 
@@ -99,8 +102,11 @@ def test_grid_likelihood_is_the_same_density(sim_file):
 def test_streamed_fit_refuses_what_it_cannot_do(sim_file):
     _, path = sim_file
     streamed = stream_design(path, ("gene_cn_z",))
-    with pytest.raises(ScreenfitInputError, match="guide- or replicate-level rows"):
+    with pytest.raises(ScreenfitInputError, match="replicate-level rows"):
         fit(streamed, "guide", progress=False)
+    depmap = PRESETS["depmap"].spec.build()
+    with pytest.raises(ScreenfitInputError, match="streamed at hugo_symbol × depmap_id but"):
+        fit(streamed, depmap, progress=False)
     with pytest.raises(ScreenfitInputError, match="log-likelihood"):
         fit(streamed, "gene-by-line", log_likelihood=True, progress=False)
     result = CliRunner().invoke(app, ["fit", str(path), "--stream", "--genes", "5", "--out", "x"])
@@ -133,3 +139,82 @@ def test_streamed_svi_fit_matches_in_memory_and_writes_zarr_when_large(sim_file,
     # agree within the Monte-Carlo error of two sets of 1,000 draws: 4 √2 sd / √1000 ≈ 0.18 sd.
     assert ((a["mean"] - b["mean"]).abs() <= 4 * np.sqrt(2 / 1000) * a["sd"]).all()
     assert set(streamed.tables) == set(memory.tables)
+
+
+def test_guide_level_stream_lays_out_the_in_memory_guide_grid(sim_file):
+    """The depmap preset streams at guide × line: its grid equals the one laid out in memory, and
+    the model built on it has the in-memory model's density (float32 data: within 1e-8 relative)."""
+    screen, path = sim_file
+    spec = PRESETS["depmap"].spec.build()
+    level = streamable_level(spec)
+    assert level in GUIDE_LEVELS and PDNA_BATCH in level
+    streamed = stream_design(path, spec.covariate_columns, batch_rows=1000, level=level)
+    assert streamed.level == level and streamed.grid is not None
+    memory = build_design(screen, spec.level(True), spec.covariate_columns)
+    expected = guide_grid(memory, by_batch=True, per_guide_ss=True)
+    got = streamed.grid
+    assert expected is not None and got.shape == expected.shape
+    np.testing.assert_array_equal(got.slot_guide, expected.slot_guide)
+    np.testing.assert_array_equal(got.n, expected.n)
+    np.testing.assert_allclose(got.y_mean, expected.y_mean, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got.y_ss, expected.y_ss, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.y_ss_line, expected.y_ss_line, rtol=1e-9)
+    np.testing.assert_array_equal(got.n_line, expected.n_line)
+    np.testing.assert_array_equal(got.batch_indicator, expected.batch_indicator)
+    np.testing.assert_array_equal(streamed.design.index[PDNA_BATCH], expected.design.index[PDNA_BATCH])
+    for col in spec.covariate_columns:
+        np.testing.assert_allclose(streamed.design.covariates[col], expected.design.covariates[col], atol=1e-9)
+    in_memory, from_stream = spec.build(memory), spec.build(streamed.design, grid=got)
+    assert set(in_memory.named_vars) == set(from_stream.named_vars)
+    logp_memory, logp_stream = in_memory.compile_logp(), from_stream.compile_logp()
+    rng = np.random.default_rng(1)
+    start = in_memory.initial_point()
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in start.items()}
+        assert logp_stream(point) == pytest.approx(logp_memory(point), rel=1e-8)
+
+
+def test_guide_level_stream_errors(sim_file, tmp_path):
+    screen, _ = sim_file
+    table = screen.table.reset_index(drop=True)
+    level = (GENE, LINE, GUIDE, PDNA_BATCH)
+    two_batches = table.copy()
+    line = two_batches[LINE].iloc[0]
+    two_batches[PDNA_BATCH] = two_batches[PDNA_BATCH].astype(str)
+    two_batches.loc[0, PDNA_BATCH] = "other"
+    with pytest.raises(ScreenfitInputError, match=f"{line} was screened against several pDNA batches"):
+        stream_design(_write(two_batches, tmp_path / "a.parquet"), level=level)
+    gap = table[~((table[GENE] == table[GENE].iloc[0]) & (table[LINE] == line))]
+    with pytest.raises(ScreenfitInputError, match="1 gene × cell-line pairs have no rows") as err:
+        stream_design(_write(gap, tmp_path / "b.parquet"), level=level)
+    assert "b.parquet" in str(err.value.file)
+    with pytest.raises(ScreenfitInputError) as err:
+        stream_design(_write(table.drop(columns=PDNA_BATCH), tmp_path / "c.parquet"), level=level)
+    assert err.value.column == PDNA_BATCH
+
+
+def test_parquet_facts_are_the_loaded_screens(sim_file):
+    screen, path = sim_file
+    assert parquet_facts(path, batch_rows=1000) == screen_facts(screen)
+
+
+@pytest.mark.slow
+def test_streamed_default_preset_matches_the_in_memory_fit(sim_file, tmp_path):
+    """``fit --stream`` with no model option: the preset the in-memory fit picks, fitted from guide × line
+    statistics, gives its gene × line effects (same seed and steps: r ≥ 0.999, SDs within 5%)."""
+    _, path = sim_file
+    outs = {}
+    for name, extra in (("stream", ["--stream"]), ("memory", [])):
+        outs[name] = tmp_path / name
+        args = ["fit", str(path), *extra, "--out", str(outs[name]), "-q", "--no-log-likelihood"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    streamed, memory = load_fit(outs["stream"]), load_fit(outs["memory"])
+    assert streamed.preset == memory.preset == "depmap"
+    assert streamed.config["likelihood_level"] == memory.config["likelihood_level"] == list(GUIDE_LEVELS[1])
+    a, b = memory.table("gene_cell_line_effects"), streamed.table("gene_cell_line_effects")
+    assert list(a[GENE]) == list(b[GENE]) and list(a[LINE]) == list(b[LINE])
+    assert np.corrcoef(a["mean"], b["mean"])[0, 1] >= 0.999
+    assert np.all(np.abs(b["sd"] / a["sd"] - 1) <= 0.05)
+    guides = streamed.table("guide_parameters")
+    assert guides[GENE].notna().all()

@@ -499,20 +499,23 @@ def fit(
     )  # fmt: skip
     if screen_delay is not None:
         given["screen_delay"] = _screen_delay(screen_delay)  # None: learnt
-    by_name = model is not None or stream or cluster is not None
+    by_name = model is not None
     _check_fit_flags(by_name and (preset is not None or config is not None), mass_matrix,
                      cluster is not None and (full_likelihood or bool(log_likelihood)))  # fmt: skip
     options = ModelOptions(**given) if by_name else None  # type: ignore[arg-type]
-    named = model or ("gene-by-line" if stream else "gene-cellline")
-    data = _fit_data(screen, named, options, stream, genes, cell_lines, annotated_lines_only, cluster,
-                     full_likelihood, seed)  # fmt: skip
-    target, method = _fit_target(data, named if by_name else None, preset, config, given, sampler)
+    named = model or "gene-cellline"
+    if stream:
+        _check_stream_flags(genes, cell_lines, annotated_lines_only, cluster, full_likelihood)
+        data, target, method = _streamed(screen, model, options, preset, config, given, sampler)
+    else:
+        data = _fit_data(screen, genes, cell_lines, annotated_lines_only, seed)
+        target, method = _fit_target(data, named if by_name else None, preset, config, given, sampler)
     cfg = SamplerConfig(
         method=method or "nutpie", draws=draws, tune=tune, chains=chains, cores=cores,  # type: ignore[arg-type]
         seed=seed, mass_matrix=mass_matrix,  # type: ignore[arg-type]
     )  # fmt: skip
     if cluster is not None:
-        result = _fit_on_cluster(data, named, cluster, out, options, cfg, stage1_genes, chunk_genes, force, ci_prob,
+        result = _fit_on_cluster(data, target, cluster, out, options, cfg, stage1_genes, chunk_genes, force, ci_prob,
                                  quiet)  # fmt: skip
     else:
         result = run_fit(
@@ -544,7 +547,7 @@ def _check_fit_flags(chooser_and_name: bool, mass_matrix: str, cluster_loglik: b
     """Refuse ``fit`` options that cannot go together, before any data is read."""
     if chooser_and_name:
         raise ScreenfitInputError(
-            "--model, --stream and --cluster fit a model by name; --preset and --config choose one for you.",
+            "--model fits a model by name; --preset and --config choose one for you.",
             fix="drop one of them.",
         )
     if mass_matrix not in ("auto", "diag", "low_rank"):
@@ -556,41 +559,66 @@ def _check_fit_flags(chooser_and_name: bool, mass_matrix: str, cluster_loglik: b
 
 
 def _fit_on_cluster(
-    data: Screen | StreamedScreen, model: str, cluster: str, out: Path, options: object, sampler: object,
-    stage1_genes: int, chunk_genes: int | None, force: bool, ci_prob: float, quiet: bool,
+    data: Screen | StreamedScreen, target: str | Configuration, cluster: str, out: Path, options: object,
+    sampler: object, stage1_genes: int, chunk_genes: int | None, force: bool, ci_prob: float, quiet: bool,
 ) -> FitResult:  # fmt: skip
-    """``fit --cluster``: the two-stage sharded fit on Dask."""
+    """``fit --cluster``: the two-stage sharded fit on Dask, of the model named or the preset chosen."""
     from screenfit.cluster import parse_cluster
     from screenfit.data.screen import Screen
     from screenfit.sharding import fit_sharded
 
     assert isinstance(data, Screen)
     return fit_sharded(
-        data, model, cluster=parse_cluster(cluster), out=out, options=options,  # type: ignore[arg-type]
+        data, target, cluster=parse_cluster(cluster), out=out, options=options,  # type: ignore[arg-type]
         sampler=sampler, n_stage1_genes=stage1_genes, chunk_genes=chunk_genes,  # type: ignore[arg-type]
         force=force, ci_prob=ci_prob, progress=not quiet,
     )  # fmt: skip
 
 
-def _fit_data(
-    path: Path, model: str, options: object, stream: bool, genes: int | None, cell_lines: int | None,
-    annotated_lines_only: bool, cluster: str | None, full_likelihood: bool, seed: int,
-) -> Screen | StreamedScreen:  # fmt: skip
-    """The screen a fit reads: streamed into gene × line statistics, or loaded and filtered."""
-    from screenfit.data import preprocess
-    from screenfit.data.stream import stream_design
-    from screenfit.models.registry import get_model
+def _check_stream_flags(
+    genes: int | None, cell_lines: int | None, annotated_lines_only: bool, cluster: str | None, full_likelihood: bool
+) -> None:
+    """Refuse the options ``--stream`` cannot honour, before anything is read."""
+    clashing = [name for name, on in (("--genes", genes is not None), ("--cell-lines", cell_lines is not None),
+                ("--annotated-lines-only", annotated_lines_only), ("--cluster", cluster is not None),
+                ("--full-likelihood", full_likelihood)) if on]  # fmt: skip
+    if clashing:
+        raise ScreenfitInputError(
+            f"--stream reads the whole file as gene (or guide) × line statistics; {', '.join(clashing)} cannot apply.",
+            fix="drop those options, or fit without --stream.",
+        )
 
-    if stream:
-        clashing = [name for name, on in (("--genes", genes is not None), ("--cell-lines", cell_lines is not None),
-                    ("--annotated-lines-only", annotated_lines_only), ("--cluster", cluster is not None),
-                    ("--full-likelihood", full_likelihood)) if on]  # fmt: skip
-        if clashing:
-            raise ScreenfitInputError(
-                f"--stream reads the whole file as gene × line statistics; {', '.join(clashing)} cannot apply.",
-                fix="drop those options, or fit without --stream.",
-            )
-        return stream_design(path, get_model(model, options).covariate_columns)  # type: ignore[arg-type]
+
+def _streamed(
+    path: Path, model: str | None, options: object, preset: str | None, config: Path | None,
+    given: dict[str, object], sampler: str | None,
+) -> tuple[StreamedScreen, str | Configuration, str | None]:  # fmt: skip
+    """``fit --stream``: the model (named, or the preset chosen from the file's facts), then the screen
+    streamed at the level that model is fitted at, and the sampler method."""
+    from dataclasses import replace
+
+    from screenfit.data.facts import parquet_facts
+    from screenfit.data.stream import stream_design
+    from screenfit.fitting import stream_level
+    from screenfit.models.registry import get_model
+    from screenfit.presets import configure, read_config_file
+
+    file_config = read_config_file(config) if config is not None else None
+    method = sampler or (str(file_config["sampler"]) if file_config and file_config.get("sampler") else None)
+    if model is not None:
+        spec = get_model(model, options)  # type: ignore[arg-type]
+        streamed = stream_design(path, spec.covariate_columns, level=stream_level(spec, path))
+        return streamed, model, method
+    chosen = configure(parquet_facts(path), preset, file_config, _overrides(given), sampler=method)
+    spec = chosen.spec.build()
+    streamed = stream_design(path, spec.covariate_columns, level=stream_level(spec, path))
+    return streamed, replace(chosen, screen=streamed), chosen.sampler
+
+
+def _fit_data(path: Path, genes: int | None, cell_lines: int | None, annotated_lines_only: bool, seed: int) -> Screen:
+    """The screen a fit reads, loaded and filtered."""
+    from screenfit.data import preprocess
+
     data = _load(path)
     if annotated_lines_only:
         data = preprocess.annotated_lines_only(data)

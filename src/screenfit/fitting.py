@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 import arviz as az
+import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor
@@ -25,7 +26,7 @@ import pytensor
 import screenfit
 from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE, Design, build_design
 from screenfit.data.screen import Screen
-from screenfit.data.stream import STREAM_LEVEL, StreamedScreen
+from screenfit.data.stream import GUIDE_LEVELS, STREAM_LEVEL, StreamedScreen
 from screenfit.errors import ScreenfitInputError
 from screenfit.evaluate import loglik as evaluate
 from screenfit.evaluate.loglik import evaluation_units, unit_log_likelihood
@@ -43,6 +44,7 @@ from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, SampleRun, 
 from screenfit.io.fit_folder import FitResult, load_fit, write_fit
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.collapsed import EPSILON
+from screenfit.models.likelihood import guide_grid_fits
 from screenfit.models.registry import get_model
 from screenfit.models.spec import ModelSpec
 from screenfit.presets import Configuration, configure
@@ -134,8 +136,12 @@ def result_tables(
     tables = build_tables(idata, spec, entrez, ci_prob, convergence)
     if spec.gene_line_effect:
         tables.update(depmap_tables(idata.posterior[spec.gene_line_effect], entrez, ci_prob))
-    if "guide_parameters" in tables and isinstance(screen, Screen):
-        guide_gene = screen.table.drop_duplicates(GUIDE).set_index(GUIDE)[GENE].astype(str)
+    if "guide_parameters" in tables:
+        if isinstance(screen, Screen):
+            guide_gene = screen.table.drop_duplicates(GUIDE).set_index(GUIDE)[GENE].astype(str)
+        else:
+            coords = screen.design.coords
+            guide_gene = pd.Series(np.asarray(coords[GENE])[screen.design.guide_gene], index=coords[GUIDE])
         guides = tables["guide_parameters"]
         guides.insert(guides.columns.get_loc(GUIDE) + 1, GENE, guides[GUIDE].map(guide_gene))
     return tables
@@ -159,15 +165,40 @@ def drawn_variables(model: pm.Model, spec: ScreenModel) -> list[str]:
     return names
 
 
-def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, evaluate: bool) -> None:
-    """Raise a clear error when a model cannot be fitted from a streamed (gene × line) design."""
-    if spec.observed != "lfc" or not collapse or spec.level(collapse) != STREAM_LEVEL:
+def streamable_level(spec: ScreenModel) -> tuple[str, ...] | None:
+    """The level ``spec`` is fitted at from a streamed screen: gene × line statistics, or guide × line
+    ones for guide-level terms on the guide grid; ``None`` when it needs the rows."""
+    if spec.observed != "lfc" or spec.options.time_course:
+        return None
+    level = spec.level(True)
+    if level == STREAM_LEVEL or (level in GUIDE_LEVELS and guide_grid_fits(spec)):
+        return level
+    return None
+
+
+def stream_level(spec: ScreenModel, source: str | Path, collapse: bool = True) -> tuple[str, ...]:
+    """:func:`streamable_level`, or a clear error naming the model and the file when it has none."""
+    level = streamable_level(spec) if collapse else None
+    if level is None:
         raise ScreenfitInputError(
-            f"model '{spec.name}' needs guide- or replicate-level rows, but a streamed screen is read as "
-            "gene × cell-line sufficient statistics.",
+            f"model '{spec.name}' needs replicate-level rows, but a streamed screen is read as gene × cell-line "
+            "(or guide × cell-line) sufficient statistics.",
+            file=source,
+            fix="stream an LFC model whose mean is per gene × cell line (gene-by-line, gene-by-line-lineage, the "
+            "depmap preset), or load the screen in memory (without --stream).",
+        )
+    return level
+
+
+def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, evaluate: bool) -> None:
+    """Raise a clear error when a model cannot be fitted from a streamed design."""
+    stream_level(spec, screen.source, collapse)
+    if spec.level(collapse) != screen.level:
+        raise ScreenfitInputError(
+            f"the screen was streamed at {' × '.join(screen.level)} but model '{spec.name}' is fitted at "
+            f"{' × '.join(spec.level(collapse))}.",
             file=screen.source,
-            fix="stream a gene × cell-line LFC model (gene-by-line, copy-number, gene-cellline), or load the "
-            "screen in memory (without --stream).",
+            fix="stream it with the model's level: stream_design(path, covariates, level=streamable_level(model)).",
         )
     if spec.options.time_course:
         raise ScreenfitInputError(
@@ -224,11 +255,13 @@ def resolve_model(
     """The screen, model and sampler a fit runs, and the preset configuration they came from (or ``None``).
 
     With ``model=None`` the preset is resolved on the screen (:func:`~screenfit.presets.configure`),
-    or ``model`` is such a resolved configuration (whose screen is fitted); a streamed screen,
-    whose rows are not read, has no preset yet: it fits gene-by-line.
+    or ``model`` is such a resolved configuration (whose screen is fitted, ``screen`` where it has
+    none: a streamed screen's configuration is chosen from its facts, before it is read); a streamed
+    screen with ``model=None`` fits gene-by-line.
     """
     if isinstance(model, Configuration):
-        return model.screen, model.spec.build(), sampler or SamplerConfig(method=model.sampler), model  # type: ignore[arg-type]
+        fitted = screen if model.screen is None else model.screen
+        return fitted, model.spec.build(), sampler or SamplerConfig(method=model.sampler), model  # type: ignore[arg-type]
     if model is None and options is None and isinstance(screen, Screen):
         chosen = configure(screen, preset, config, sampler=sampler.method if sampler is not None else None)
         sampler = sampler or SamplerConfig(method=chosen.sampler)  # type: ignore[arg-type]
@@ -273,7 +306,8 @@ def fit(
     ----------
     screen
         The validated screen, or a screen streamed from Parquet
-        (:func:`~screenfit.data.stream.stream_design`) for gene × cell-line models.
+        (:func:`~screenfit.data.stream.stream_design`, at :func:`stream_level` of the model) for
+        models whose mean is per gene × cell line, guide terms included.
     model
         ``None`` (default): the preset chosen for the screen (:func:`~screenfit.presets.choose_preset`),
         or ``preset``, with ``config``'s overrides; config.json records which and why. Else a
@@ -428,11 +462,12 @@ def _sample(screen: Screen | StreamedScreen, settled: _Settled, progress: bool) 
     """Build the design and the PyMC model and run the sampler; the model is dropped on return."""
     spec = settled.model
     t0 = time.perf_counter()
+    grid = None
     if isinstance(screen, StreamedScreen):
-        design = screen.design
+        design, grid = screen.design, screen.grid
     else:
         design = build_design(screen, settled.level, spec.covariate_columns, count_columns=spec.observed == "counts")
-    pm_model = spec.build(design)
+    pm_model = spec.build(design) if grid is None else spec.build(design, grid=grid)
     timings = {"load": time.perf_counter() - t0}
     var_names = drawn_variables(pm_model, spec)
     key = compile_key(settled.config, spec, var_names)

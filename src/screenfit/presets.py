@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from screenfit.data.design import CONDITION, DAYS, LINE, LINEAGE
+from screenfit.data.facts import ScreenFacts, screen_facts
 from screenfit.data.screen import Screen
+from screenfit.data.stream import StreamedScreen
 from screenfit.errors import ScreenfitInputError
 from screenfit.models.spec import ModelSpec
 from screenfit.models.terms import CopyNumber, Covariate, GuideEfficacy, GuideNoise, GuideOffsets, TimeCourse
@@ -126,19 +127,20 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def choose_preset(screen: Screen) -> tuple[Preset, str]:
-    """The preset for ``screen`` and why, in words: conditions → drug; several libraries →
-    multi-library; fewer than :data:`DEPMAP_LINES` lines → single-screen; lines read at several
-    time points → time-course; otherwise depmap."""
-    t = screen.table
-    n_lines = screen.count(LINE)
-    if CONDITION in t.columns and t[CONDITION].nunique() >= 2:
-        return PRESETS["drug"], f"the screen has {t[CONDITION].nunique()} conditions"
-    if "library" in t.columns and t["library"].nunique() >= 2:
-        return PRESETS["multi-library"], f"the screen joins {t['library'].nunique()} guide libraries"
+def choose_preset(screen: Screen | ScreenFacts) -> tuple[Preset, str]:
+    """The preset for ``screen`` (or a streamed screen's :class:`~screenfit.data.facts.ScreenFacts`)
+    and why, in words: conditions → drug; several libraries → multi-library; fewer than
+    :data:`DEPMAP_LINES` lines → single-screen; lines read at several time points → time-course;
+    otherwise depmap."""
+    facts = screen_facts(screen) if isinstance(screen, Screen) else screen
+    n_lines = facts.n_lines
+    if facts.n_conditions >= 2:
+        return PRESETS["drug"], f"the screen has {facts.n_conditions} conditions"
+    if facts.n_libraries >= 2:
+        return PRESETS["multi-library"], f"the screen joins {facts.n_libraries} guide libraries"
     if n_lines < DEPMAP_LINES:
         return PRESETS["single-screen"], f"{n_lines} cell line(s), fewer than {DEPMAP_LINES}"
-    if DAYS in t.columns and bool((t.groupby(LINE, observed=True)[DAYS].nunique() > 1).any()):
+    if facts.timed_lines:
         return PRESETS["time-course"], f"{n_lines} cell lines, some read at several time points"
     return PRESETS["depmap"], f"{n_lines} cell lines"
 
@@ -153,7 +155,8 @@ class Configuration:
 
     spec: ModelSpec
     sampler: str
-    screen: Screen
+    screen: Screen | StreamedScreen | None
+    """The screen fitted; ``None`` while a streamed screen, chosen for by its facts, is not yet read."""
     preset: str | None = None
     reason: str = ""
     notes: tuple[str, ...] = field(default=())
@@ -190,7 +193,7 @@ def read_config_file(path: str | Path) -> dict[str, object]:
 
 
 def configure(
-    screen: Screen,
+    screen: Screen | ScreenFacts,
     preset: str | None = None,
     config: Mapping[str, object] | None = None,
     overrides: Mapping[str, object] | None = None,
@@ -210,16 +213,12 @@ def configure(
         chosen, reason = get_preset(str(name)), "named" if preset else "named in the configuration"
     else:
         chosen, reason = choose_preset(screen)
-    lineage = LINEAGE in screen.table.columns and screen.table[LINEAGE].notna().any()
-    spec, notes = chosen.spec.adapted_to(_columns(screen), bool(lineage))
+    facts = screen_facts(screen) if isinstance(screen, Screen) else screen
+    spec, notes = chosen.spec.adapted_to(set(facts.columns), facts.has_lineage)
     model = config.get("model") or {}
     if not isinstance(model, Mapping):
         raise ScreenfitInputError("'model' in the configuration must be a table.", fix="see docs/cli.md.")
     spec = ModelSpec.from_dict(overrides or {}, ModelSpec.from_dict(model, spec))
     method = sampler or str(config.get("sampler") or chosen.sampler)
-    return Configuration(spec, method, screen, chosen.name, reason, tuple(notes))
-
-
-def _columns(screen: Screen) -> set[str]:
-    t = screen.table
-    return {c for c in t.columns if t[c].notna().any()}
+    return Configuration(spec, method, screen if isinstance(screen, Screen) else None, chosen.name, reason,
+                         tuple(notes))  # fmt: skip

@@ -40,9 +40,9 @@ from screenfit.data.design import GENE, GUIDE, Design, build_design
 from screenfit.data.preprocess import stable_pick
 from screenfit.data.screen import Screen
 from screenfit.errors import ScreenfitInputError
-from screenfit.fitting import fit, fit_config, provenance, result_tables
+from screenfit.fitting import drawn_variables, fit, fit_config, provenance, result_tables
 from screenfit.inference.cache import CONFIG, cache_state, fit_hash
-from screenfit.inference.diagnostics import Diagnostics, GateThresholds, check_mcmc
+from screenfit.inference.diagnostics import Diagnostics, GateThresholds, check_mcmc, check_optimiser
 from screenfit.inference.samplers import SamplerConfig, run_sampler
 from screenfit.io.atomic import atomic_path
 from screenfit.io.fit_folder import FitResult, load_fit, write_fit
@@ -50,6 +50,7 @@ from screenfit.io.posterior import write_posterior
 from screenfit.io.tables import write_table
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.registry import get_model
+from screenfit.presets import Configuration
 from screenfit.reference import essential_sets
 from screenfit.results.tables import CI_PROB
 
@@ -198,10 +199,15 @@ def fit_chunk(task: ChunkTask) -> ChunkOutcome:
     model = spec.build(design)
     conditioned = pm.do(model, _fixed_for(design, model, task.fixed))
     sampler = replace(task.sampler, cores=_worker_cores(task.sampler), seed=task.sampler.seed + 1 + task.index)
-    with run_sampler(conditioned, sampler, progress=False) as run:
+    names = drawn_variables(conditioned, spec) if sampler.method == "svi" else None
+    with run_sampler(conditioned, sampler, progress=False, var_names=names) as run:
         posterior = run.idata.posterior[[v for v in run.idata.posterior.data_vars if not str(v).endswith("__")]]
-        idata = az.InferenceData(posterior=posterior, sample_stats=run.idata.sample_stats)
-        diagnostics = check_mcmc(idata, sampler.method, (), task.thresholds)
+        if sampler.is_mcmc:
+            idata = az.InferenceData(posterior=posterior, sample_stats=run.idata.sample_stats)
+            diagnostics = check_mcmc(idata, sampler.method, (), task.thresholds)
+        else:
+            idata = az.InferenceData(posterior=posterior.load())
+            diagnostics = check_optimiser(sampler.method, run.optimiser, task.thresholds)
         wall = time.perf_counter() - t0
         with atomic_path(task.folder, force=True) as tmp:
             tmp.mkdir()
@@ -251,8 +257,11 @@ def merge_chunks(
     return az.InferenceData(posterior=posterior)
 
 
-def combine_diagnostics(method: str, parts: Sequence[tuple[str, Diagnostics]], th: GateThresholds) -> Diagnostics:
-    """The gate over stage 1 and every chunk: worst values, and each failure named by its part."""
+def combine_diagnostics(
+    method: str, parts: Sequence[tuple[str, Diagnostics]], th: GateThresholds, mcmc: bool = True
+) -> Diagnostics:
+    """The gate over stage 1 and every chunk: worst values, and each failure named by its part;
+    a variational fit whose parts all met their stopping rule is ``approximate``."""
 
     def extreme(
         pick: Callable[..., tuple[float, str]],
@@ -268,8 +277,11 @@ def combine_diagnostics(method: str, parts: Sequence[tuple[str, Diagnostics]], t
     min_tail, _ = extreme(min, lambda d: d.min_ess_tail, lambda d: None)
     min_bfmi, _ = extreme(min, lambda d: d.min_bfmi, lambda d: None)
     problems = tuple(f"{name}: {p}" for name, d in parts for p in d.problems)
+    optimiser = {} if mcmc else {"steps": {name: d.optimiser.get("steps") for name, d in parts},
+                                 "converged": all(bool(d.optimiser.get("converged")) for _, d in parts)}  # fmt: skip
     return Diagnostics(
-        status="failed" if problems else "converged", method=f"{method} (two-stage, {len(parts) - 1} chunks)",
+        status="failed" if problems else ("converged" if mcmc else "approximate"),
+        method=f"{method} (two-stage, {len(parts) - 1} chunks)", optimiser=optimiser,
         max_rhat=max_rhat, max_rhat_parameter=rhat_at, min_ess_bulk=min_bulk, min_ess_bulk_parameter=bulk_at,
         min_ess_tail=min_tail, divergences=sum(d.divergences or 0 for _, d in parts), min_bfmi=min_bfmi,
         problems=problems, thresholds=th,
@@ -358,7 +370,7 @@ def _run_chunks(
 
 def fit_sharded(
     screen: Screen,
-    model: str = "gene-cellline",
+    model: str | ScreenModel | Configuration = "gene-cellline",
     *,
     cluster: ClusterSpec | Client,
     out: str | Path,
@@ -372,7 +384,9 @@ def fit_sharded(
     keep_checkpoints: bool = False,
     progress: bool = True,
 ) -> FitResult:
-    """Fit ``model`` in two stages: shared parameters on a gene subset, then gene chunks on a Dask cluster.
+    """Fit ``model`` (a name with ``options``, a model, or a preset's configuration, recorded in
+    config.json as a one-machine fit records it) in two stages: shared parameters on a gene
+    subset, then gene chunks on a Dask cluster, by MCMC or SVI.
 
     The result has the same tables and posterior layout as :func:`~screenfit.fitting.fit`
     (without pointwise log-likelihood or predictive checks), a ``shards`` table with one row
@@ -381,11 +395,18 @@ def fit_sharded(
     settings resumes from them, and they are removed once the result is written (unless
     ``keep_checkpoints``).
     """
-    spec = get_model(model, options)
+    described = model.to_dict() if isinstance(model, Configuration) else {}
+    if isinstance(model, Configuration):
+        sampler = sampler or SamplerConfig(method=model.sampler)  # type: ignore[arg-type]
+        model = model.spec.build()
+    spec = get_model(model, options) if isinstance(model, str) else model
     spec.check_screen(screen)
     sampler = spec.sampler_for(screen, sampler)
-    if not sampler.is_mcmc:
-        raise ScreenfitInputError("sharded fits use MCMC stage by stage.", fix="use --sampler nutpie (or numpyro).")
+    if not (sampler.is_mcmc or sampler.method == "svi"):
+        raise ScreenfitInputError(
+            f"sharded fits run MCMC or SVI stage by stage, not {sampler.method}.",
+            fix="use --sampler svi, nutpie (or numpyro).",
+        )
     spec = spec.settled(sampler)  # before the hash, as in a single-machine fit
     th = thresholds or GateThresholds()
     out = Path(out)
@@ -398,7 +419,7 @@ def fit_sharded(
     config = fit_config(
         screen, spec, sampler, level, ci_prob, log_likelihood=False, predictive=False,
         sharded={"stage1_genes": len(genes1), "chunk_genes": chunk_genes, "fixed": "stage-1 posterior mean",
-                 "shared_parameters": shared},
+                 "shared_parameters": shared}, **described,
     )  # fmt: skip
     if cache_state(out, str(config["hash"]), force) == "hit":
         return load_fit(out)
@@ -419,7 +440,7 @@ def fit_sharded(
     idata = az.InferenceData(posterior=spec.reported_posterior(merged.posterior))
     parts = [("stage 1", stage1.diagnostics)]
     parts += [(f"{chunk_name(o.index)} ({o.genes[0]}–{o.genes[-1]})", o.diagnostics) for o in outcomes]
-    diagnostics = combine_diagnostics(sampler.method, parts, th)
+    diagnostics = combine_diagnostics(sampler.method, parts, th, mcmc=sampler.is_mcmc)
     where = str(cluster) if isinstance(cluster, ClusterSpec) else "client"
     config["sharded"] = {
         **config["sharded"],  # type: ignore[dict-item]

@@ -27,15 +27,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE, Design
+from screenfit.data.design import GENE, GUIDE, LINE, LINEAGE, PDNA_BATCH, Design
 from screenfit.data.preprocess import CN_MAX
 from screenfit.errors import ScreenfitInputError
 from screenfit.io.tables import require_columns
+from screenfit.models.guide_grid import GuideGrid, batch_indicator, slot_layout
 
 #: Rows read per batch (≈ 100 MB of the needed columns).
 BATCH_ROWS = 4_000_000
 STREAM_LEVEL: tuple[str, ...] = (GENE, LINE)
-"""The one level a streamed design collapses to: gene × cell line."""
+"""The level a streamed design collapses to for models whose mean and noise are per gene × cell line."""
+GUIDE_LEVELS: tuple[tuple[str, ...], ...] = ((GENE, LINE, GUIDE), (GENE, LINE, GUIDE, PDNA_BATCH))
+"""Guide-level streams, for models with guide terms (offsets [per pDNA batch], efficacy, noise):
+statistics per guide × line laid out as a :class:`~screenfit.models.guide_grid.GuideGrid`."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ class StreamedScreen:
     digest: str
     entrez: dict[str, int]
     notes: tuple[str, ...] = ()
+    grid: GuideGrid | None = None
+    """Guide × line statistics of a guide-level stream (``design`` is then their gene × line collapse)."""
+    level: tuple[str, ...] = STREAM_LEVEL
+    """The level the statistics were taken at: :data:`STREAM_LEVEL` or one of :data:`GUIDE_LEVELS`."""
 
     def content_hash(self) -> str:
         """Hash of every row's gene × line key, LFC and covariates, in file order."""
@@ -103,14 +111,15 @@ def _reject_missing(codes: np.ndarray, start: int, path: Path, column: str) -> N
 def _scan_labels(
     path: Path, columns: list[str], batch_rows: int
 ) -> tuple[dict[str, list[str]], dict[str, pd.DataFrame]]:
-    """Pass 1: sorted labels of gene, line, guide (and lineage), and the guide → gene and line → lineage pairs."""
+    """Pass 1: sorted labels of gene, line, guide (lineage, pDNA batch), and the guide → gene, line → lineage
+    and line → batch pairs."""
     seen: dict[str, set[str]] = {c: set() for c in columns}
-    pairs: dict[str, list[pd.DataFrame]] = {GUIDE: [], LINE: []}
+    pairs: dict[str, list[pd.DataFrame]] = {GUIDE: [], LINE: [], PDNA_BATCH: []}
     for start, batch in _batches(path, columns, batch_rows):
         frame = {}
         for col in columns:
             labels, codes = _labels_and_codes(batch.column(col))
-            if col in (GENE, LINE, GUIDE):
+            if col in (GENE, LINE, GUIDE, PDNA_BATCH):
                 _reject_missing(codes, start, path, col)
             seen[col].update(str(v) for v in labels)
             frame[col] = pd.Categorical.from_codes(codes, categories=pd.Index(labels.astype(str)), validate=False)
@@ -118,6 +127,8 @@ def _scan_labels(
         pairs[GUIDE].append(rows[[GUIDE, GENE]].drop_duplicates().astype(str))
         if LINEAGE in rows:
             pairs[LINE].append(rows[[LINE, LINEAGE]].drop_duplicates().astype(str))
+        if PDNA_BATCH in rows:
+            pairs[PDNA_BATCH].append(rows[[LINE, PDNA_BATCH]].drop_duplicates().astype(str))
     coords = {c: sorted(v) for c, v in seen.items()}
     return coords, {k: pd.concat(v, ignore_index=True).drop_duplicates() for k, v in pairs.items() if v}
 
@@ -134,22 +145,28 @@ class _GroupSums:
     cn_rows: np.ndarray  # rows with a copy number, per group: the mean is over those
     n_cn_missing: int
     digest: Any
+    guide: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # n, Σy, Σy² per guide × line (guide-major)
 
 
 def _accumulate(
     path: Path, lookup: dict[str, dict[str, int]], n_lines: int, needs_cn: bool, raw_covariates: list[str],
     cn_max: float, batch_rows: int,
 ) -> _GroupSums:  # fmt: skip
-    """Pass 2: count, sum and sum of squares of LFC and covariates per gene × line, batch by batch;
-    rows with a non-finite LFC or a missing covariate are named in one error at the end."""
+    """Pass 2: count, sum and sum of squares of LFC and covariates per gene × line (and of LFC per
+    guide × line when ``lookup`` has guides), batch by batch; rows with a non-finite LFC or a
+    missing covariate are named in one error at the end."""
     size = len(lookup[GENE]) * n_lines
     cov_names = (["cn"] if needs_cn else []) + raw_covariates
     zeros = {c: np.zeros(size) for c in cov_names}
     sums = _GroupSums(np.zeros(size), np.zeros(size), np.zeros(size), zeros, {c: np.zeros(size) for c in cov_names},
                       np.zeros(size), 0, hashlib.blake2b(digest_size=16))  # fmt: skip
+    guides = GUIDE in lookup
+    guide_size = len(lookup[GUIDE]) * n_lines if guides else 0
+    if guides:
+        sums.guide = (np.zeros(guide_size), np.zeros(guide_size), np.zeros(guide_size))
     bad_rows: dict[str, list[int]] = {}
     value_cols = ["lfc", *(["gene_cn"] if needs_cn else []), *raw_covariates]
-    for start, batch in _batches(path, [GENE, LINE, *value_cols], batch_rows):
+    for start, batch in _batches(path, [GENE, LINE, *([GUIDE] if guides else []), *value_cols], batch_rows):
         g = _global_codes(batch.column(GENE), lookup[GENE])
         c = _global_codes(batch.column(LINE), lookup[LINE])
         y = batch.column("lfc").to_numpy(zero_copy_only=False).astype(float)
@@ -161,6 +178,11 @@ def _accumulate(
         sums.n += np.bincount(key, minlength=size)
         sums.sy += np.bincount(key, weights=y, minlength=size)
         sums.syy += np.bincount(key, weights=y * y, minlength=size)
+        if sums.guide is not None:
+            guide_key = _global_codes(batch.column(GUIDE), lookup[GUIDE]) * n_lines + c
+            for total, weights in zip(sums.guide, (None, y, y * y), strict=True):
+                total += np.bincount(guide_key, weights=weights, minlength=guide_size)
+            sums.digest.update(guide_key.astype(np.int64).tobytes())
         values: dict[str, np.ndarray] = {}
         if needs_cn:
             cn = batch.column("gene_cn").to_numpy(zero_copy_only=False).astype(float)
@@ -238,16 +260,25 @@ def _label_maps(
 
 
 def stream_design(
-    path: str | Path, covariates: Sequence[str] = (), batch_rows: int = BATCH_ROWS, cn_max: float = CN_MAX
+    path: str | Path,
+    covariates: Sequence[str] = (),
+    batch_rows: int = BATCH_ROWS,
+    cn_max: float = CN_MAX,
+    level: Sequence[str] = STREAM_LEVEL,
 ) -> StreamedScreen:
-    """The gene × cell-line design of a Parquet screen, read in batches (see the module docstring).
+    """The design of a Parquet screen, read in batches (see the module docstring).
 
     ``covariates`` as for :func:`~screenfit.data.design.build_design`: ``gene_cn_z`` (capped at
     ``cn_max``, z-scaled within gene over rows, ddof = 0) and ``cn_excess`` are computed from
     ``gene_cn``; any other name is read as a numeric column. A missing copy number gives 0 with
-    a warning, as in the in-memory path.
+    a warning, as in the in-memory path. ``level`` is :data:`STREAM_LEVEL` (gene × line
+    statistics) or one of :data:`GUIDE_LEVELS` (also guide × line statistics, laid out as the
+    guide grid the guide-level terms' density runs on: every gene measured in every line).
     """
     path = Path(path)
+    level = tuple(level)
+    if level != STREAM_LEVEL and level not in GUIDE_LEVELS:
+        raise ValueError(f"a screen streams at {STREAM_LEVEL} or {GUIDE_LEVELS}, not {level}")
     if not path.is_file():
         raise ScreenfitInputError(
             "no such screen file.", file=path, fix="pass the screen.parquet of `screenfit ingest`."
@@ -255,12 +286,16 @@ def stream_design(
     schema = pq.read_schema(path)
     needs_cn = any(c in ("cn_excess", "gene_cn_z") for c in covariates)
     raw_covariates = [c for c in covariates if c not in ("cn_excess", "gene_cn_z")]
-    required = [GENE, LINE, GUIDE, "lfc", *(["gene_cn"] if needs_cn else []), *raw_covariates]
+    by_batch = PDNA_BATCH in level
+    required = [GENE, LINE, GUIDE, "lfc", *([PDNA_BATCH] if by_batch else []), *(["gene_cn"] if needs_cn else []),
+                *raw_covariates]  # fmt: skip
     fix = "ingest the screen with `screenfit ingest` (it writes the canonical columns), or pick a model whose "
     require_columns(pd.DataFrame(columns=schema.names), tuple(required), path, fix + "covariates the screen has.")
-    label_cols = [GENE, LINE, GUIDE, *([LINEAGE] if LINEAGE in schema.names else [])]
+    label_cols = [GENE, LINE, GUIDE, *([LINEAGE] if LINEAGE in schema.names else []),
+                  *([PDNA_BATCH] if by_batch else [])]  # fmt: skip
     coords, pairs = _scan_labels(path, label_cols, batch_rows)
-    lookup = {c: {v: i for i, v in enumerate(coords[c])} for c in (GENE, LINE)}
+    by_guide = level != STREAM_LEVEL
+    lookup = {c: {v: i for i, v in enumerate(coords[c])} for c in (GENE, LINE, *([GUIDE] if by_guide else []))}
     n_genes, n_lines = len(coords[GENE]), len(coords[LINE])
     sums = _accumulate(path, lookup, n_lines, needs_cn, raw_covariates, cn_max, batch_rows)
     present = np.flatnonzero(sums.n > 0)
@@ -284,15 +319,100 @@ def stream_design(
     guide_gene, line_lineage = _label_maps(coords, pairs, lookup, path)
     if line_lineage is not None:
         index[LINEAGE] = line_lineage[line_idx]
+    line_batch = _line_batch(coords, pairs, lookup, path) if by_batch else None
+    if line_batch is not None:
+        index[PDNA_BATCH] = line_batch[line_idx]
     design = Design(coords, STREAM_LEVEL, index, n_p, y_mean, y_ss, covariates_out, guide_gene, line_lineage, None,
                     int(sums.n.sum()))  # fmt: skip
+    grid = None
+    if sums.guide is not None:
+        grid = _guide_grid(sums.guide, design, line_batch, path)
+        sums.guide = None
     entrez = _entrez(path, schema, coords[GENE], batch_rows)
+    what = "guide" if by_guide else "gene"
     return StreamedScreen(
         str(path),
         design,
         sums.digest.hexdigest(),
         entrez,
-        (f"streamed from Parquet in batches of {batch_rows:,} rows",),
+        (f"streamed from Parquet in batches of {batch_rows:,} rows into {what} × line statistics",),
+        grid,
+        level,
+    )
+
+
+def _line_batch(
+    coords: dict[str, list[str]], pairs: dict[str, pd.DataFrame], lookup: dict[str, dict[str, int]], path: Path
+) -> np.ndarray:
+    """Each line's pDNA batch code; an error naming a line screened against several batches."""
+    per_line = pairs[PDNA_BATCH]
+    several = per_line[per_line[LINE].duplicated(keep=False)]
+    if len(several):
+        line = str(several[LINE].iloc[0])
+        batches = ", ".join(sorted(several.loc[several[LINE] == line, PDNA_BATCH]))
+        raise ScreenfitInputError(
+            f"cell line {line} was screened against several pDNA batches ({batches}); a streamed fit with guide "
+            "offsets per batch needs one batch per line.",
+            file=path, column=PDNA_BATCH,
+            fix="fit the screen in memory (without --stream), or give each line's replicates one batch.",
+        )  # fmt: skip
+    batch_lookup = {v: i for i, v in enumerate(coords[PDNA_BATCH])}
+    line_batch = np.full(len(coords[LINE]), -1)
+    line_batch[per_line[LINE].map(lookup[LINE]).to_numpy()] = per_line[PDNA_BATCH].map(batch_lookup).to_numpy()
+    return line_batch
+
+
+def _guide_grid(
+    guide_sums: tuple[np.ndarray, np.ndarray, np.ndarray], design: Design, line_batch: np.ndarray | None, path: Path
+) -> GuideGrid:
+    """The guide grid (float32) from the guide × line sums; ``design`` (gene × line) must be complete.
+
+    Works in place on the sums (they are dropped after): at 72 M guide × lines each float64
+    temporary is 0.6 GB.
+    """
+    coords = design.coords
+    n_genes, n_lines, n_guides = len(coords[GENE]), len(coords[LINE]), len(coords[GUIDE])
+    if design.grid_shape is None:
+        missing = n_genes * n_lines - design.n_groups
+        raise ScreenfitInputError(
+            f"{missing:,} gene × cell-line pairs have no rows; a streamed fit with guide-level terms needs every "
+            "gene measured in every cell line.",
+            file=path, column=GENE,
+            fix="fit gene × line statistics (`--model gene-by-line --stream`), or load the screen in memory "
+            "(without --stream).",
+        )  # fmt: skip
+    layout = slot_layout(design.guide_gene, n_genes)
+    if layout is None:
+        raise ScreenfitInputError(
+            "guide counts per gene are too uneven for the guide grid (a few genes with many guides).",
+            file=path, column=GUIDE,
+            fix="fit the screen in memory (without --stream), or drop the genes with many more guides than most.",
+        )  # fmt: skip
+    slots, rank, slot_guide = layout
+    n, sy, syy = (a.reshape(n_guides, n_lines) for a in guide_sums)
+    observed = n > 0
+    np.divide(sy, n, out=sy, where=observed)  # sy becomes the mean
+    syy -= n * sy**2  # syy becomes the within-group sum of squares
+    np.maximum(syy, 0.0, out=syy)
+    where = (design.guide_gene, rank)
+    dense = []
+    for values in (n, sy, syy):
+        out = np.zeros((n_genes, slots, n_lines), dtype=np.float32)
+        out[where] = values
+        dense.append(out)
+    indicator = np.ones((1, n_lines)) if line_batch is None else batch_indicator(
+        line_batch, len(coords[PDNA_BATCH]), np.arange(n_lines)
+    )  # fmt: skip
+    return GuideGrid(
+        design=design,
+        slot_guide=slot_guide,
+        n=dense[0],
+        y_mean=dense[1],
+        y_ss_line=syy.sum(axis=0),
+        n_line=n.sum(axis=0),
+        batch_indicator=indicator,
+        column_line=np.arange(n_lines),
+        y_ss=dense[2],
     )
 
 

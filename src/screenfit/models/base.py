@@ -27,6 +27,7 @@ from screenfit.models.blocks import noise_is_data_rich, per_group, slopes_are_da
 from screenfit.models.checks import check_screen
 from screenfit.models.collapsed import CollapsedEffects, segment_sum
 from screenfit.models.efficacy import EffectUnits, full_knockout
+from screenfit.models.guide_grid import GuideGrid
 from screenfit.models.likelihood import build_model, rows_or_grid
 from screenfit.models.plan import ModelPlan
 from screenfit.models.terms import (
@@ -426,16 +427,16 @@ class ScreenModel(ABC):
         in the fastest layout (:func:`~screenfit.models.likelihood.rows_or_grid`)."""
         rows_or_grid(self, design, mean)
 
-    def build(self, design: Design, evaluation: bool = False) -> pm.Model:
+    def build(self, design: Design, evaluation: bool = False, grid: GuideGrid | None = None) -> pm.Model:
         """The PyMC model on ``design``, every parameter labelled by its dims; ``evaluation=True``
-        declares the likelihood per group for the pointwise log-likelihood and predictive draws
-        (layouts: :mod:`screenfit.models.likelihood`)."""
+        declares the likelihood per group for the pointwise log-likelihood and predictive draws;
+        ``grid`` a streamed screen's guide grid (layouts: :mod:`screenfit.models.likelihood`)."""
         # Built on a shallow copy that shares the options and the plan: what a build tracks (the
         # form it builds, the effects it integrates out) lives and dies with it, so the model a
         # fit holds does not change while it samples and evaluates.
         scope = copy.copy(self)
         scope.evaluating, scope._collapsed = evaluation, None
-        return build_model(scope, design, evaluation)
+        return build_model(scope, design, evaluation, grid)
 
     def extra_tables(self, idata: az.InferenceData, ci_prob: float) -> dict[str, pd.DataFrame]:
         """Tables only this model has (file stem → table); none by default."""

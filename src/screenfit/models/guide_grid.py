@@ -84,8 +84,30 @@ def _batch_indicator(design: Design, column_line: np.ndarray) -> np.ndarray | No
     line_batch[line] = batch
     if np.any(line_batch[line] != batch):
         return None
+    return batch_indicator(line_batch, len(design.coords[PDNA_BATCH]), column_line)
+
+
+def slot_layout(guide_gene: np.ndarray, n_genes: int) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """``(slots, rank, slot_guide)``: the guide slots per gene (its largest guide count), each
+    guide's slot within its gene, and the guide in each gene × slot (padded slots: guide 0);
+    ``None`` when padding costs more than :data:`MAX_PADDING` times the guides."""
+    n_guides = len(guide_gene)
+    per_gene = np.bincount(guide_gene, minlength=n_genes)
+    slots = int(per_gene.max())
+    if slots * n_genes > MAX_PADDING * n_guides:
+        return None
+    order = np.argsort(guide_gene, kind="stable")
+    rank = np.empty(n_guides, dtype=np.int64)
+    rank[order] = np.arange(n_guides) - np.repeat(np.cumsum(per_gene) - per_gene, per_gene)
+    slot_guide = np.zeros(n_genes * slots, dtype=np.int64)
+    slot_guide[guide_gene * slots + rank] = np.arange(n_guides)
+    return slots, rank, slot_guide
+
+
+def batch_indicator(line_batch: np.ndarray, n_batches: int, column_line: np.ndarray) -> np.ndarray:
+    """Batches × columns, 1 where the column's line is screened against the batch (``-1``: none)."""
     column_batch = line_batch[column_line]
-    indicator = np.zeros((len(design.coords[PDNA_BATCH]), len(column_line)))
+    indicator = np.zeros((n_batches, len(column_line)))
     seen = column_batch >= 0
     indicator[column_batch[seen], np.flatnonzero(seen)] = 1.0
     return indicator
@@ -106,7 +128,7 @@ def guide_grid(design: Design, by_batch: bool, per_guide_ss: bool = False) -> Gu
     if design.counts is not None:
         return None
     guide, line = design.index[GUIDE], design.index[LINE]
-    n_guides, n_lines = len(design.coords[GUIDE]), len(design.coords[LINE])
+    n_lines = len(design.coords[LINE])
     if timed:
         day_values, day = np.unique(design.covariates[DAYS], return_inverse=True)
         pairs, column = np.unique(np.stack([line, day.ravel()]), axis=1, return_inverse=True)
@@ -132,15 +154,10 @@ def guide_grid(design: Design, by_batch: bool, per_guide_ss: bool = False) -> Gu
     elif gene_column.grid_shape is None:
         return None
     guide_gene = design.guide_gene
-    per_gene = np.bincount(guide_gene, minlength=n_genes)
-    slots = int(per_gene.max())
-    if slots * n_genes > MAX_PADDING * n_guides:
+    layout = slot_layout(guide_gene, n_genes)
+    if layout is None:
         return None
-    order = np.argsort(guide_gene, kind="stable")
-    rank = np.empty(n_guides, dtype=np.int64)
-    rank[order] = np.arange(n_guides) - np.repeat(np.cumsum(per_gene) - per_gene, per_gene)
-    slot_guide = np.zeros(n_genes * slots, dtype=np.int64)
-    slot_guide[guide_gene * slots + rank] = np.arange(n_guides)
+    slots, rank, slot_guide = layout
     n = np.zeros((n_genes, slots, n_columns))
     y_mean = np.zeros_like(n)
     n[guide_gene[guide], rank[guide], column] = design.n

@@ -195,18 +195,21 @@ def choose_time_sums(model: ScreenModel, grid: GuideGrid) -> TimeSums | None:
     return time_sums(grid, model.options.reference_days, guess)
 
 
-def choose_guide_grid(model: ScreenModel, design: Design) -> GuideGrid | None:
-    """The dense guide-level layout the sampler uses for models with guide offsets, if the design fits one.
-
-    For LFC models whose mean depends on gene and line only, with the default noise (one SD
-    or one per line): the mean is built once per gene × line and broadcast over its guides.
-    """
-    eligible = (
+def guide_grid_fits(model: ScreenModel) -> bool:
+    """Whether the model's density runs on the guide grid: guide-level terms on an LFC model whose
+    mean depends on gene and line only, with the default noise (one SD or one per line)."""
+    return bool(
         (model.options.guide_offsets or model.options.guide_efficacy or model.options.guide_noise)
         and model.observed == "lfc" and not model.keeps_own_noise
         and tuple(model.mean_level) == (GENE, LINE) and model.noise_by in (None, LINE)
     )  # fmt: skip
-    if not eligible:
+
+
+def choose_guide_grid(model: ScreenModel, design: Design) -> GuideGrid | None:
+    """The dense guide-level layout the sampler uses for models with guide offsets, if the design fits one
+    (:func:`guide_grid_fits`): the mean is built once per gene × line and broadcast over its guides.
+    """
+    if not guide_grid_fits(model):
         return None
     by_batch = model.options.guide_offsets and model.guide_offsets_by_batch(design)
     return guide_grid(design, by_batch, per_guide_ss=model.options.guide_noise)
@@ -235,8 +238,13 @@ def timed(
     return factor * mean, scaled
 
 
-def build_model(model: ScreenModel, design: Design, evaluation: bool = False) -> pm.Model:
+def build_model(
+    model: ScreenModel, design: Design, evaluation: bool = False, grid: GuideGrid | None = None
+) -> pm.Model:
     """The PyMC model on ``design``, every parameter labelled by its dims.
+
+    ``grid``: a guide grid built elsewhere (a streamed screen's), whose gene × line ``design``
+    is then ``design``; otherwise the grid is laid out from ``design`` where the model fits one.
 
     ``evaluation=True`` declares the likelihood as an observed variable per group (for
     pointwise log-likelihood and posterior predictive draws) even where sampling uses a
@@ -246,7 +254,8 @@ def build_model(model: ScreenModel, design: Design, evaluation: bool = False) ->
     """
     coords = {**design.coords, "obs": np.arange(design.n_groups)}
     with pm.Model(coords=coords) as pm_model:
-        grid = None if evaluation else choose_guide_grid(model, design)
+        if grid is None and not evaluation:
+            grid = choose_guide_grid(model, design)
         sums = None if grid is None else choose_time_sums(model, grid)
         if sums is not None:
             rest, scaled = model.efficacy_split(sums.design)
