@@ -315,19 +315,28 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
         return SampleRun(idata, 0.0, time.perf_counter() - t0, info)
     draws_dir = draws_folder()
     store = draws_dir / STORE
+    # Written in chunks of several compute blocks: where a block is one draw (the transform of a
+    # large design), one-draw Zarr chunks made every later read thousands of tiny chunks.
+    per_chunk = min(n_draws, block * max(1, SVI_DRAW_BLOCK_VALUES // max(per_draw, 1) // block))
+    pending: list[dict[str, np.ndarray]] = []
     for values in approx.draw_blocks(n_draws, block, cfg.seed, names, program):
-        size = next(iter(values.values())).shape[0]
         # Stored as float32 (7 significant digits; half the disk and the reading of float64).
-        part = _draws_dataset(model, {k: v.astype(np.float32, copy=False) for k, v in values.items()}, names, done)
+        pending.append({k: v.astype(np.float32, copy=False) for k, v in values.items()})
+        held = sum(next(iter(p.values())).shape[0] for p in pending)
+        if held < per_chunk and done + held < n_draws:
+            continue
+        joined = {k: np.concatenate([p[k] for p in pending]) for k in names} if len(pending) > 1 else pending[0]
+        pending = []
+        part = _draws_dataset(model, joined, names, done)
         if done:
             part.to_zarr(store, mode="a", append_dim="draw")
         else:
             # Uncompressed: a temporary store of float draws, which compress poorly (~10%).
-            chunks = {k: {"chunks": (1, block, *[min(n, ZARR_CHUNK_ROWS) if i == 0 else n
-                                                 for i, n in enumerate(part[k].shape[2:])]), "compressors": None}
+            chunks = {k: {"chunks": (1, per_chunk, *[min(n, ZARR_CHUNK_ROWS) if i == 0 else n
+                                                     for i, n in enumerate(part[k].shape[2:])]), "compressors": None}
                       for k in names}  # fmt: skip
             part.to_zarr(store, mode="w", encoding=chunks)
-        done += size
+        done += held
     posterior_ds = xr.open_zarr(store)
     return SampleRun(az.InferenceData(posterior=posterior_ds), 0.0, time.perf_counter() - t0, info, draws_dir)
 
