@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from screenfit.data.screen import Screen
     from screenfit.data.stream import StreamedScreen
     from screenfit.io.fit_folder import FitResult
+    from screenfit.models.base import ScreenModel
     from screenfit.presets import Configuration
 
 
@@ -532,15 +533,23 @@ def _fit_target(
     """What ``fit`` fits and by which sampler: the model as named (``model``), or the configuration
     chosen for the screen from the preset, the config file and the options given."""
     from screenfit.data.screen import Screen
-    from screenfit.presets import configure, read_config_file
+    from screenfit.presets import configure
 
-    file_config = read_config_file(config) if config is not None else None
-    method = sampler or (str(file_config["sampler"]) if file_config and file_config.get("sampler") else None)
+    file_config, method = _file_config(config, sampler)
     if model is not None:
         return model, method
     assert isinstance(data, Screen)
     chosen = configure(data, preset, file_config, _overrides(given), sampler=method)
     return chosen, chosen.sampler
+
+
+def _file_config(config: Path | None, sampler: str | None) -> tuple[dict[str, object] | None, str | None]:
+    """The ``--config`` file's content (``None`` without one) and the sampler method: ``--sampler``, else the file's."""
+    from screenfit.presets import read_config_file
+
+    file_config = read_config_file(config) if config is not None else None
+    method = sampler or (str(file_config["sampler"]) if file_config and file_config.get("sampler") else None)
+    return file_config, method
 
 
 def _check_fit_flags(chooser_and_name: bool, mass_matrix: str, cluster_loglik: bool) -> None:
@@ -601,17 +610,16 @@ def _streamed(
     from screenfit.data.stream import stream_design
     from screenfit.fitting import stream_level
     from screenfit.models.registry import get_model
-    from screenfit.presets import configure, read_config_file
+    from screenfit.presets import configure
 
-    file_config = read_config_file(config) if config is not None else None
-    method = sampler or (str(file_config["sampler"]) if file_config and file_config.get("sampler") else None)
+    def streamed_for(spec: ScreenModel) -> StreamedScreen:
+        return stream_design(path, spec.covariate_columns, level=stream_level(spec, path))
+
+    file_config, method = _file_config(config, sampler)
     if model is not None:
-        spec = get_model(model, options)  # type: ignore[arg-type]
-        streamed = stream_design(path, spec.covariate_columns, level=stream_level(spec, path))
-        return streamed, model, method
+        return streamed_for(get_model(model, options)), model, method  # type: ignore[arg-type]
     chosen = configure(parquet_facts(path), preset, file_config, _overrides(given), sampler=method)
-    spec = chosen.spec.build()
-    streamed = stream_design(path, spec.covariate_columns, level=stream_level(spec, path))
+    streamed = streamed_for(chosen.spec.build())
     return streamed, replace(chosen, screen=streamed), chosen.sampler
 
 

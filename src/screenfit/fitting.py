@@ -178,6 +178,12 @@ def streamable_level(spec: ScreenModel) -> tuple[str, ...] | None:
 
 def stream_level(spec: ScreenModel, source: str | Path, collapse: bool = True) -> tuple[str, ...]:
     """:func:`streamable_level`, or a clear error naming the model and the file when it has none."""
+    if spec.options.time_course:
+        raise ScreenfitInputError(
+            "a time course is fitted per time point, which a streamed screen (gene × line statistics) does not keep.",
+            file=source,
+            fix="load the screen in memory (without --stream), or fit without --time-course.",
+        )
     level = streamable_level(spec) if collapse else None
     if level is None:
         raise ScreenfitInputError(
@@ -199,12 +205,6 @@ def check_streamed(spec: ScreenModel, screen: StreamedScreen, collapse: bool, ev
             f"{' × '.join(spec.level(collapse))}.",
             file=screen.source,
             fix="stream it with the model's level: stream_design(path, covariates, level=streamable_level(model)).",
-        )
-    if spec.options.time_course:
-        raise ScreenfitInputError(
-            "a time course is fitted per time point, which a streamed screen (gene × line statistics) does not keep.",
-            file=screen.source,
-            fix="load the screen in memory (without --stream), or fit without --time-course.",
         )
     if spec.needs_lineage and LINEAGE not in screen.design.index:
         raise ScreenfitInputError(
@@ -467,7 +467,7 @@ def _sample(screen: Screen | StreamedScreen, settled: _Settled, progress: bool) 
         design, grid = screen.design, screen.grid
     else:
         design = build_design(screen, settled.level, spec.covariate_columns, count_columns=spec.observed == "counts")
-    pm_model = spec.build(design) if grid is None else spec.build(design, grid=grid)
+    pm_model = spec.build(design, grid=grid)
     timings = {"load": time.perf_counter() - t0}
     var_names = drawn_variables(pm_model, spec)
     key = compile_key(settled.config, spec, var_names)

@@ -9,6 +9,7 @@ level the screen is streamed at, is known.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def parquet_facts(path: str | Path, batch_rows: int = FACT_BATCH_ROWS) -> Screen
     wanted = [c for c in (LINE, CONDITION, LIBRARY, DAYS) if c in names]
     distinct: dict[str, set[object]] = {c: set() for c in wanted}
     line_days: set[tuple[object, object]] = set()
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=wanted):
+    parquet = pq.ParquetFile(path)
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
         table = pa.Table.from_batches([batch])
         for col in (LINE, CONDITION, LIBRARY):
             if col in distinct:
@@ -87,15 +89,13 @@ def parquet_facts(path: str | Path, batch_rows: int = FACT_BATCH_ROWS) -> Screen
         if DAYS in distinct:
             pairs = table.group_by([LINE, DAYS]).aggregate([])
             line_days.update(zip(pairs.column(LINE).to_pylist(), pairs.column(DAYS).to_pylist(), strict=True))
-    per_line: dict[object, int] = {}
-    for line, _ in line_days:
-        per_line[line] = per_line.get(line, 0) + 1
+    days_per_line = Counter(line for line, _ in line_days)
     return ScreenFacts(
-        columns=_columns_with_values(pq.ParquetFile(path).metadata),
+        columns=_columns_with_values(parquet.metadata),
         n_lines=len(distinct[LINE]),
         n_conditions=len(distinct.get(CONDITION, ())),
         n_libraries=len(distinct.get(LIBRARY, ())),
-        timed_lines=any(k > 1 for k in per_line.values()),
+        timed_lines=any(k > 1 for k in days_per_line.values()),
     )
 
 

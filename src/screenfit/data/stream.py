@@ -253,10 +253,17 @@ def _label_maps(
     if per_line[LINE].duplicated().any():
         raise ScreenfitInputError("a cell line has more than one lineage.", file=path, column=LINEAGE,
                                   fix="fix the lineage column.")  # fmt: skip
-    lin_lookup = {v: i for i, v in enumerate(coords[LINEAGE])}
-    line_lineage = np.full(len(coords[LINE]), -1)
-    line_lineage[per_line[LINE].map(lookup[LINE]).to_numpy()] = per_line[LINEAGE].map(lin_lookup).to_numpy()
-    return guide_gene, line_lineage
+    return guide_gene, _line_codes(per_line, LINEAGE, coords, lookup)
+
+
+def _line_codes(
+    per_line: pd.DataFrame, column: str, coords: dict[str, list[str]], lookup: dict[str, dict[str, int]]
+) -> np.ndarray:
+    """Each line's code of ``column`` from (line, value) pairs, one per line (``-1``: none)."""
+    value_lookup = {v: i for i, v in enumerate(coords[column])}
+    codes = np.full(len(coords[LINE]), -1)
+    codes[per_line[LINE].map(lookup[LINE]).to_numpy()] = per_line[column].map(value_lookup).to_numpy()
+    return codes
 
 
 def stream_design(
@@ -356,10 +363,7 @@ def _line_batch(
             file=path, column=PDNA_BATCH,
             fix="fit the screen in memory (without --stream), or give each line's replicates one batch.",
         )  # fmt: skip
-    batch_lookup = {v: i for i, v in enumerate(coords[PDNA_BATCH])}
-    line_batch = np.full(len(coords[LINE]), -1)
-    line_batch[per_line[LINE].map(lookup[LINE]).to_numpy()] = per_line[PDNA_BATCH].map(batch_lookup).to_numpy()
-    return line_batch
+    return _line_codes(per_line, PDNA_BATCH, coords, lookup)
 
 
 def _guide_grid(

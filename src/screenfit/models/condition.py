@@ -53,6 +53,7 @@ from screenfit.errors import ScreenfitInputError
 from screenfit.models.base import ScreenModel
 from screenfit.models.blocks import line_offsets
 from screenfit.models.collapsed import segment_sum
+from screenfit.models.guide_grid import GuideGrid
 
 #: Names taken as the reference condition when none is given (case-insensitive).
 REFERENCE_NAMES = ("vehicle", "control", "dmso", "untreated", "mock", "ctrl")
@@ -212,10 +213,13 @@ class Condition(ScreenModel):
     def mean(self, design: Design) -> pt.TensorVariable:
         raise NotImplementedError("the condition model builds its own marginal likelihood (Condition.build)")
 
-    def build(self, design: Design, evaluation: bool = False) -> pm.Model:
-        """The PyMC model on a (guide, line, condition) design (see the class docstring)."""
+    def build(self, design: Design, evaluation: bool = False, grid: GuideGrid | None = None) -> pm.Model:
+        """The PyMC model on a (guide, line, condition) design (see the class docstring); ``grid`` is
+        the base signature's streamed guide grid, which a condition design never has."""
         if evaluation:
             raise ValueError(f"model '{self.name}' has no per-unit likelihood to evaluate")
+        if grid is not None:
+            raise ValueError(f"model '{self.name}' is not fitted on a guide grid")
         levels = list(design.coords[CONDITION])
         reference = self.plan.reference(lambda: self.reference(levels))
         treated = next(lvl for lvl in levels if lvl != reference)
