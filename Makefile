@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_output
 
-.PHONY: install browser demo test test-fast test-all bench bench-quick bench-genome bench-genome-quick bench-sharded bench-accuracy bench-single bench-proximity chronos-env lint clean
+.PHONY: install browser demo test test-fast test-all bench bench-quick bench-genome bench-genome-quick bench-small bench-sharded bench-accuracy bench-single bench-proximity chronos-env lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench-genome: install
 
 bench-genome-quick: install
 	$(BIN)/python benchmarks/genome_scale.py --quick
+
+# A seed-sized fit as new processes against plain PyMC + nutpie (docs/benchmarks.md).
+bench-small: install
+	$(BIN)/python benchmarks/small_fits.py --json benchmarks/small_fits.json
 
 # Two-stage sharded fit against the joint fit, 2,000 genes × 300 lines (docs/distributed.md).
 bench-sharded: install

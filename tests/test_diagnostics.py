@@ -49,6 +49,24 @@ def test_block_summaries_equal_whole_ones():
     pd.testing.assert_frame_equal(summarize(da, 0.94, -0.5), blocked_summary)
 
 
+@pytest.mark.parametrize(("chunk_rows", "max_genes"), [(3, 2), (2, 5)])
+def test_blocks_of_lazily_read_draws_follow_their_stored_chunks(chunk_rows, max_genes):
+    """Blocks start on chunk boundaries (a chunk is never read for two blocks that straddle it);
+    a chunk larger than a block is split in memory. Together the blocks are the array."""
+    rng = np.random.default_rng(2)
+    da = xr.DataArray(rng.normal(size=(1, 20, 11, 3)), dims=("chain", "draw", "hugo_symbol", "depmap_id"))
+    lazy = da.chunk({"hugo_symbol": chunk_rows})
+    parts = list(blocks(lazy, max_values=20 * 3 * max_genes))
+    sizes = [p.sizes["hugo_symbol"] for p in parts]
+    assert max(sizes) <= max(max_genes, chunk_rows) and sum(sizes) == 11
+    starts = np.cumsum([0, *sizes[:-1]])
+    if chunk_rows <= max_genes:
+        assert all(start % chunk_rows == 0 for start in starts)
+    else:
+        assert all(start % chunk_rows + size <= chunk_rows for start, size in zip(starts, sizes, strict=True))
+    xr.testing.assert_equal(xr.concat(parts, dim="hugo_symbol"), da)
+
+
 def test_vectorised_hdi_equals_arviz():
     """The tables' HDI over every element at once equals ``az.hdi`` element by element, for
     skewed, bimodal and tied draws at several probabilities; an element with a NaN draw is NaN."""

@@ -67,10 +67,12 @@ def test_sufficient_statistics_and_full_likelihood_give_the_same_posterior(small
         _agree(collapsed.idata, full.idata, var)
 
 
-def test_nutpie_and_numpyro_agree_on_gene_cellline(small_additive):
+# nutpie's JAX backend: its compiled models have no n_expanded, which the draws' size check read.
+@pytest.mark.parametrize("other", [SamplerConfig(method="numpyro"), SamplerConfig(nutpie_backend="jax")])
+def test_nutpie_agrees_with_numpyro_and_its_jax_backend_on_gene_cellline(small_additive, other):
     screen, _, _ = small_additive
     a = _fit(screen, "gene-cellline")
-    b = _fit(screen, "gene-cellline", sampler=SamplerConfig(method="numpyro"))
+    b = _fit(screen, "gene-cellline", sampler=other)
     assert a.status == b.status == "converged"
     for var in ("gene_effect", "cell_line_effect", "sigma"):
         _agree(a.idata, b.idata, var)

@@ -138,6 +138,11 @@ def test_streamed_svi_fit_matches_in_memory_and_writes_zarr_when_large(sim_file,
     # Same optimum (same design, seed and steps); the draws differ by blocking only, so means
     # agree within the Monte-Carlo error of two sets of 1,000 draws: 4 √2 sd / √1000 ≈ 0.18 sd.
     assert ((a["mean"] - b["mean"]).abs() <= 4 * np.sqrt(2 / 1000) * a["sd"]).all()
+    # The small variables' draws were held in memory beside the Zarr store (samplers._svi_draw_places).
+    ga, gb = memory.table("gene_effects"), streamed.table("gene_effects")
+    assert list(ga[GENE]) == list(gb[GENE])
+    assert ((ga["mean"] - gb["mean"]).abs() <= 4 * np.sqrt(2 / 1000) * ga["sd"]).all()
+    assert streamed.idata.posterior["gene_effect"].sizes["draw"] == 1000
     assert set(streamed.tables) == set(memory.tables)
 
 

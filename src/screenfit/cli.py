@@ -506,7 +506,7 @@ def fit(
     options = ModelOptions(**given) if by_name else None  # type: ignore[arg-type]
     named = model or "gene-cellline"
     if stream:
-        _check_stream_flags(genes, cell_lines, annotated_lines_only, cluster, full_likelihood)
+        _check_stream_flags(genes, cell_lines, annotated_lines_only, full_likelihood)
         data, target, method = _streamed(screen, model, options, preset, config, given, sampler)
     else:
         data = _fit_data(screen, genes, cell_lines, annotated_lines_only, seed)
@@ -571,12 +571,11 @@ def _fit_on_cluster(
     data: Screen | StreamedScreen, target: str | Configuration, cluster: str, out: Path, options: object,
     sampler: object, stage1_genes: int, chunk_genes: int | None, force: bool, ci_prob: float, quiet: bool,
 ) -> FitResult:  # fmt: skip
-    """``fit --cluster``: the two-stage sharded fit on Dask, of the model named or the preset chosen."""
+    """``fit --cluster``: the two-stage sharded fit on Dask, of the model named or the preset chosen
+    (of a screen in memory, or streamed: ``--stream --cluster``)."""
     from screenfit.cluster import parse_cluster
-    from screenfit.data.screen import Screen
     from screenfit.sharding import fit_sharded
 
-    assert isinstance(data, Screen)
     return fit_sharded(
         data, target, cluster=parse_cluster(cluster), out=out, options=options,  # type: ignore[arg-type]
         sampler=sampler, n_stage1_genes=stage1_genes, chunk_genes=chunk_genes,  # type: ignore[arg-type]
@@ -585,12 +584,12 @@ def _fit_on_cluster(
 
 
 def _check_stream_flags(
-    genes: int | None, cell_lines: int | None, annotated_lines_only: bool, cluster: str | None, full_likelihood: bool
+    genes: int | None, cell_lines: int | None, annotated_lines_only: bool, full_likelihood: bool
 ) -> None:
     """Refuse the options ``--stream`` cannot honour, before anything is read."""
     clashing = [name for name, on in (("--genes", genes is not None), ("--cell-lines", cell_lines is not None),
-                ("--annotated-lines-only", annotated_lines_only), ("--cluster", cluster is not None),
-                ("--full-likelihood", full_likelihood)) if on]  # fmt: skip
+                ("--annotated-lines-only", annotated_lines_only), ("--full-likelihood", full_likelihood))
+                if on]  # fmt: skip
     if clashing:
         raise ScreenfitInputError(
             f"--stream reads the whole file as gene (or guide) × line statistics; {', '.join(clashing)} cannot apply.",

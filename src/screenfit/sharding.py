@@ -13,6 +13,10 @@ are conditionally independent. So:
    fixed parameters are added, and the result is written like any fit (tables, posterior,
    diagnostics with the gate applied to every chunk by name).
 
+A screen streamed from Parquet (:func:`~screenfit.data.stream.stream_design`) is sharded without
+being loaded: the full model's facts come from its streamed statistics, and stage 1 and every
+chunk read their genes' rows from the file.
+
 Fixing the stage-1 parameters at their means ignores their uncertainty: the gene-level
 intervals are conditional on them (``docs/distributed.md`` measures how much that matters).
 """
@@ -39,8 +43,9 @@ from screenfit.cluster import ClusterSpec, connect, map_tasks, worker_memory
 from screenfit.data.design import GENE, GUIDE, Design, build_design
 from screenfit.data.preprocess import stable_pick
 from screenfit.data.screen import Screen
+from screenfit.data.stream import StreamedScreen
 from screenfit.errors import ScreenfitInputError
-from screenfit.fitting import drawn_variables, fit, fit_config, provenance, result_tables
+from screenfit.fitting import check_streamed, drawn_variables, fit, fit_config, provenance, result_tables
 from screenfit.inference.cache import CONFIG, cache_state, fit_hash
 from screenfit.inference.diagnostics import Diagnostics, GateThresholds, check_mcmc, check_optimiser
 from screenfit.inference.samplers import SamplerConfig, run_sampler
@@ -100,9 +105,11 @@ class ChunkOutcome:
     reused: bool
 
 
-def stage1_genes(screen: Screen, n: int, seed: int) -> list[str]:
-    """Reference essential and non-essential genes in the screen, topped up to ``n`` by a stable random pick."""
-    genes = sorted(screen.table[GENE].astype(str).unique())
+def stage1_genes(screen: Screen | Sequence[str], n: int, seed: int) -> list[str]:
+    """Reference essential and non-essential genes in the screen (or among the gene labels given),
+    topped up to ``n`` by a stable random pick."""
+    labels = screen.table[GENE].astype(str).unique() if isinstance(screen, Screen) else [str(g) for g in screen]
+    genes = sorted(set(labels))
     if n >= len(genes):
         return genes
     essential, nonessential = essential_sets()
@@ -166,10 +173,11 @@ def _worker_cores(sampler: SamplerConfig) -> int:
         return sampler.cores or min(sampler.chains, 2)
 
 
-def read_chunk(data: Path, genes: Sequence[str]) -> Screen:
-    """The rows of ``genes`` from a screen written by :func:`write_screen_data` (already validated)."""
+def read_chunk(data: Path, genes: Sequence[str], note: str | None = None) -> Screen:
+    """The rows of ``genes`` from a screen written by :func:`write_screen_data` or streamed from
+    Parquet (already validated)."""
     table = pq.read_table(data, filters=[(GENE, "in", list(genes))]).to_pandas()
-    return Screen(table.reset_index(drop=True), str(data), (f"stage-2 chunk of {len(genes)} genes",))
+    return Screen(table.reset_index(drop=True), str(data), (note or f"stage-2 chunk of {len(genes)} genes",))
 
 
 def write_screen_data(screen: Screen, folder: Path) -> Path:
@@ -314,11 +322,16 @@ class _ModelFacts:
     values_per_gene: float
 
 
-def _full_model_facts(screen: Screen, spec: ScreenModel, level: tuple[str, ...]) -> _ModelFacts:
+def _full_model_facts(screen: Screen | StreamedScreen, spec: ScreenModel, level: tuple[str, ...]) -> _ModelFacts:
     """Build the model on all genes once: data-driven parametrisations are decided there, so every
-    stage builds the same model; its gene-level dimensions, shared variables and size per gene."""
-    full_design = build_design(screen, level, spec.covariate_columns, count_columns=spec.observed == "counts")
-    full_model = spec.build(full_design)
+    stage builds the same model; its gene-level dimensions, shared variables and size per gene.
+    A streamed screen's model is built on its streamed statistics (no row is read)."""
+    if isinstance(screen, StreamedScreen):
+        full_design = screen.design
+        full_model = spec.build(full_design, grid=screen.grid)
+    else:
+        full_design = build_design(screen, level, spec.covariate_columns, count_columns=spec.observed == "counts")
+        full_model = spec.build(full_design)
     shared = shared_variables(full_model, full_design)
     genes = list(full_design.coords[GENE])
     gene_values = sum(
@@ -330,12 +343,16 @@ def _full_model_facts(screen: Screen, spec: ScreenModel, level: tuple[str, ...])
 
 
 def _stage1(
-    screen: Screen, spec: ScreenModel, sampler: SamplerConfig, genes1: list[str], level: tuple[str, ...],
-    ci_prob: float, th: GateThresholds, folder: Path, progress: bool,
+    screen: Screen | StreamedScreen, spec: ScreenModel, sampler: SamplerConfig, genes1: list[str],
+    level: tuple[str, ...], ci_prob: float, th: GateThresholds, folder: Path, progress: bool,
 ) -> FitResult:  # fmt: skip
-    """Stage 1: the whole model on a subset of genes (reused from its checkpoint when current)."""
-    table1 = screen.table[screen.table[GENE].astype(str).isin(genes1)]
-    screen1 = screen.with_table(table1, f"stage 1 of a sharded fit: {len(genes1)} genes")
+    """Stage 1: the whole model on a subset of genes (reused from its checkpoint when current); a
+    streamed screen's stage-1 rows are read from its file."""
+    note = f"stage 1 of a sharded fit: {len(genes1)} genes"
+    if isinstance(screen, StreamedScreen):
+        screen1 = read_chunk(Path(screen.source), genes1, note)
+    else:
+        screen1 = screen.with_table(screen.table[screen.table[GENE].astype(str).isin(genes1)], note)
     wanted = fit_config(screen1, spec, sampler, level, ci_prob, log_likelihood=False, predictive=False)["hash"]
     return fit(
         screen1, spec, sampler=sampler, out=folder, ci_prob=ci_prob, thresholds=th, log_likelihood=False,
@@ -344,9 +361,9 @@ def _stage1(
 
 
 def _run_chunks(
-    cluster: ClusterSpec | Client, screen: Screen, shards: Path, spec: ScreenModel, fixed: dict[str, xr.DataArray],
-    sampler: SamplerConfig, th: GateThresholds, facts: _ModelFacts, chunk_genes: int | None,
-    key_base: dict[str, object], progress: bool,
+    cluster: ClusterSpec | Client, screen: Screen | StreamedScreen, shards: Path, spec: ScreenModel,
+    fixed: dict[str, xr.DataArray], sampler: SamplerConfig, th: GateThresholds, facts: _ModelFacts,
+    chunk_genes: int | None, key_base: dict[str, object], progress: bool,
 ) -> tuple[list[ChunkOutcome], int, int]:  # fmt: skip
     """Stage 2: the genes in chunks sized to the workers' memory, one task each; the outcomes,
     the chunk size and the number of workers."""
@@ -356,7 +373,8 @@ def _run_chunks(
         size = chunk_size(n_genes, facts.values_per_gene, sampler.chains * int(sampler.draws or 0), workers, memory,
                           chunk_genes)  # fmt: skip
         groups = [tuple(genes[i : i + size]) for i in range(0, n_genes, size)]
-        data = write_screen_data(screen, shards)
+        # Workers read their genes' rows: from the streamed file itself, or from the screen written once.
+        data = Path(screen.source) if isinstance(screen, StreamedScreen) else write_screen_data(screen, shards)
         tasks = [
             ChunkTask(
                 i, data, g, spec, fixed, sampler, th,
@@ -369,7 +387,7 @@ def _run_chunks(
 
 
 def fit_sharded(
-    screen: Screen,
+    screen: Screen | StreamedScreen,
     model: str | ScreenModel | Configuration = "gene-cellline",
     *,
     cluster: ClusterSpec | Client,
@@ -400,7 +418,10 @@ def fit_sharded(
         sampler = sampler or SamplerConfig(method=model.sampler)  # type: ignore[arg-type]
         model = model.spec.build()
     spec = get_model(model, options) if isinstance(model, str) else model
-    spec.check_screen(screen)
+    if isinstance(screen, StreamedScreen):
+        check_streamed(spec, screen, collapse=True, evaluate=False)
+    else:
+        spec.check_screen(screen)
     sampler = spec.sampler_for(screen, sampler)
     if not (sampler.is_mcmc or sampler.method == "svi"):
         raise ScreenfitInputError(
@@ -415,7 +436,7 @@ def fit_sharded(
     # Data-driven parametrisations are decided once, on all genes, so every stage builds the same model.
     facts = _full_model_facts(screen, spec, level)
     shared = facts.shared
-    genes1 = stage1_genes(screen, n_stage1_genes, sampler.seed)
+    genes1 = stage1_genes(facts.genes, n_stage1_genes, sampler.seed)
     config = fit_config(
         screen, spec, sampler, level, ci_prob, log_likelihood=False, predictive=False,
         sharded={"stage1_genes": len(genes1), "chunk_genes": chunk_genes, "fixed": "stage-1 posterior mean",
