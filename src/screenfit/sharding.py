@@ -404,7 +404,8 @@ def fit_sharded(
 ) -> FitResult:
     """Fit ``model`` (a name with ``options``, a model, or a preset's configuration, recorded in
     config.json as a one-machine fit records it) in two stages: shared parameters on a gene
-    subset, then gene chunks on a Dask cluster, by MCMC or SVI.
+    subset, then gene chunks on a Dask cluster, by MCMC or SVI. ``screen`` is loaded, or
+    streamed from Parquet at the model's level (then never loaded: the module docstring).
 
     The result has the same tables and posterior layout as :func:`~screenfit.fitting.fit`
     (without pointwise log-likelihood or predictive checks), a ``shards`` table with one row
