@@ -122,9 +122,10 @@ def test_chunk_size_rules():
 
 
 def test_stage1_genes_take_controls_and_are_stable(screen):
-    first = stage1_genes(screen, 12, seed=0)
-    assert len(first) == 12 and first == stage1_genes(screen, 12, seed=0)
-    assert stage1_genes(screen, 1000, seed=0) == sorted(screen.table[GENE].astype(str).unique())
+    genes = screen.table[GENE].astype(str).unique()
+    first = stage1_genes(genes, 12, seed=0)
+    assert len(first) == 12 and first == stage1_genes(genes, 12, seed=0)
+    assert stage1_genes(genes, 1000, seed=0) == sorted(genes)
 
 
 def test_shared_variables_are_the_ones_without_gene_dims(screen):

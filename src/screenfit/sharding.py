@@ -105,11 +105,10 @@ class ChunkOutcome:
     reused: bool
 
 
-def stage1_genes(screen: Screen | Sequence[str], n: int, seed: int) -> list[str]:
-    """Reference essential and non-essential genes in the screen (or among the gene labels given),
-    topped up to ``n`` by a stable random pick."""
-    labels = screen.table[GENE].astype(str).unique() if isinstance(screen, Screen) else [str(g) for g in screen]
-    genes = sorted(set(labels))
+def stage1_genes(labels: Sequence[str], n: int, seed: int) -> list[str]:
+    """Reference essential and non-essential genes among the screen's gene ``labels``, topped up to
+    ``n`` by a stable random pick."""
+    genes = sorted({str(g) for g in labels})
     if n >= len(genes):
         return genes
     essential, nonessential = essential_sets()

@@ -19,7 +19,7 @@ import importlib.util
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -314,10 +314,7 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
     if n_draws * per_draw * 4 <= STREAM_BYTES:
         values: dict[str, np.ndarray] = {}
         for values_block in approx.draw_blocks(n_draws, block, cfg.seed, names, program):
-            size = next(iter(values_block.values())).shape[0]
-            for n, v in values_block.items():  # filled in place: no second copy of the draws
-                values.setdefault(n, np.empty((n_draws, *v.shape[1:]), v.dtype))[done : done + size] = v
-            done += size
+            done += _fill_draws(values, values_block, values_block, done, n_draws)
         release_free_memory()  # the draws' XLA buffers (inference/memory.py)
         idata = az.InferenceData(posterior=_draws_dataset(model, values, names, 0))
         # Compiling happens inside the first optimisation block; all of it counts as sampling.
@@ -333,10 +330,7 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
     pending: list[dict[str, np.ndarray]] = []
     written = 0
     for values in approx.draw_blocks(n_draws, block, cfg.seed, names, program):
-        size = next(iter(values.values())).shape[0]
-        for n in held:  # filled in place: no second copy of the draws
-            memory.setdefault(n, np.empty((n_draws, *values[n].shape[1:]), np.float32))[done : done + size] = values[n]
-        done += size
+        done += _fill_draws(memory, values, held, done, n_draws, np.float32)
         # Stored as float32 (7 significant digits; half the disk and the reading of float64).
         pending.append({k: values[k].astype(np.float32, copy=False) for k in disk})
         if done - written < per_chunk and done < n_draws:
@@ -356,6 +350,24 @@ def _svi(model: pm.Model, cfg: SamplerConfig, progress: bool, var_names: Sequenc
     if held:
         posterior_ds = posterior_ds.assign(_draws_dataset(model, memory, held, 0).data_vars)[list(names)]
     return SampleRun(az.InferenceData(posterior=posterior_ds), 0.0, time.perf_counter() - t0, info, draws_dir)
+
+
+def _fill_draws(
+    into: dict[str, np.ndarray],
+    block: dict[str, np.ndarray],
+    names: Iterable[str],
+    start: int,
+    n_draws: int,
+    dtype: type | None = None,
+) -> int:
+    """Copy a block of draws of ``names`` into ``into`` (arrays of ``n_draws``, made on first use,
+    in ``dtype`` or the block's) from draw ``start``, in place: no second copy of the draws.
+    Returns the block's number of draws."""
+    size = next(iter(block.values())).shape[0]
+    for n in names:
+        v = block[n]
+        into.setdefault(n, np.empty((n_draws, *v.shape[1:]), dtype or v.dtype))[start : start + size] = v
+    return size
 
 
 def _chunk_rows(shape: tuple[int, ...], draws: int) -> tuple[int, ...]:
