@@ -438,6 +438,40 @@ def test_svi_recovers_an_exact_gaussian_posterior(window):
     assert np.all(np.abs(scale / sd - 1) <= 0.2), (scale, sd)
 
 
+def test_large_data_reach_the_compiled_functions_as_float32_arguments(monkeypatch):
+    """Data arrays over the embedding limit (lowered here to 1 kB) become float32 arguments of the
+    log density and the draws' transform: the same log density as embedded, the exact posterior
+    of normal means, and draws of a deterministic that reads the data."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from screenfit.inference import svi
+
+    rng = np.random.default_rng(4)
+    y = rng.normal(0.7, 0.5, 4000)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("y", mu, 0.5, observed=y)
+        pm.Deterministic("shifted", mu + pt.constant(y[:200]))
+    embedded, _ = svi._jax_logp(model)
+    assert embedded.data == ()  # kilobytes stay embedded at the default limit
+    monkeypatch.setattr(svi, "DATA_ARGUMENT_BYTES", 1024)
+    arguments = svi.DataArguments()
+    passed, _ = svi._jax_logp(model, arguments)
+    assert len(passed.data) == 1 and passed.data[0].dtype == np.float32
+    with svi.single_precision():
+        at = np.float32(0.3)
+        np.testing.assert_allclose(float(passed.fn(at, *passed.data)[0]), float(embedded.fn(at)[0]), rtol=1e-6)
+    approx = svi.fit_mean_field(model, svi.SviSettings(), seed=0, progress=False, arguments=arguments)
+    precision = y.size / 0.25 + 0.01
+    mean, sd = y.sum() / 0.25 / precision, precision**-0.5
+    assert abs(float(approx.loc["mu"]) - mean) <= 0.3 * sd  # the bound of the exact-posterior test above
+    program = svi.DrawProgram.of(model, ["shifted"], 1000, arguments).compile()
+    assert len(program.data) == 1
+    draws = next(approx.draw_blocks(1000, 1000, seed=1, names=["shifted"], program=program))["shifted"]
+    np.testing.assert_allclose(draws.mean(axis=0) - y[:200], float(approx.loc["mu"]), atol=4 * sd)
+
+
 def test_svi_holds_unread_standard_normals_at_their_exact_factor():
     """A free N(0, 1) that no other term reads has its prior as posterior: SVI holds it at N(0, 1)
     instead of fitting it, and draws it as such. A standard normal the likelihood reads, and an

@@ -82,14 +82,27 @@ def guide_grid_density(
     def gene_line(values: pt.TensorVariable) -> pt.TensorVariable:
         return on_grid(values, (genes, lines)) if broadcast else values.reshape((genes, lines))
 
-    resid = grid.y_mean - gene_line(mean)[:, None, :]
+    level = gene_line(mean)
+    slot_efficacy = part = None
+    if scaled is not None:
+        part, efficacy = gene_line(scaled[0]), scaled[1]
+        slot_efficacy = efficacy[pt.constant(grid.slot_guide)].reshape((genes, slots))[:, :, None]
+    coef = None
+    if model._collapsed is not None:
+        # The collapsed effects enter through the gene × line mean only: their coefficients are
+        # read off there (18 M values at genome scale) and spread over the guides, instead of
+        # evaluating the whole guide-level residual twice (72 M values each, and their gradients).
+        level, level_coef = model._collapsed.coefficients(level)
+        coef = level_coef[:, None, :]
+        if part is not None:
+            part, part_coef = model._collapsed.coefficients(part)
+            coef = coef + slot_efficacy * part_coef[:, None, :]
+    resid = grid.y_mean - level[:, None, :]
     if offset is not None:
         per_slot = (offset if offset.ndim == 2 else offset[:, None])[pt.constant(grid.slot_guide)]
         resid = resid - pt.dot(per_slot, grid.batch_indicator).reshape((genes, slots, lines))
-    if scaled is not None:
-        part, efficacy = scaled
-        slot_efficacy = efficacy[pt.constant(grid.slot_guide)].reshape((genes, slots))
-        resid = resid - slot_efficacy[:, :, None] * gene_line(part)[:, None, :]
+    if part is not None:
+        resid = resid - slot_efficacy * part[:, None, :]
     sigma = model.noise_scale(grid.design)
     if model.noise_by is not None and grid.by_time_point:
         sigma = sigma[pt.constant(grid.column_line)]
@@ -102,8 +115,8 @@ def guide_grid_density(
         n = grid.n * precision
         y_ss_line = pt.sum(grid.y_ss * precision, axis=(0, 1))
         log_guide_noise = pt.sum(grid.n.sum(axis=2) * pt.log(lam))
-    if model._collapsed is not None:
-        resid, coef = model._collapsed.split(resid)
+    if coef is not None:
+        assert model._collapsed is not None
         weight = n / sigma**2
 
         def per_gene_line(values: pt.TensorVariable) -> pt.TensorVariable:
