@@ -1,7 +1,7 @@
 """Stochastic variational inference in JAX: mean-field ADVI on a PyMC model's own log density.
 
 The PyMC model is compiled to a JAX log density over its unconstrained parameters
-(``pymc.sampling.jax.get_jaxified_logp``, Jacobians included) and fitted with a mean-field
+(as ``pymc.sampling.jax.get_jaxified_logp`` builds it, Jacobians included) and fitted with a mean-field
 Gaussian by Adam (optax) on the evidence lower bound: one reparametrised draw per step, the
 Gaussian's entropy in closed form. It is the approximation of PyMC's ADVI and the estimator of
 numpyro's ``Trace_ELBO`` with an ``AutoNormal`` guide, but the whole step is one compiled XLA
