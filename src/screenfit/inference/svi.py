@@ -26,11 +26,12 @@ in 300–400 fewer steps. The fit is ``converged`` when the last phase plateaued
 Free ``N(0, 1)`` variables that no other term reads (:func:`standalone_normals`) are held at
 their exact factor instead of fitted.
 
-Data arrays too large to embed in a compiled program (the genome-scale guide grid: XLA's
-compiler copied the embedded arrays, 19 GiB) reach the compiled functions as float32 device
-arrays made once and passed to every call (:func:`jax_graph`); smaller ones stay embedded,
-where the same step runs faster (0.255 against 0.43 s at 6,000 × 500, the same program with its
-48 MB arrays passed as arguments; measured in one process).
+Data arrays of :data:`DATA_ARGUMENT_BYTES` or more (the genome-scale guide grid) reach the
+compiled functions as float32 device arrays made once and shared by the optimiser and the
+draws' transform (:func:`jax_graph`): embedded as float64, XLA's compiler copied them to 19 GiB,
+and hoisted by JAX they were float64 copies passed at every call (16.5 GiB while optimising 144 M
+rows, 14.8 as float32 arguments). Smaller ones stay embedded, where the same step runs faster
+(0.255 against 0.43 s at 6,000 × 500, its 48 MB arrays passed as arguments; one process).
 
 The optimisation runs in single precision, the data's constants included: PyMC's JAX backend
 turns JAX's 64-bit mode on, which makes every fused loop of the step float64 and the step about
