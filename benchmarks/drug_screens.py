@@ -23,6 +23,19 @@ negative-binomial counts with mean ``exp(β₀ + efficient · x·β_g)`` and var
 natural-log units). No growth, no bottlenecks, half the guides of a hit silent: a screen
 screenfit's noise model and efficacy prior were not built on.
 
+A third, ``--generator fitseq``, grows the cells with another group's simulator: ``evo_simulator``
+of fitseq (PyPI ``fitseq`` 1.5.0; Li et al. 2018, Cell Systems 7:521), run unchanged in its own
+environment (``--fitseq-python``, default ``.venv-fitseq/bin/python``) and seeded from outside.
+It grows each flask generation by generation with Poisson growth noise, transfers an eighth of the
+cells every 3 generations (Poisson), and adds its DNA-extraction, 25-cycle PCR and sequencing
+noise; every lineage's growth is relative to the flask's mean fitness. Each guide is a lineage
+with the Malthusian fitness that gives, over the screen's ``T = 21`` generations, the fold change
+of its cells a share ``e_s`` of which is knocked out: ``x = ln(1 − e_s + e_s 2^(k T)) / T`` with
+``k = f_g`` (``+ d_g`` in the drug arm) the knocked-out cells' relative doublings (the growth
+simulator's truth and efficacies, so depletion saturates as a mixture's does); 300 cells a guide
+at the start of each flask (drawn per replicate: each flask infected apart); the pDNA column is
+the first vehicle flask's generation-0 reads.
+
 Reported per screen and method: calls, false discovery proportion and recall at q ≤ 0.05 and
 0.1 (a call is true when the gene interacts with the drug in the called direction), average
 precision of the ranking (precision-recall), and wall time.
@@ -41,6 +54,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -52,9 +66,11 @@ from scipy import stats
 from screenfit.simulate_drug import (
     ARMS,
     CONTROL_GENE,
+    DEATH_RATE,
     DrugScreenConfig,
     count_table,
     direction_labels,
+    drug_genes,
     sample_sheet,
     write_drug_screen,
     write_screen_folder,
@@ -62,6 +78,14 @@ from screenfit.simulate_drug import (
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.05, 0.1)
+#: fitseq's flasks: generations grown, and generations between transfers (2³: an eighth kept).
+FITSEQ_GENERATIONS = 21
+FITSEQ_TRANSFER = 3
+#: fitseq's ``evo_simulator`` unchanged, its NumPy global generator seeded first (it takes no seed).
+_FITSEQ = (
+    "import sys, numpy; numpy.random.seed(int(sys.argv[1])); sys.argv = ['evo_simulator', *sys.argv[2:]]; "
+    "from fitseq.evo_simulator import main; main()"
+)
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -256,6 +280,46 @@ def write_mageck_mle_screen(cfg: DrugScreenConfig, folder: Path) -> None:
                         folder, force=True)  # fmt: skip
 
 
+def write_fitseq_screen(cfg: DrugScreenConfig, folder: Path, python: str) -> None:
+    """A drug screen whose flasks fitseq's ``evo_simulator`` grows and sequences (module docstring),
+    in the growth generator's files; ``python`` is the interpreter that has fitseq installed."""
+    rng = np.random.default_rng([cfg.seed, 29])
+    genes = drug_genes(cfg, rng)
+    n_targeting = cfg.n_genes * cfg.guides_per_gene
+    per_gene = np.repeat(np.arange(cfg.n_genes), cfg.guides_per_gene)
+    efficacy = np.concatenate([rng.beta(*cfg.efficacy_beta, n_targeting), np.zeros(cfg.n_control_guides)])
+    pad = np.zeros(cfg.n_control_guides)
+    fitness = np.concatenate([genes["fitness"].to_numpy()[per_gene], pad])
+    interaction = np.concatenate([genes["interaction"].to_numpy()[per_gene], pad])
+    abundance = np.exp(rng.normal(0.0, 0.5, len(efficacy)))
+    abundance /= abundance.mean()
+    times = [str(t) for t in range(0, FITSEQ_GENERATIONS + 1, FITSEQ_TRANSFER)]
+    reads = [str(int(cfg.reads_per_guide))] * len(times)
+    columns: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for arm in ARMS:
+            knocked = np.maximum(fitness + (interaction if arm == "drug" else 0.0), DEATH_RATE - 1.0)
+            # the rate at which a lineage reaches its cut and uncut cells' fold change over the screen
+            x = np.log(1.0 - efficacy + efficacy * np.exp2(knocked * FITSEQ_GENERATIONS)) / FITSEQ_GENERATIONS
+            for r in range(cfg.replicates):
+                start = rng.poisson(cfg.bottleneck_cells * abundance)
+                stem = Path(tmp) / f"{arm}_{r + 1}"
+                pd.DataFrame({"x": x, "cells": start}).to_csv(f"{stem}.csv", header=False, index=False)
+                seed = str(int(rng.integers(2**31)))
+                run([python, "-c", _FITSEQ, seed, "-i", f"{stem}.csv", "-t", *times, "-r", *reads, "-f", "m",
+                     "-o", str(stem)])  # fmt: skip
+                flask = pd.read_csv(f"{stem}_EvoSimulation_Read_Number.csv", header=None).to_numpy()
+                if not columns:
+                    columns["pDNA"] = flask[:, 0]
+                columns[f"{arm}_{r + 1}"] = flask[:, -1]
+    names = genes["hugo_symbol"].to_numpy()
+    truth = genes.assign(expected_difference=genes["interaction"] * FITSEQ_GENERATIONS)
+    record = {"generator": "fitseq evo_simulator", "generations": FITSEQ_GENERATIONS,
+              "transfer_every": FITSEQ_TRANSFER, **asdict(cfg)}  # fmt: skip
+    table = count_table(names, per_gene, cfg.guides_per_gene, cfg.n_control_guides, columns)
+    write_screen_folder(table, sample_sheet(cfg.replicates), truth, record, folder, force=True)
+
+
 def one_screen(
     cfg: DrugScreenConfig,
     work: Path,
@@ -263,11 +327,16 @@ def one_screen(
     drugz: tuple[str, str] | None,
     generator: str = "growth",
     mle: bool = False,
+    fitseq_python: str | None = None,
 ) -> dict[str, object]:
     """Simulate one screen and score every method on it."""
     folder = work / f"seed{cfg.seed}_depth{int(cfg.reads_per_guide)}_reps{cfg.replicates}_growth{cfg.drug_growth}"
     if generator == "growth":
         write_drug_screen(cfg, folder, force=True)
+    elif generator == "fitseq":
+        folder = folder.with_name(f"{folder.name}_{generator}")
+        assert fitseq_python is not None
+        write_fitseq_screen(cfg, folder, fitseq_python)
     else:
         folder = folder.with_name(f"{folder.name}_{generator}")
         write_mageck_mle_screen(cfg, folder)
@@ -332,8 +401,10 @@ def main() -> None:
         "--drug-growth", type=float, default=1.0, help="growth of untreated cells under the drug (1: none lost)"
     )
     p.add_argument("--genes", type=int, default=2000)
-    p.add_argument("--generator", choices=("growth", "mageck-mle"), default="growth",
-                   help="cells grown through bottlenecks, or MAGeCK-MLE's generative model")  # fmt: skip
+    p.add_argument("--generator", choices=("growth", "mageck-mle", "fitseq"), default="growth",
+                   help="cells grown through bottlenecks, MAGeCK-MLE's model, or fitseq's simulator")  # fmt: skip
+    p.add_argument("--fitseq-python", default=str(ROOT / ".venv-fitseq/bin/python"),
+                   help="Python with fitseq installed (for --generator fitseq)")  # fmt: skip
     p.add_argument("--mageck", help="mageck2 executable (default: on PATH or .venv-mageck/bin)")
     p.add_argument("--mle", action="store_true", help="also MAGeCK2's MLE (a count GLM; slower)")
     p.add_argument("--drugz", help="DrugZ's drugz.py")
@@ -343,6 +414,8 @@ def main() -> None:
     p.add_argument("--plot", type=Path, help="precision-recall curves (PNG)")
     args = p.parse_args()
     mageck, drugz = _tools(args)
+    if args.generator == "fitseq" and not Path(args.fitseq_python).exists():
+        sys.exit(f"{args.fitseq_python} not found: make a venv there and pip install fitseq==1.5.0 into it")
     if mageck is None:
         print("MAGeCK2 not found: skipped (pip install mageck2 into .venv-mageck)")
     if drugz is None:
@@ -353,7 +426,7 @@ def main() -> None:
             for seed in args.seeds:
                 cfg = DrugScreenConfig(n_genes=args.genes, reads_per_guide=depth, replicates=reps, seed=seed,
                                        drug_growth=args.drug_growth)  # fmt: skip
-                screens.append(one_screen(cfg, args.work, mageck, drugz, args.generator, args.mle))
+                screens.append(one_screen(cfg, args.work, mageck, drugz, args.generator, args.mle, args.fitseq_python))
                 print_table(screens[-1:])
     print_table(screens)
     record = {"date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(), "screens": screens,

@@ -104,10 +104,12 @@ def test_calls_on_a_screen_grown_by_cells_hold_their_fdr_and_beat_a_t_test(tmp_p
     """What the drug preset chooses, on a screen no screenfit model generated (benchmarks/drug_screens.py
     runs the full-size comparison with MAGeCK2 and DrugZ)."""
     from screenfit.fitting import fit
+    from screenfit.io.guide_efficacy import read_guide_efficacy, with_guide_efficacy
     from screenfit.presets import configure
 
     folder = write_drug_screen(DrugScreenConfig(n_genes=800, seed=7), tmp_path / "drug")
     screen = read_count_table(folder / "counts.tsv", folder / "samples.csv")
+    screen = with_guide_efficacy(screen, read_guide_efficacy(folder / "guide_efficacy.csv"))
     truth = pd.read_csv(folder / "truth.csv").set_index("hugo_symbol")
     chosen = configure(screen)
     assert chosen.preset == "drug"
@@ -120,3 +122,10 @@ def test_calls_on_a_screen_grown_by_cells_hold_their_fdr_and_beat_a_t_test(tmp_p
     # A Bayesian FDR of 0.1 holds to within binomial noise of the call count.
     assert n >= 20 and fdp <= 0.1 + 2 * np.sqrt(0.1 * 0.9 / n), (n, fdp)
     assert _recall(called, truth) >= _recall(_welch_calls(screen.table, 0.1), truth)
+    # Per full knockout (the guides' efficacies given): the called hits' differences nearer the
+    # truth's full-knockout difference than on the LFC scale, where each guide shows a share of it.
+    hits = effects.loc[called.index[truth.loc[called.index, "hit"]]]
+    expected = truth.loc[hits.index, "expected_difference"]
+    on_lfc = np.median(np.abs(hits["mean"] / expected - 1))
+    per_knockout = np.median(np.abs(hits["mean_per_knockout"] / expected - 1))
+    assert per_knockout < on_lfc, (per_knockout, on_lfc)

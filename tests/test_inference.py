@@ -470,6 +470,14 @@ def test_large_data_reach_the_compiled_functions_as_float32_arguments(monkeypatc
     assert len(program.data) == 1
     draws = next(approx.draw_blocks(1000, 1000, seed=1, names=["shifted"], program=program))["shifted"]
     np.testing.assert_allclose(draws.mean(axis=0) - y[:200], float(approx.loc["mu"]), atol=4 * sd)
+    # float32 data (the streamed grid's): each graph's rewrite folds its cast into a new float64
+    # array; one device array serves both graphs all the same.
+    with pm.Model() as single:
+        m = pm.Normal("m", 0.0, 10.0)
+        pm.Potential("lik", -2.0 * pt.sum((pt.cast(pt.constant(y.astype(np.float32)), "float64") - m) ** 2))
+    shared = svi.DataArguments()
+    first, second = svi._jax_logp(single, shared)[0], svi._jax_logp(single, shared)[0]
+    assert len(shared.arrays) == 1 and second.data[0] is first.data[0]
 
 
 def test_svi_holds_unread_standard_normals_at_their_exact_factor():

@@ -184,6 +184,10 @@ def ingest_counts(
         Path | None,
         typer.Option(help="Copy-number segments (sample, chromosome, start, end, total CN or log2 ratio) → gene CN."),
     ] = None,
+    guide_efficacy: Annotated[
+        Path | None,
+        typer.Option(help="Guide efficacies from another fit (sgrna,efficacy: Chronos' guide_efficacy.csv)."),
+    ] = None,
     annotations: Annotations = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -191,7 +195,8 @@ def ingest_counts(
     """Read a MAGeCK/BAGEL-style count table with its sample sheet into a long table.
 
     With --library the guides' genes and genomic positions come from the library file (the count
-    table then needs no gene column, and `screenfit correct` finds the positions in the screen)."""
+    table then needs no gene column, and `screenfit correct` finds the positions in the screen).
+    With --guide-efficacy a drug screen's differences are also reported per full knockout."""
     from screenfit.io import counts as counts_io
     from screenfit.io.annotations import read_annotated
 
@@ -211,6 +216,10 @@ def ingest_counts(
         from screenfit.io.segments import read_segments, with_segment_copy_number
 
         screen = with_segment_copy_number(screen, read_segments(segments), str(segments))
+    if guide_efficacy is not None:
+        from screenfit.io.guide_efficacy import read_guide_efficacy, with_guide_efficacy
+
+        screen = with_guide_efficacy(screen, read_guide_efficacy(guide_efficacy), str(guide_efficacy))
     _write_screen(read_annotated(screen, annotations), out, force, quiet)
 
 

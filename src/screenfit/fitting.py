@@ -42,6 +42,7 @@ from screenfit.inference.diagnostics import (
 from screenfit.inference.memory import release_free_memory
 from screenfit.inference.samplers import JAX_METHODS, SamplerConfig, SampleRun, n_elements, run_sampler
 from screenfit.io.fit_folder import FitResult, load_fit, write_fit
+from screenfit.io.guide_efficacy import GUIDE_EFFICACY
 from screenfit.models.base import ModelOptions, ScreenModel
 from screenfit.models.collapsed import EPSILON
 from screenfit.models.likelihood import guide_grid_fits
@@ -134,6 +135,11 @@ def result_tables(
     """
     entrez = _entrez(screen)
     tables = build_tables(idata, spec, entrez, ci_prob, convergence)
+    if "condition_effects" in tables and isinstance(screen, Screen) and screen.has(GUIDE_EFFICACY):
+        from screenfit.results.conditions import per_knockout
+
+        guides = screen.table[[GUIDE, GENE, GUIDE_EFFICACY]].drop_duplicates(GUIDE)
+        tables["condition_effects"] = per_knockout(tables["condition_effects"], guides)
     if spec.gene_line_effect:
         tables.update(depmap_tables(idata.posterior[spec.gene_line_effect], entrez, ci_prob))
     if "guide_parameters" in tables:

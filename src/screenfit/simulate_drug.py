@@ -20,9 +20,10 @@ controls, grown as a lab grows it:
 
 Written as a lab has it (:func:`write_drug_screen`): ``counts.tsv`` (MAGeCK-style: ``sgRNA``,
 ``gene``, one column per sample), ``samples.csv`` (screenfit's sample sheet with a ``treatment``
-column), ``controls.txt`` (non-targeting guide IDs under a ``sgRNA`` header) and ``truth.csv`` (per gene: ``fitness``
+column), ``controls.txt`` (non-targeting guide IDs under a ``sgRNA`` header), ``truth.csv`` (per gene: ``fitness``
 ``f_g``, ``interaction`` ``d_g``, ``hit``, ``direction`` and ``expected_difference``, the drug
-arm's LFC minus the vehicle arm's for a full knockout without noise).
+arm's LFC minus the vehicle arm's for a full knockout without noise) and ``guide_efficacy.csv``
+(each targeting guide's ``e_s``, as another fit of the library would give it).
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ class DrugScreenConfig:
             )
 
 
-def _genes(cfg: DrugScreenConfig, rng: np.random.Generator) -> pd.DataFrame:
-    """Per gene: fitness ``f_g`` (essential or near-neutral) and drug interaction ``d_g``."""
+def drug_genes(cfg: DrugScreenConfig, rng: np.random.Generator) -> pd.DataFrame:
+    """Per gene: name, fitness ``f_g`` (essential or near-neutral), drug interaction ``d_g``, whether
+    it is a hit and its direction: the truth of a simulated drug screen, whatever grows its cells."""
     n = cfg.n_genes
     essential = rng.random(n) < cfg.frac_essential
     fitness = np.where(essential, -rng.uniform(0.05, 0.6, n), rng.normal(0.0, 0.01, n))
@@ -168,11 +170,7 @@ def simulate_drug_counts(config: DrugScreenConfig) -> tuple[pd.DataFrame, pd.Dat
     the sample sheet and the per-gene truth (module docstring)."""
     config.validate()
     cfg = config
-    rng = np.random.default_rng([cfg.seed, 11])
-    genes = _genes(cfg, rng)
-    n_targeting = cfg.n_genes * cfg.guides_per_gene
-    guide_gene = np.repeat(np.arange(cfg.n_genes), cfg.guides_per_gene)
-    efficacy = np.concatenate([rng.beta(*cfg.efficacy_beta, n_targeting), np.zeros(cfg.n_control_guides)])
+    rng, genes, guide_gene, efficacy = _library(cfg)
     fitness = np.concatenate([genes["fitness"].to_numpy()[guide_gene], np.zeros(cfg.n_control_guides)])
     interaction = np.concatenate([genes["interaction"].to_numpy()[guide_gene], np.zeros(cfg.n_control_guides)])
     n_guides = len(efficacy)
@@ -199,6 +197,25 @@ def simulate_drug_counts(config: DrugScreenConfig) -> tuple[pd.DataFrame, pd.Dat
     return counts, sample_sheet(cfg.replicates), truth
 
 
+def _library(cfg: DrugScreenConfig) -> tuple[np.random.Generator, pd.DataFrame, np.ndarray, np.ndarray]:
+    """The generator after drawing the library, the genes' truth, each targeting guide's gene and every
+    guide's efficacy (targeting guides first, then the controls' 0)."""
+    rng = np.random.default_rng([cfg.seed, 11])
+    genes = drug_genes(cfg, rng)
+    guide_gene = np.repeat(np.arange(cfg.n_genes), cfg.guides_per_gene)
+    efficacy = rng.beta(*cfg.efficacy_beta, len(guide_gene))
+    return rng, genes, guide_gene, np.concatenate([efficacy, np.zeros(cfg.n_control_guides)])
+
+
+def guide_efficacies(config: DrugScreenConfig) -> pd.DataFrame:
+    """The targeting guides' simulated efficacies (``sgRNA``, ``efficacy``): what a fit of many lines
+    with the library (Chronos' ``guide_efficacy.csv``) would estimate, here exact."""
+    _, genes, guide_gene, efficacy = _library(config)
+    names = genes["hugo_symbol"].to_numpy()
+    guides = count_table(names, guide_gene, config.guides_per_gene, config.n_control_guides, {})["sgRNA"]
+    return pd.DataFrame({"sgRNA": guides[: len(guide_gene)], "efficacy": efficacy[: len(guide_gene)]})
+
+
 def _expected_difference(genes: pd.DataFrame, cfg: DrugScreenConfig) -> np.ndarray:
     """Drug-arm LFC minus vehicle-arm LFC of a full knockout, each against non-targeting guides, no noise."""
     f, d = genes["fitness"].to_numpy(), genes["interaction"].to_numpy()
@@ -213,15 +230,17 @@ def _expected_difference(genes: pd.DataFrame, cfg: DrugScreenConfig) -> np.ndarr
 def write_drug_screen(config: DrugScreenConfig, out: str | Path, force: bool = False) -> Path:
     """Simulate a drug screen (module docstring) and write its folder atomically."""
     counts, samples, truth = simulate_drug_counts(config)
-    return write_screen_folder(counts, samples, truth, {"generator": "drug-growth", **asdict(config)}, out, force)
+    record = {"generator": "drug-growth", **asdict(config)}
+    return write_screen_folder(counts, samples, truth, record, out, force, guide_efficacies(config))
 
 
 def write_screen_folder(
     counts: pd.DataFrame, samples: pd.DataFrame, truth: pd.DataFrame, record: dict[str, object],
-    out: str | Path, force: bool = False,
+    out: str | Path, force: bool = False, efficacy: pd.DataFrame | None = None,
 ) -> Path:  # fmt: skip
     """A simulated drug screen's folder, written atomically: ``counts.tsv``, ``samples.csv``,
-    ``controls.txt`` (the non-targeting guides), ``truth.csv`` and ``config.json`` (``record``)."""
+    ``controls.txt`` (the non-targeting guides), ``truth.csv``, ``config.json`` (``record``) and,
+    given ``efficacy``, ``guide_efficacy.csv``."""
     with atomic_path(Path(out), force=force) as tmp:
         tmp.mkdir(parents=True, exist_ok=True)
         counts.to_csv(tmp / "counts.tsv", sep="\t", index=False)
@@ -229,5 +248,7 @@ def write_screen_folder(
         controls = counts.loc[counts["gene"] == CONTROL_GENE, "sgRNA"]
         controls.to_csv(tmp / "controls.txt", index=False, header=True)
         truth.to_csv(tmp / "truth.csv", index=False)
+        if efficacy is not None:
+            efficacy.to_csv(tmp / "guide_efficacy.csv", index=False)
         (tmp / "config.json").write_text(json.dumps(record, indent=1) + "\n")
     return Path(out)

@@ -73,20 +73,29 @@ DATA_ARGUMENT_BYTES = EMBEDDED_CONSTANT_BYTES
 
 @dataclass
 class DataArguments:
-    """The large constants of a model's JAX graphs as float32 device arrays, each made once for every
-    graph that reads it (the log density and the draws' transform read the same guide grid)."""
+    """The large constants of a model's JAX graphs as float32 device arrays, one for each content,
+    shared by every graph that reads it (the log density and the draws' transform read the same
+    guide grid).
 
-    arrays: dict[int, tuple[np.ndarray, Any]] = field(default_factory=dict)
+    Matched by content, not identity: each graph's rewrite folds the float32 grid's cast into a
+    float64 constant of its own, which is neither kept (576 MB an array at 144 M rows) nor the
+    same object in the next graph.
+    """
+
+    arrays: dict[tuple[tuple[int, ...], bytes], Any] = field(default_factory=dict)
 
     def of(self, value: np.ndarray) -> Any:
-        """The device array of the constant ``value`` (kept with it, so its ``id`` stays its own)."""
+        """The device array of the constant ``value``'s float32 values."""
+        import hashlib
+
         import jax.numpy as jnp
 
-        key = id(value)
+        single = np.ascontiguousarray(value, dtype=np.float32)
+        key = (single.shape, hashlib.blake2b(single.reshape(-1).view(np.uint8), digest_size=16).digest())
         if key not in self.arrays:
             with single_precision():
-                self.arrays[key] = (value, jnp.asarray(np.asarray(value, np.float32)))
-        return self.arrays[key][1]
+                self.arrays[key] = jnp.asarray(single)
+        return self.arrays[key]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,11 @@ screens, and the calls it admits last are genes with lfdr 0.6–0.9, so one scre
 proportion scatters around it (0.10–0.14 on three simulated drug screens at q ≤ 0.1). Bounding
 the proportion with probability 0.9 kept it ≤ 0.094 on the same screens for 4–5 fewer calls.
 
+Per full knockout (:func:`per_knockout`, where the screen has guide efficacies from another fit):
+``δ`` is the guides' difference on the LFC scale, which a guide that knocks out a share ``e`` of
+its cells shows at about ``e`` times a full knockout's; divided by the gene's mean guide
+efficacy it reads as the difference a full knockout would make.
+
 Why ``ε`` and not the sign alone: the continuous prior puts no mass on "no difference", so a
 gene the drug leaves untouched still has a confident-looking sign (lfsr 0.07–0.10 on a
 simulation), and q-values built from the lfsr called 9 untouched genes next to 10 true ones.
@@ -103,6 +108,18 @@ def condition_table(
     table = _merge(table, _fdx_table(large))
     table.attrs["min_difference"] = min_difference
     return table.sort_values(["condition", "lfdr", "mean"]).reset_index(drop=True)
+
+
+def per_knockout(table: pd.DataFrame, guides: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``guide_efficacy`` (the gene's mean over its guides) and ``mean``,
+    ``hdi_lower`` and ``hdi_upper`` divided by it (``…_per_knockout``), from ``guides``' columns
+    ``hugo_symbol`` and ``guide_efficacy`` (one row per guide; genes without one get missing values)."""
+    efficacy = guides.dropna(subset=["guide_efficacy"]).groupby("hugo_symbol", observed=True)["guide_efficacy"].mean()
+    out = table.copy()
+    out["guide_efficacy"] = out["hugo_symbol"].astype(str).map(efficacy.rename(index=str)).astype(float)
+    for column in ("mean", "hdi_lower", "hdi_upper"):
+        out[f"{column}_per_knockout"] = out[column] / out["guide_efficacy"]
+    return out
 
 
 def _fdx_table(large: xr.DataArray) -> pd.DataFrame:
