@@ -70,7 +70,7 @@ from screenfit.simulate_drug import (
     DrugScreenConfig,
     count_table,
     direction_labels,
-    drug_genes,
+    draw_library,
     sample_sheet,
     write_drug_screen,
     write_screen_folder,
@@ -284,13 +284,9 @@ def write_fitseq_screen(cfg: DrugScreenConfig, folder: Path, python: str) -> Non
     """A drug screen whose flasks fitseq's ``evo_simulator`` grows and sequences (module docstring),
     in the growth generator's files; ``python`` is the interpreter that has fitseq installed."""
     rng = np.random.default_rng([cfg.seed, 29])
-    genes = drug_genes(cfg, rng)
-    n_targeting = cfg.n_genes * cfg.guides_per_gene
-    per_gene = np.repeat(np.arange(cfg.n_genes), cfg.guides_per_gene)
-    efficacy = np.concatenate([rng.beta(*cfg.efficacy_beta, n_targeting), np.zeros(cfg.n_control_guides)])
-    pad = np.zeros(cfg.n_control_guides)
-    fitness = np.concatenate([genes["fitness"].to_numpy()[per_gene], pad])
-    interaction = np.concatenate([genes["interaction"].to_numpy()[per_gene], pad])
+    library = draw_library(cfg, rng)
+    genes, per_gene, efficacy = library.genes, library.guide_gene, library.efficacy
+    fitness, interaction = library.fitness, library.interaction
     abundance = np.exp(rng.normal(0.0, 0.5, len(efficacy)))
     abundance /= abundance.mean()
     times = [str(t) for t in range(0, FITSEQ_GENERATIONS + 1, FITSEQ_TRANSFER)]
@@ -333,13 +329,13 @@ def one_screen(
     folder = work / f"seed{cfg.seed}_depth{int(cfg.reads_per_guide)}_reps{cfg.replicates}_growth{cfg.drug_growth}"
     if generator == "growth":
         write_drug_screen(cfg, folder, force=True)
-    elif generator == "fitseq":
-        folder = folder.with_name(f"{folder.name}_{generator}")
-        assert fitseq_python is not None
-        write_fitseq_screen(cfg, folder, fitseq_python)
     else:
         folder = folder.with_name(f"{folder.name}_{generator}")
-        write_mageck_mle_screen(cfg, folder)
+        if generator == "fitseq":
+            assert fitseq_python is not None
+            write_fitseq_screen(cfg, folder, fitseq_python)
+        else:
+            write_mageck_mle_screen(cfg, folder)
     truth = pd.read_csv(folder / "truth.csv")
     results: dict[str, object] = {}
     calls, wall, status = screenfit_calls(folder)

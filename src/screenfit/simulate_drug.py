@@ -44,6 +44,8 @@ CONTROL_GENE = "NonTargeting"
 ARMS = ("vehicle", "drug")
 #: Slowest growth (doublings a day) of a knocked-out cell: below 0 the cells die.
 DEATH_RATE = -0.5
+#: The seed's stream the growth simulator draws its library and cells from.
+LIBRARY_STREAM = 11
 
 
 @dataclass(frozen=True)
@@ -170,9 +172,10 @@ def simulate_drug_counts(config: DrugScreenConfig) -> tuple[pd.DataFrame, pd.Dat
     the sample sheet and the per-gene truth (module docstring)."""
     config.validate()
     cfg = config
-    rng, genes, guide_gene, efficacy = _library(cfg)
-    fitness = np.concatenate([genes["fitness"].to_numpy()[guide_gene], np.zeros(cfg.n_control_guides)])
-    interaction = np.concatenate([genes["interaction"].to_numpy()[guide_gene], np.zeros(cfg.n_control_guides)])
+    rng = np.random.default_rng([cfg.seed, LIBRARY_STREAM])
+    library = draw_library(cfg, rng)
+    genes, guide_gene, efficacy = library.genes, library.guide_gene, library.efficacy
+    fitness, interaction = library.fitness, library.interaction
     n_guides = len(efficacy)
     abundance = np.exp(rng.normal(0.0, 0.5, n_guides))
     abundance /= abundance.mean()
@@ -197,20 +200,37 @@ def simulate_drug_counts(config: DrugScreenConfig) -> tuple[pd.DataFrame, pd.Dat
     return counts, sample_sheet(cfg.replicates), truth
 
 
-def _library(cfg: DrugScreenConfig) -> tuple[np.random.Generator, pd.DataFrame, np.ndarray, np.ndarray]:
-    """The generator after drawing the library, the genes' truth, each targeting guide's gene and every
-    guide's efficacy (targeting guides first, then the controls' 0)."""
-    rng = np.random.default_rng([cfg.seed, 11])
+@dataclass(frozen=True)
+class Library:
+    """A simulated library's truth: the genes' (:func:`drug_genes`), each targeting guide's gene, and
+    per guide (targeting guides first, then the controls' zeros) its efficacy, fitness and interaction."""
+
+    genes: pd.DataFrame
+    guide_gene: np.ndarray
+    efficacy: np.ndarray
+    fitness: np.ndarray
+    interaction: np.ndarray
+
+
+def draw_library(cfg: DrugScreenConfig, rng: np.random.Generator) -> Library:
+    """The genes' truth and the guides' efficacies drawn from ``rng``, whatever then grows the cells."""
     genes = drug_genes(cfg, rng)
     guide_gene = np.repeat(np.arange(cfg.n_genes), cfg.guides_per_gene)
-    efficacy = rng.beta(*cfg.efficacy_beta, len(guide_gene))
-    return rng, genes, guide_gene, np.concatenate([efficacy, np.zeros(cfg.n_control_guides)])
+    pad = np.zeros(cfg.n_control_guides)
+
+    def per_guide(values: np.ndarray) -> np.ndarray:
+        return np.concatenate([values[guide_gene], pad])
+
+    efficacy = np.concatenate([rng.beta(*cfg.efficacy_beta, len(guide_gene)), pad])
+    return Library(genes, guide_gene, efficacy, per_guide(genes["fitness"].to_numpy()),
+                   per_guide(genes["interaction"].to_numpy()))  # fmt: skip
 
 
 def guide_efficacies(config: DrugScreenConfig) -> pd.DataFrame:
     """The targeting guides' simulated efficacies (``sgRNA``, ``efficacy``): what a fit of many lines
     with the library (Chronos' ``guide_efficacy.csv``) would estimate, here exact."""
-    _, genes, guide_gene, efficacy = _library(config)
+    library = draw_library(config, np.random.default_rng([config.seed, LIBRARY_STREAM]))
+    genes, guide_gene, efficacy = library.genes, library.guide_gene, library.efficacy
     names = genes["hugo_symbol"].to_numpy()
     guides = count_table(names, guide_gene, config.guides_per_gene, config.n_control_guides, {})["sgRNA"]
     return pd.DataFrame({"sgRNA": guides[: len(guide_gene)], "efficacy": efficacy[: len(guide_gene)]})
