@@ -285,6 +285,12 @@ def correct(
     ] = False,
     penalty: Annotated[float, typer.Option(help="Segmentation penalty (× σ² log n); larger, fewer segments.")] = 4.0,
     min_genes: Annotated[int, typer.Option(help="Shift only segments spanning at least this many genes.")] = 3,
+    window: Annotated[
+        int | None,
+        typer.Option(
+            help="Guides in the running level LFC are clipped around for segmenting (default 121; 1: median)."
+        ),
+    ] = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -292,7 +298,8 @@ def correct(
     from screenfit.data.proximity import ProximitySettings
     from screenfit.jobs import write_proximity_correction
 
-    settings = ProximitySettings(penalty=penalty, min_genes=min_genes)
+    given = {} if window is None else {"window": window}
+    settings = ProximitySettings(penalty=penalty, min_genes=min_genes, **given)
     result, written = write_proximity_correction(
         _load(screen), out, positions, in_genome_order=in_genome_order, settings=settings, force=force
     )
