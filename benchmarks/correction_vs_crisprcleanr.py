@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from accuracy_vs_chronos import ROOT
-from proximity import line_scores
+from proximity import genome_order, line_scores
 from single_screens import ht29_copy_number, reference_genes
 
 DATA = ROOT.parent / "shared" / "data"
@@ -110,12 +110,8 @@ def run_crisprcleanr(folder: Path, source: Path) -> tuple[pd.DataFrame, float, i
 
 
 def genome_rank(library: pd.DataFrame) -> pd.Series:
-    """Each gene's rank along the genome (chromosome, then median guide start)."""
-    chrom = {c: i for i, c in enumerate([*map(str, range(1, 23)), "X", "Y"])}
-    genes = library.groupby("GENES").agg(chrom=("CHRM", "first"), pos=("STARTpos", "median"))
-    genes["rank"] = genes["chrom"].astype(str).map(chrom).fillna(len(chrom))
-    ordered = genes.sort_values(["rank", "pos"])
-    return pd.Series(np.arange(len(ordered)), index=ordered.index)
+    """Each gene's rank along the genome from the library file (proximity.py's order of a screen's guides)."""
+    return genome_order(library.rename(columns={"GENES": "hugo_symbol", "CHRM": "chromosome", "STARTpos": "chrom_pos"}))
 
 
 def scores(guides: pd.DataFrame, column: str, ess, non, cn, order, truth: pd.DataFrame | None) -> dict[str, float]:

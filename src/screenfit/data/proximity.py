@@ -9,12 +9,10 @@ simulated screens (docs/validation.md):
 
 1. The fold changes are winsorised for segmenting at ``ℓ ± 2σ`` (``σ`` from the median absolute
    first difference along the genome), so one essential gene's guides do not cut the genome into
-   hundreds of short segments. ``ℓ`` is the running 0.75 quantile of 121 guides along the
-   chromosome (about 30 genes), not the line's median: an amplicon at −1.7 inside a gain at −0.7
-   was clipped to the gain's level against one median and left in place (simulated amplicons:
-   9% of amplified genes without effect still below −1, against 1% with the running level;
-   docs/validation.md). The 0.75 quantile stays at the region's level where a few of its genes
-   are dependencies.
+   hundreds of short segments. ``ℓ`` is a running 0.75 quantile of guides along the chromosome
+   (``window``), not the line's median: against one median an amplicon inside a broad gain was
+   clipped to the gain's level and left in place (docs/validation.md). The 0.75 quantile stays
+   at the region's level where a few of its genes are dependencies.
 2. A segment's level is a robust upper location of its genes' mean fold changes: genes far
    below the segment's median (``trim`` robust SDs of the within-segment deviations) are left
    out — they look like dependencies, not like the region — and the level is the ``quantile``
@@ -98,7 +96,7 @@ class ProximitySettings:
         if self.min_genes < 1 or self.min_size < 1 or self.window < 0:
             raise ScreenfitInputError(
                 "min_genes and min_size must be at least 1 and window not negative.",
-                fix="pass e.g. --min-genes 3 (the default).",
+                fix="pass e.g. --min-genes 3 and --window 121 (the defaults; --window 1 clips around the median).",
             )
 
 
